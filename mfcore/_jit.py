@@ -1,0 +1,33 @@
+"""The one place that imports numba.
+
+``jit`` is ``numba.njit(cache=True)``: no fastmath, no parallel, no eager
+signatures. ``import mfcore`` works without numba; asking for a JIT engine then
+raises an ImportError that names the fix.
+"""
+try:
+    import numba
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - numba is a hard dependency, but keep mfcore importable
+    numba = None
+    HAVE_NUMBA = False
+
+
+def jit(func):
+    """Compile ``func`` with numba (``cache=True``); without numba return it unchanged."""
+    if not HAVE_NUMBA:
+        return func
+    return numba.njit(cache=True)(func)
+
+
+def parallel_jit(func):
+    """Compile with ``parallel=True`` (Hogwild kernels only; never cached, never deterministic)."""
+    if not HAVE_NUMBA:
+        return func
+    return numba.njit(parallel=True)(func)
+
+
+def require_numba(what="engine='jit'"):
+    """Raise a helpful ImportError when numba is missing."""
+    if not HAVE_NUMBA:
+        raise ImportError(f"{what} needs numba (pip install numba), or use engine='vectorized'")

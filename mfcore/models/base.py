@@ -1,0 +1,317 @@
+"""What every mfcore model shares: fit/predict/evaluate, the unknown-id policy, save/load.
+
+A model subclasses :class:`Recommender` and provides
+
+* ``name``: the CLI name (``"biases"``, ``"biased-mf"``, ...),
+* ``_fit(train, valid, callbacks)``: learn the parameters (``self.history_`` is
+  set by :func:`mfcore.training.run_epochs` for iterative models),
+* ``_predict_known(u, i)``: predictions for index arrays of users and items
+  that both had training ratings,
+* ``_get_state()`` / ``_set_state(state)``: its learned arrays as a dict (used by
+  early stopping's best-weights restore and by save/load).
+
+The base class handles the rest: it records the training maps, scale, mean and
+counts; maps raw ids; applies the unknown-user/item policy; clips; evaluates;
+recommends; saves to ``.npz`` and loads without pickle.
+
+Unknown users and items
+-----------------------
+A user (item) is *unknown* when it had no rating in the training data: either its
+raw id was never seen, or it is in the maps (a split shares them) with no
+training rating. Such pairs get :meth:`Recommender._predict_fallback`, by
+default the known part of ``mu + b_u + b_i`` (the global mean for models without
+biases; see each model). ``strict=True`` raises instead. ``n_unknown`` in
+:meth:`evaluate` counts the fallbacks.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from .._validation import check_is_fitted
+from ..data.ratings import IdMap, Ratings, RatingScale
+from ..exceptions import DataError, ModelFileError
+from ..metrics import error_report
+
+FORMAT_VERSION = 1
+
+
+class Recommender:
+    """Base class of every mfcore model (see the module docstring for the contract)."""
+
+    name = "recommender"
+    iterative = False
+
+    # ----------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls):
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    def get_params(self):
+        """The constructor arguments as a dict (scikit-learn style)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        valid = set(self._param_names())
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"{type(self).__name__} has no parameter {key!r}; "
+                                 f"valid parameters are {sorted(valid)}")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train, valid=None, callbacks=None):
+        """Learn from ``train`` (a :class:`Ratings`); ``valid`` feeds the per-epoch history.
+
+        Returns self.
+        """
+        if not isinstance(train, Ratings):
+            raise TypeError(f"{type(self).__name__}.fit expects mfcore Ratings; got "
+                            f"{type(train).__name__}. Build one with Ratings.from_arrays or a loader")
+        if len(train) == 0:
+            raise DataError(f"{type(self).__name__}.fit got no training ratings ({train.name} is empty)")
+        self.user_map_ = train.user_map
+        self.item_map_ = train.item_map
+        self.scale_ = train.scale
+        self.global_mean_ = train.global_mean
+        self.user_counts_ = train.user_counts()
+        self.item_counts_ = train.item_counts()
+        self.history_ = None
+        R, _ = train.to_csr()
+        self.rated_indptr_ = R.indptr.astype(np.int64)  # training items of each user (CSR
+        self.rated_indices_ = R.indices.astype(np.int32)  # structure), excluded by recommend()
+        self.item_titles_ = _titles(train)
+        self._train_ref = train
+        if valid is not None:
+            valid = self._aligned(valid)
+        self._fit(train, valid, callbacks)
+        self._train_ref = None
+        return self
+
+    def _fit(self, train, valid, callbacks):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _validation_logs(self, valid):
+        """Per-epoch validation metrics (the History keys ``val_rmse`` etc.)."""
+        u, i, r = valid
+        pred = self.predict(u, i)
+        rep = error_report(r, pred, self.scale_)
+        return {"val_rmse": rep["rmse_unclipped"], "val_rmse_clipped": rep["rmse"],
+                "val_mae": rep["mae_unclipped"]}
+
+    # -------------------------------------------------------------- predict
+    def _predict_known(self, u, i):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _predict_fallback(self, u, i):
+        """Prediction for pairs with an unknown user or item: the global mean by default."""
+        return np.full(u.shape, self.global_mean_, dtype=np.float64)
+
+    def _bias_fallback(self, u, i, user_bias, item_bias):
+        """The known part of mu + b_u + b_i: a bias counts only where its user/item had ratings."""
+        out = np.full(u.shape, self.global_mean_, dtype=np.float64)
+        ku = u >= 0
+        ku[ku] = self.user_counts_[u[ku]] > 0
+        ki = i >= 0
+        ki[ki] = self.item_counts_[i[ki]] > 0
+        out[ku] += user_bias[u[ku]]
+        out[ki] += item_bias[i[ki]]
+        return out
+
+    def known_mask(self, users, items):
+        """True where both the user and the item had training ratings."""
+        check_is_fitted(self, "global_mean_")
+        users = np.asarray(users)
+        items = np.asarray(items)
+        ku = (users >= 0) & (users < self.user_counts_.size)
+        ki = (items >= 0) & (items < self.item_counts_.size)
+        ku[ku] = self.user_counts_[users[ku]] > 0
+        ki[ki] = self.item_counts_[items[ki]] > 0
+        return ku & ki
+
+    def predict(self, users, items, clip=False, strict=False):
+        """Predicted ratings for user and item *indices* of the training maps.
+
+        An index of -1 (or one that had no training rating) is unknown and gets
+        the fallback; ``strict=True`` raises KeyError instead. ``clip=True``
+        clips to the training rating scale.
+        """
+        check_is_fitted(self, "global_mean_")
+        users = np.asarray(users, dtype=np.int64)
+        items = np.asarray(items, dtype=np.int64)
+        if users.shape != items.shape:
+            raise ValueError(f"users and items must have one shape; got {users.shape} and {items.shape}")
+        for arr, n, what in ((users, self.user_counts_.size, "user"), (items, self.item_counts_.size, "item")):
+            if arr.size and (arr.max() >= n or arr.min() < -1):
+                bad = arr[(arr >= n) | (arr < -1)][0]
+                raise IndexError(f"{what} index {bad} is out of range for this model's {n} {what}s; "
+                                 f"use -1 for an unknown {what}, or predict_ratings() with raw ids")
+        known = self.known_mask(users, items)
+        if strict and not known.all():
+            k = int(np.flatnonzero(~known)[0])
+            raise KeyError(f"pair {k} (user index {users[k]}, item index {items[k]}) has a user or item "
+                           "with no training rating; pass strict=False to use the fallback")
+        out = np.empty(users.shape, dtype=np.float64)
+        if known.any():
+            out[known] = self._predict_known(users[known], items[known])
+        if (~known).any():
+            out[~known] = self._predict_fallback(users[~known], items[~known])
+        if clip:
+            out = self.scale_.clip(out)
+        return out
+
+    def _aligned(self, ratings):
+        """``(users, items, values)`` of ``ratings`` in this model's index space
+        (-1 for a raw id the model never saw)."""
+        if ratings.user_map is self.user_map_ or ratings.user_map == self.user_map_:
+            u = ratings.users
+        else:
+            u = self.user_map_.to_index(ratings.user_map.raw[ratings.users], missing="ignore")
+        if ratings.item_map is self.item_map_ or ratings.item_map == self.item_map_:
+            i = ratings.items
+        else:
+            i = self.item_map_.to_index(ratings.item_map.raw[ratings.items], missing="ignore")
+        return u, i, ratings.values
+
+    def predict_ratings(self, ratings, clip=False, strict=False):
+        """Predictions for every row of a :class:`Ratings` (maps may differ from training)."""
+        u, i, _ = self._aligned(ratings)
+        return self.predict(u, i, clip=clip, strict=strict)
+
+    def predict_raw(self, user_ids, item_ids, clip=False, strict=False):
+        """Predictions for raw ids (as in the data files)."""
+        check_is_fitted(self, "global_mean_")
+        u = self.user_map_.to_index(user_ids, missing="raise" if strict else "ignore", what="user")
+        i = self.item_map_.to_index(item_ids, missing="raise" if strict else "ignore", what="item")
+        return self.predict(u, i, clip=clip, strict=strict)
+
+    def evaluate(self, ratings):
+        """Error metrics on ``ratings``: RMSE/MAE/MSE clipped (headline) and unclipped,
+        plus ``n`` and ``n_unknown`` (pairs that got the fallback)."""
+        check_is_fitted(self, "global_mean_")
+        if len(ratings) == 0:
+            raise DataError(f"cannot evaluate on {ratings.name}: it has no ratings")
+        u, i, r = self._aligned(ratings)
+        pred = self.predict(u, i)
+        rep = error_report(r, pred, self.scale_)
+        rep["n"] = int(len(r))
+        rep["n_unknown"] = int((~self.known_mask(u, i)).sum())
+        return rep
+
+    # ----------------------------------------------------------- save/load
+    def _get_state(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _set_state(self, state):
+        for key, value in state.items():
+            setattr(self, key, value)
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (.npz, no pickle), atomically."""
+        check_is_fitted(self, "global_mean_")
+        arrays = {f"state__{k}": np.asarray(v) for k, v in self._get_state().items()}
+        for k, v in arrays.items():
+            if v.dtype == object:
+                raise TypeError(f"state array {k} of {type(self).__name__} has dtype object; "
+                                "model files hold numeric or string arrays only")
+        params = {k: (v if isinstance(v, (int, float, str, bool, type(None), list)) else str(v))
+                  for k, v in self.get_params().items()}
+        header = {"format": "mfcore-model", "format_version": FORMAT_VERSION, "model": self.name,
+                  "class": type(self).__name__, "params": params,
+                  "scale": [self.scale_.low, self.scale_.high, self.scale_.step],
+                  "global_mean": self.global_mean_,
+                  "history": self.history_.to_dict() if self.history_ is not None else None}
+        arrays["__header__"] = np.array(json.dumps(header))
+        arrays["user_raw"] = self.user_map_.raw
+        arrays["item_raw"] = self.item_map_.raw
+        arrays["user_counts"] = self.user_counts_
+        arrays["item_counts"] = self.item_counts_
+        arrays["rated_indptr"] = self.rated_indptr_
+        arrays["rated_indices"] = self.rated_indices_
+        if self.item_titles_ is not None:
+            arrays["item_titles"] = self.item_titles_
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".mfcore-", suffix=".npz.part", dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Load a model saved by :meth:`save`. Called on a subclass, the file must hold that model."""
+        from ..training import History
+
+        path = os.fspath(path)
+        try:
+            npz = np.load(path, allow_pickle=False)
+            header = json.loads(str(npz["__header__"]))
+        except FileNotFoundError:
+            raise
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"{path} is not an mfcore model file ({exc}); save one with "
+                                 "model.save(path) or `mfcore train ... --save FILE`") from None
+        if header.get("format") != "mfcore-model":
+            raise ModelFileError(f"{path} is not an mfcore model file")
+        if header.get("format_version") != FORMAT_VERSION:
+            raise ModelFileError(
+                f"{path} was written in model-file format {header.get('format_version')}, and this "
+                f"mfcore reads format {FORMAT_VERSION}; retrain the model and save it again")
+        from . import registry
+
+        try:
+            target = registry.get_model_class(header["model"])
+        except KeyError:
+            raise ModelFileError(f"{path} holds a model named {header['model']!r}, which this version "
+                                 "of mfcore does not have") from None
+        if cls is not Recommender and target is not cls:
+            raise ModelFileError(f"{path} holds a {header['model']!r} model ({header['class']}), not "
+                                 f"{cls.__name__}; load it with {header['class']}.load or mfcore.load_model")
+        model = target(**header["params"])
+        model.user_map_ = IdMap.__new__(IdMap)
+        model.user_map_.raw = npz["user_raw"]
+        model.item_map_ = IdMap.__new__(IdMap)
+        model.item_map_.raw = npz["item_raw"]
+        model.user_counts_ = npz["user_counts"]
+        model.item_counts_ = npz["item_counts"]
+        model.rated_indptr_ = npz["rated_indptr"]
+        model.rated_indices_ = npz["rated_indices"]
+        model.item_titles_ = npz["item_titles"] if "item_titles" in npz.files else None
+        model.scale_ = RatingScale(*header["scale"])
+        model.global_mean_ = header["global_mean"]
+        state = {k[len("state__"):]: npz[k] for k in npz.files if k.startswith("state__")}
+        model._set_state(state)
+        hist = header.get("history")
+        model.history_ = None
+        if hist is not None:
+            model.history_ = History(epoch=hist["epoch"], metrics=hist["metrics"],
+                                     compile_seconds=hist["compile_seconds"],
+                                     stopped_epoch=hist["stopped_epoch"], best_epoch=hist["best_epoch"])
+        return model
+
+
+def _titles(ratings):
+    """Item titles aligned with the item map (a str array), or None when there are none."""
+    info = ratings.item_info
+    if info is None or "title" not in getattr(info, "columns", ()):
+        return None
+    titles = info["title"].reindex(ratings.item_map.raw)
+    raw = ratings.item_map.raw.astype(str)
+    return np.where(titles.isna().to_numpy(), raw, titles.astype(str).to_numpy()).astype(str)
