@@ -338,6 +338,8 @@ class Ratings:
         rows = np.asarray(rows)
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
+        elif rows.size == 0:
+            rows = rows.astype(np.intp)
         ts = None if self.timestamps is None else self.timestamps[rows]
         return replace(self, users=self.users[rows], items=self.items[rows],
                        values=self.values[rows], timestamps=ts,

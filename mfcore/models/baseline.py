@@ -96,17 +96,18 @@ class Biases(Recommender):
             n_epochs = 1
         u, i, r = train.users, train.items, train.values
         mu = self.global_mean_
-        n_u = self.user_counts_.astype(np.float64)  # (n_users,)
-        n_i = self.item_counts_.astype(np.float64)  # (n_items,)
+        # denominators; an unrated user/item (count 0) keeps bias 0 even with reg 0
+        den_u = np.maximum(reg_u + self.user_counts_, 1e-300)  # (n_users,)
+        den_i = np.maximum(reg_i + self.item_counts_, 1e-300)  # (n_items,)
         self.user_bias_ = np.zeros(train.n_users)  # (n_users,)
         self.item_bias_ = np.zeros(train.n_items)  # (n_items,)
 
         def epoch(_):
             bu, bi = self.user_bias_, self.item_bias_
             # (B1) items, given the current user biases
-            bi[:] = np.bincount(i, weights=r - mu - bu[u], minlength=bi.size) / (reg_i + n_i)
+            bi[:] = np.bincount(i, weights=r - mu - bu[u], minlength=bi.size) / den_i
             # (B2) users, given the new item biases
-            bu[:] = np.bincount(u, weights=r - mu - bi[i], minlength=bu.size) / (reg_u + n_u)
+            bu[:] = np.bincount(u, weights=r - mu - bi[i], minlength=bu.size) / den_u
             e = r - (mu + bu[u] + bi[i])  # (n,)
             return float(np.mean(e ** 2))
 

@@ -1,0 +1,148 @@
+"""The Ratings container, IdMap and RatingScale."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from mfcore import DataError, IdMap, Ratings, RatingScale
+
+
+def test_idmap_round_trip_int_and_str():
+    m = IdMap([30, 10, 20])
+    assert list(m.raw) == [10, 20, 30]
+    assert m.to_index(20) == 1
+    assert list(m.to_index([30, 10])) == [2, 0]
+    assert m.to_raw(2) == 30
+    s = IdMap(["b", "a"])
+    assert s.to_index("b") == 1 and s.to_raw(0) == "a"
+    assert "a" in s and "zz" not in s
+
+
+def test_idmap_unknown_raises_or_minus_one():
+    m = IdMap([1, 2, 3])
+    with pytest.raises(KeyError, match="unknown user 7"):
+        m.to_index(7, what="user")
+    assert list(m.to_index([3, 7], missing="ignore")) == [2, -1]
+    # a string that is not a number cannot be an int id: missing, not a crash
+    assert m.to_index("x", missing="ignore") == -1
+
+
+def test_idmap_rejects_duplicates():
+    with pytest.raises(ValueError, match="appears twice"):
+        IdMap([1, 2, 1])
+
+
+def test_from_arrays_builds_dense_indices_and_counts():
+    r = Ratings.from_arrays([7, 7, 3], ["b", "a", "b"], [1.0, 0.0, 5.0])
+    assert r.n_users == 2 and r.n_items == 2 and len(r) == 3
+    assert r.users.dtype == np.int32 and r.values.dtype == np.float64
+    assert list(r.user_map.raw) == [3, 7]
+    assert list(r.user_counts()) == [1, 2]
+    assert list(r.item_counts()) == [1, 2]
+    assert r.global_mean == pytest.approx(2.0)
+
+
+def test_arrays_are_read_only():
+    r = Ratings.from_arrays([1, 2], [1, 2], [3.0, 4.0])
+    with pytest.raises(ValueError):
+        r.values[0] = 1.0
+
+
+def test_nan_and_inf_are_rejected_with_row():
+    with pytest.raises(DataError, match=r"NaN or infinite \(first at row 1\)"):
+        Ratings.from_arrays([1, 2, 3], [1, 2, 3], [3.0, np.nan, np.inf])
+
+
+def test_shape_mismatch_is_rejected():
+    with pytest.raises(ValueError, match="one length"):
+        Ratings.from_arrays([1, 2], [1], [3.0, 4.0])
+
+
+def test_out_of_range_index_is_rejected():
+    with pytest.raises(DataError, match="out of range for n_items=2"):
+        Ratings(np.array([0]), np.array([2]), np.array([1.0]), IdMap([1]), IdMap([1, 2]),
+                RatingScale(1, 5, 1))
+
+
+def test_zero_rating_is_observed_in_csr():
+    # a rating of 0 (here on a -10..10 scale) must stay an observed entry
+    r = Ratings.from_arrays([1, 1, 2], [1, 2, 2], [0.0, -10.0, 10.0])
+    R, mask = r.to_csr()
+    assert R.shape == (2, 2)
+    assert mask.nnz == 3
+    assert mask[0, 0] == 1 and R[0, 0] == 0.0
+    assert R[0, 1] == -10.0 and R[1, 1] == 10.0
+    assert mask[1, 0] == 0
+
+
+def test_csr_rows_are_sorted_and_match_values():
+    rng = np.random.default_rng(0)
+    u = rng.integers(0, 30, 200)
+    i = rng.integers(0, 50, 200)
+    keys = np.unique(u * 50 + i)
+    u, i = keys // 50, keys % 50
+    v = rng.normal(size=u.size)
+    r = Ratings.from_arrays(u, i, v)
+    R, _ = r.to_csr()
+    dense = np.zeros((r.n_users, r.n_items))
+    dense[r.users, r.items] = r.values
+    np.testing.assert_array_equal(R.toarray(), dense)
+    R.has_sorted_indices = False
+    R.sort_indices()
+    np.testing.assert_array_equal(R.toarray(), dense)
+
+
+def test_dataframe_round_trip_keeps_raw_ids_and_order():
+    df = pd.DataFrame({"user": ["u2", "u1", "u2"], "item": [10, 20, 20],
+                       "rating": [4.5, 3.0, 0.5], "ts": [3, 1, 2]})
+    r = Ratings.from_dataframe(df, timestamp_col="ts")
+    back = r.to_dataframe()
+    assert list(back["user"]) == ["u2", "u1", "u2"]
+    assert list(back["item"]) == [10, 20, 20]
+    assert list(back["rating"]) == [4.5, 3.0, 0.5]
+    assert list(back["timestamp"]) == [3, 1, 2]
+    assert r.scale.step == 0.5
+
+
+def test_from_dataframe_missing_column_names_the_fix():
+    with pytest.raises(DataError, match="no column 'rating'.*rating_col"):
+        Ratings.from_dataframe(pd.DataFrame({"user": [1], "item": [1], "stars": [3]}))
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1, 2, 5], (1, 5, 1.0)),
+    ([0.5, 4.0, 2.5], (0.5, 4.0, 0.5)),
+    ([-10, 10, 0], (-10, 10, 1.0)),
+    ([1.0, 1.25, 2.0], (1.0, 2.0, 0.25)),
+    ([0.13, 0.77], (0.13, 0.77, None)),
+])
+def test_scale_inference(values, expected):
+    s = RatingScale.infer(values)
+    assert (s.low, s.high, s.step) == expected
+
+
+def test_scale_levels_and_continuous_error():
+    assert list(RatingScale(0.5, 2.0, 0.5).levels) == [0.5, 1.0, 1.5, 2.0]
+    with pytest.raises(DataError, match="continuous"):
+        RatingScale(0, 1).levels
+
+
+def test_subset_shares_maps_and_compact_reindexes(tiny_ratings):
+    sub = tiny_ratings.subset(tiny_ratings.users == tiny_ratings.user_map.to_index("a"))
+    assert sub.user_map is tiny_ratings.user_map and len(sub) == 3
+    small = sub.compact()
+    assert small.n_users == 1 and small.n_items == 3
+    assert list(small.to_dataframe()["item"]) == ["x", "y", "w"]
+
+
+def test_remap_marks_unknown_ids(tiny_ratings):
+    other = Ratings.from_arrays(["a", "zz"], ["x", "q"], [1.0, 2.0])
+    u, i = other.remap(tiny_ratings.user_map, tiny_ratings.item_map)
+    assert list(u) == [tiny_ratings.user_map.to_index("a"), -1]
+    assert list(i) == [tiny_ratings.item_map.to_index("x"), -1]
+
+
+def test_unrated_item_is_in_the_map(tiny_ratings):
+    # item 'z' exists in the map but has no rating
+    z = tiny_ratings.item_map.to_index("z")
+    assert tiny_ratings.item_counts()[z] == 0
+    assert tiny_ratings.summary()["n_items_with_ratings"] == tiny_ratings.n_items - 1
