@@ -1,0 +1,357 @@
+"""The ``mfcore`` command line.
+
+    mfcore datasets
+    mfcore fetch NAME
+    mfcore train MODEL [--data NAME|PATH] [--train PATH --test PATH | --split SPEC]
+                       [--seed S] [--engine E] [--factors K] [--epochs N] [--lr LR]
+                       [--reg REG] [--batch-size B] [--dtype D] [--param KEY=VALUE ...]
+                       [--save FILE] [--json FILE]
+    mfcore evaluate FILE --test PATH [--json FILE]
+    mfcore recommend FILE --user RAW_ID [-n 10] [--json FILE]
+    mfcore tour [--data NAME|PATH] [--out DIR] [--fast] [--json FILE]
+
+Errors in the input print one line and exit with code 2; set MFCORE_DEBUG=1
+for the full traceback. The ``--json`` files are a contract that scripts and benchmarks rely on: fields
+are only ever added, never renamed (see ``train_record``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import __version__
+
+# CLI flag -> model parameter name. A flag is passed only to models that take it.
+MODEL_FLAGS = {
+    "engine": "engine",
+    "factors": "n_factors",
+    "epochs": "n_epochs",
+    "lr": "lr",
+    "reg": "reg",
+    "batch_size": "batch_size",
+    "dtype": "dtype",
+}
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def write_json(path, obj):
+    """Write ``obj`` as JSON to ``path`` atomically (temp file, then rename)."""
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".mfcore-", suffix=".json.part", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=2, default=_json_default)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.dtype):
+        return str(o)
+    return str(o)
+
+
+def _parse_value(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# ------------------------------------------------------------------ data
+def load_data(spec):
+    """A dataset name or a path -> Ratings."""
+    from .data.datasets import load_dataset
+
+    return load_dataset(spec)
+
+
+def make_split(args):
+    """``(train, test, data_name, split_name)`` from --data/--split or --train/--test."""
+    from .data.split import predefined_split, split_from_spec
+
+    if args.train or args.test:
+        if not (args.train and args.test):
+            raise CLIError("--train and --test go together: give both files, or use --split")
+        tt = predefined_split(args.train, args.test)
+        return tt.train, tt.test, f"{args.train} + {args.test}", "files"
+    split = args.split or "random:0.2"
+    if split in ("u1", "u2", "u3", "u4", "u5", "ua", "ub"):
+        from .data.datasets import find_dataset
+        from .data.movielens import load_ml100k_split
+
+        if args.data not in ("ml-100k",) and not os.path.isdir(args.data or ""):
+            raise CLIError(f"--split {split} is one of ML-100k's canonical splits; use it with --data ml-100k")
+        folder = args.data if os.path.isdir(args.data) else find_dataset("ml-100k")
+        if folder is None:
+            raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
+        train, test = load_ml100k_split(folder, split)
+        return train, test, "ml-100k", split
+    ratings = load_data(args.data)
+    tt = split_from_spec(ratings, split, rng=args.seed)
+    return tt.train, tt.test, ratings.name, split
+
+
+def build_model(name, args):
+    """Instantiate ``name`` with the flags it accepts; a flag it does not take is an error."""
+    from .models.registry import get_model_class
+
+    try:
+        cls = get_model_class(name)
+    except KeyError as exc:
+        raise CLIError(str(exc.args[0])) from None
+    accepted = cls._param_names()
+    params = {}
+    for flag, pname in MODEL_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is None:
+            continue
+        if pname not in accepted:
+            raise CLIError(f"model {name!r} has no parameter {pname!r} (--{flag.replace('_', '-')}); "
+                           f"its parameters are: {', '.join(accepted) or 'none'}")
+        params[pname] = value
+    for item in getattr(args, "param", None) or []:
+        if "=" not in item:
+            raise CLIError(f"--param takes KEY=VALUE; got {item!r}")
+        key, value = item.split("=", 1)
+        if key not in accepted:
+            raise CLIError(f"model {name!r} has no parameter {key!r}; its parameters are: "
+                           f"{', '.join(accepted) or 'none'}")
+        params[key] = _parse_value(value)
+    if "rng" in accepted and "rng" not in params:
+        params["rng"] = args.seed
+    if "verbose" in accepted and "verbose" not in params:
+        params["verbose"] = 0 if getattr(args, "quiet", False) else 1
+    return cls(**params)
+
+
+def train_record(model, name, data_name, split, train, test, fit_seconds, seed):
+    """The ``--json`` record of ``mfcore train`` (fields are only ever added)."""
+    rep = model.evaluate(test)
+    hist = model.history_
+    history = []
+    if hist is not None:
+        for row in hist.to_records():
+            history.append({"epoch": row["epoch"], "train_loss": row.get("train_loss"),
+                            "val_rmse": row.get("val_rmse"), "seconds": row.get("seconds"),
+                            **{k: v for k, v in row.items()
+                               if k not in ("epoch", "train_loss", "val_rmse", "seconds")}})
+    params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+              for k, v in model.get_params().items()}
+    return {
+        "model": name,
+        "data": data_name,
+        "split": split,
+        "seed": seed,
+        "n_train": len(train),
+        "n_test": len(test),
+        "n_users": train.n_users,
+        "n_items": train.n_items,
+        "params": params,
+        "history": history,
+        "test_rmse": rep["rmse"],
+        "test_mae": rep["mae"],
+        "test_rmse_unclipped": rep["rmse_unclipped"],
+        "test_mae_unclipped": rep["mae_unclipped"],
+        "n_test_unknown": rep["n_unknown"],
+        "fit_seconds": fit_seconds,
+        "compile_seconds": hist.compile_seconds if hist is not None else 0.0,
+        "best_epoch": hist.best("val_rmse")[0] if hist is not None and "val_rmse" in hist else None,
+        "scale": [train.scale.low, train.scale.high, train.scale.step],
+        "mfcore_version": __version__,
+    }
+
+
+# -------------------------------------------------------------- commands
+def cmd_datasets(args):
+    from .data.datasets import DATASETS, find_dataset
+
+    rows = []
+    for name, info in DATASETS.items():
+        where = find_dataset(name)
+        rows.append({"name": name, "available": where is not None, "path": str(where) if where else None,
+                     "description": info.get("description", "")})
+    if args.json:
+        write_json(args.json, rows)
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        status = f"here: {r['path']}" if r["available"] else "not here (mfcore fetch NAME)"
+        print(f"{r['name']:<{width}}  {r['description']}\n{'':<{width}}  {status}")
+    return 0
+
+
+def cmd_fetch(args):
+    from .data.download import fetch
+
+    path = fetch(args.name, cache_dir=args.cache_dir, force=args.force)
+    print(f"{args.name}: {path}")
+    return 0
+
+
+def cmd_train(args):
+    train, test, data_name, split = make_split(args)
+    model = build_model(args.model, args)
+    print(f"{args.model} on {data_name} ({split}): {len(train):,} train / {len(test):,} test ratings, "
+          f"{train.n_users:,} users x {train.n_items:,} items")
+    t0 = time.perf_counter()
+    model.fit(train, valid=test)
+    fit_seconds = time.perf_counter() - t0
+    record = train_record(model, args.model, data_name, split, train, test, fit_seconds, args.seed)
+    print(f"test RMSE {record['test_rmse']:.4f}  MAE {record['test_mae']:.4f} (clipped to "
+          f"{train.scale}; unclipped RMSE {record['test_rmse_unclipped']:.4f})  "
+          f"fit {fit_seconds:.2f}s" + (f", compile {record['compile_seconds']:.2f}s"
+                                        if record["compile_seconds"] else ""))
+    if record["n_test_unknown"]:
+        print(f"{record['n_test_unknown']} test ratings had a user or item with no training rating "
+              "(predicted by the fallback)")
+    if args.save:
+        model.save(args.save)
+        print(f"saved to {args.save}")
+    if args.json:
+        write_json(args.json, record)
+    return 0
+
+
+def cmd_evaluate(args):
+    from . import load_model
+    from .data.readers import read_ratings
+
+    model = load_model(args.file)
+    test = read_ratings(args.test, scale=model.scale_)
+    rep = model.evaluate(test)
+    print(f"{model.name} on {args.test}: RMSE {rep['rmse']:.4f}  MAE {rep['mae']:.4f} (clipped); "
+          f"unclipped RMSE {rep['rmse_unclipped']:.4f}; {rep['n']:,} ratings, "
+          f"{rep['n_unknown']:,} with an unknown user or item")
+    if args.json:
+        write_json(args.json, {"model": model.name, "file": args.file, "test": args.test,
+                               "n_test": rep["n"], "test_rmse": rep["rmse"], "test_mae": rep["mae"],
+                               "test_rmse_unclipped": rep["rmse_unclipped"],
+                               "test_mae_unclipped": rep["mae_unclipped"],
+                               "n_test_unknown": rep["n_unknown"]})
+    return 0
+
+
+def cmd_recommend(args):
+    from . import load_model
+
+    model = load_model(args.file)
+    table = model.recommend(args.user, n=args.n)
+    print(f"top {len(table)} for user {args.user} ({model.name}):")
+    print(table.to_string(index=False))
+    if args.json:
+        write_json(args.json, {"model": model.name, "user": args.user,
+                               "recommendations": table.to_dict(orient="records")})
+    return 0
+
+
+def cmd_tour(args):
+    from .tour import run_tour
+
+    run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
+             seed=args.seed)
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def build_parser():
+    p = argparse.ArgumentParser(prog="mfcore", description="Matrix factorization and neural "
+                                "recommenders from NumPy and Numba.")
+    p.add_argument("--version", action="version", version=f"mfcore {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    s = sub.add_parser("datasets", help="list the datasets mfcore knows and where they are")
+    s.add_argument("--json", metavar="FILE")
+    s.set_defaults(func=cmd_datasets)
+
+    s = sub.add_parser("fetch", help="download a MovieLens archive (checksum-verified, cached)")
+    s.add_argument("name")
+    s.add_argument("--cache-dir")
+    s.add_argument("--force", action="store_true", help="download again even if cached")
+    s.set_defaults(func=cmd_fetch)
+
+    s = sub.add_parser("train", help="train a model and report test RMSE/MAE")
+    s.add_argument("model", help="model name (mfcore tour --help lists them)")
+    s.add_argument("--data", default="ml-latest-small", help="dataset name or ratings file/folder "
+                   "(default: the bundled ml-latest-small)")
+    s.add_argument("--split", help="random:0.2 (default), user:0.2, user:5, warm:0.2, temporal:0.2, "
+                   "temporal-user:0.2, kfold:5:1, or u1..u5/ua/ub with --data ml-100k")
+    s.add_argument("--train", help="training ratings file (with --test)")
+    s.add_argument("--test", help="test ratings file (with --train)")
+    s.add_argument("--seed", type=int, default=42, help="seed for the split and the model (default 42)")
+    s.add_argument("--engine", help="loop, vectorized or jit (MF models)")
+    s.add_argument("--factors", type=int, help="number of latent factors K")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--reg", type=float)
+    s.add_argument("--batch-size", dest="batch_size", type=int)
+    s.add_argument("--dtype", choices=["float32", "float64"])
+    s.add_argument("--param", action="append", metavar="KEY=VALUE", help="any other model parameter")
+    s.add_argument("--save", metavar="FILE", help="save the trained model (.npz)")
+    s.add_argument("--json", metavar="FILE", help="write the run record as JSON")
+    s.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="evaluate a saved model on a ratings file")
+    s.add_argument("file")
+    s.add_argument("--test", required=True)
+    s.add_argument("--json", metavar="FILE")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("recommend", help="top-N items for a user from a saved model")
+    s.add_argument("file")
+    s.add_argument("--user", required=True, help="raw user id as in the data file")
+    s.add_argument("-n", type=int, default=10)
+    s.add_argument("--json", metavar="FILE")
+    s.set_defaults(func=cmd_recommend)
+
+    s = sub.add_parser("tour", help="train every model on the bundled data and print a table")
+    s.add_argument("--data", default="ml-latest-small")
+    s.add_argument("--out", default="mfcore-output", help="folder for the plots (default mfcore-output)")
+    s.add_argument("--fast", action="store_true", help="few epochs (a smoke run)")
+    s.add_argument("--models", nargs="+", help="only these models")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--json", metavar="FILE")
+    s.set_defaults(func=cmd_tour)
+    return p
+
+
+def main(argv=None):
+    from .exceptions import ChecksumError, DataError, ModelFileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except (CLIError, DataError, ModelFileError, ChecksumError, FileNotFoundError,
+            PermissionError, KeyError, ValueError, TypeError, FloatingPointError) as exc:
+        if os.environ.get("MFCORE_DEBUG"):
+            raise
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"mfcore {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

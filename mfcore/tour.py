@@ -1,0 +1,140 @@
+"""The main job: train every model mfcore has on one dataset and print a table.
+
+``mfcore tour`` (or :func:`run_tour`) loads the data (the bundled
+ml-latest-small by default, so it works offline), makes the seeded random
+80/20 split, fits each registered model with its default settings, and prints
+model, test RMSE and MAE (clipped to the rating scale), fit seconds, and the
+Keras reference RMSE where one was measured on the same data and split. Plots
+(learning curves, RMSE per model, the rating distribution) go to a folder.
+"""
+from __future__ import annotations
+
+import os
+import time
+
+from .reference import keras_reference
+
+# Models too slow for a tour with their defaults run with these overrides.
+TOUR_OVERRIDES = {}
+
+
+def _tour_params(cls, fast):
+    params = dict(TOUR_OVERRIDES.get(cls.name, {}))
+    names = cls._param_names()
+    if "verbose" in names:
+        params["verbose"] = 0
+    if fast and "n_epochs" in names:
+        default = cls().n_epochs
+        params["n_epochs"] = min(default, 3)
+    return params
+
+
+def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=None, json_path=None,
+             seed=42, split="random:0.2", stream=None):
+    """Fit every model on ``data`` and print the comparison table; returns the rows.
+
+    Parameters
+    ----------
+    data : str
+        Dataset name or path (see ``mfcore datasets``).
+    out : str or None
+        Folder for the plots (created). None writes no plots.
+    fast : bool
+        At most 3 epochs per model: a smoke run.
+    models : list of str, optional
+        Only these models (default: all registered).
+    json_path : str, optional
+        Also write the rows as JSON.
+    """
+    import sys
+
+    from .data.datasets import load_dataset
+    from .data.split import split_from_spec
+    from .models.registry import get_model_class, model_names
+
+    stream = stream or sys.stdout
+    ratings = load_dataset(data)
+    tt = split_from_spec(ratings, split, rng=seed)
+    train, test = tt.train, tt.test
+    print(f"mfcore tour on {ratings.name}: {len(train):,} train / {len(test):,} test ratings "
+          f"({split}, seed {seed}), {ratings.n_users:,} users x {ratings.n_items:,} items, "
+          f"scale {ratings.scale}", file=stream)
+    names = models or model_names()
+    rows, fitted = [], {}
+    for name in names:
+        cls = get_model_class(name)
+        params = _tour_params(cls, fast)
+        if "rng" in cls._param_names():
+            params["rng"] = seed
+        model = cls(**params)
+        t0 = time.perf_counter()
+        model.fit(train, valid=test if getattr(cls, "iterative", False) else None)
+        seconds = time.perf_counter() - t0
+        rep = model.evaluate(test)
+        ref = keras_reference(ratings.name, split, seed, name)
+        rows.append({"model": name, "test_rmse": rep["rmse"], "test_mae": rep["mae"],
+                     "test_rmse_unclipped": rep["rmse_unclipped"], "fit_seconds": seconds,
+                     "keras_rmse": ref})
+        fitted[name] = model
+        print(f"  {name:<16} RMSE {rep['rmse']:.4f}  ({seconds:.1f}s)", file=stream, flush=True)
+
+    print("", file=stream)
+    print(format_table(rows), file=stream)
+    if out:
+        paths = write_plots(ratings, fitted, rows, out)
+        print(f"\nplots written to {os.path.abspath(out)}: {', '.join(os.path.basename(p) for p in paths)}",
+              file=stream)
+    if json_path:
+        from .cli import write_json
+
+        write_json(json_path, {"data": ratings.name, "split": split, "seed": seed,
+                               "n_train": len(train), "n_test": len(test), "rows": rows})
+    return rows
+
+
+def format_table(rows):
+    """The tour's table as text (RMSE/MAE clipped to the rating scale)."""
+    head = f"{'model':<16} {'test RMSE':>9} {'MAE':>7} {'fit s':>7} {'Keras RMSE':>10}"
+    lines = [head, "-" * len(head)]
+    for r in sorted(rows, key=lambda r: r["test_rmse"]):
+        keras = f"{r['keras_rmse']:.4f}" if r["keras_rmse"] is not None else "-"
+        lines.append(f"{r['model']:<16} {r['test_rmse']:>9.4f} {r['test_mae']:>7.4f} "
+                     f"{r['fit_seconds']:>7.2f} {keras:>10}")
+    return "\n".join(lines)
+
+
+def write_plots(ratings, fitted, rows, out):
+    """Learning curves, RMSE per model and the rating distribution, as PNG files in ``out``."""
+    import matplotlib
+
+    if not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .plots import plot_learning_curves, plot_rating_distribution, save_figure
+
+    os.makedirs(out, exist_ok=True)
+    paths = []
+    curves = {name: m.history_["val_rmse_clipped"] for name, m in fitted.items()
+              if m.history_ is not None and "val_rmse_clipped" in m.history_ and len(m.history_) > 1}
+    if curves:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        plot_learning_curves(curves, ax=ax, ylabel="test RMSE (clipped)")
+        ax.set_title(f"Learning curves on {ratings.name}")
+        paths.append(save_figure(fig, os.path.join(out, "learning_curves.png")))
+        plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5))
+    ordered = sorted(rows, key=lambda r: r["test_rmse"], reverse=True)
+    ax.barh([r["model"] for r in ordered], [r["test_rmse"] for r in ordered], color="tab:blue")
+    lo = min(r["test_rmse"] for r in rows)
+    ax.set_xlim(lo * 0.95, max(r["test_rmse"] for r in rows) * 1.01)
+    ax.set_xlabel("test RMSE (clipped)")
+    ax.set_title(f"Models on {ratings.name}")
+    fig.tight_layout()
+    paths.append(save_figure(fig, os.path.join(out, "rmse_by_model.png")))
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_rating_distribution(ratings, ax=ax)
+    paths.append(save_figure(fig, os.path.join(out, "rating_distribution.png")))
+    plt.close(fig)
+    return paths
