@@ -209,6 +209,13 @@ class Recommender:
         rep["n_unknown"] = int((~self.known_mask(u, i)).sum())
         return rep
 
+    def recommend(self, user, n=10, exclude_rated=True):
+        """Top-``n`` items for a raw user id, as a DataFrame (rank, item, title, score);
+        see :func:`mfcore.recommend.recommend`."""
+        from ..recommend import recommend
+
+        return recommend(self, user, n=n, exclude_rated=exclude_rated)
+
     # ----------------------------------------------------------- save/load
     def _get_state(self):  # pragma: no cover - abstract
         raise NotImplementedError
