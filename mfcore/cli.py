@@ -189,7 +189,7 @@ def cmd_datasets(args):
     for name, info in DATASETS.items():
         where = find_dataset(name)
         rows.append({"name": name, "available": where is not None, "path": str(where) if where else None,
-                     "description": info.get("description", "")})
+                     "description": info.description, "licence": info.licence})
     if args.json:
         write_json(args.json, rows)
     width = max(len(r["name"]) for r in rows)

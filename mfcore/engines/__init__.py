@@ -1,0 +1,61 @@
+"""Engines: HOW one epoch of SGD runs. Models (``mfcore.models``) say WHAT is learned.
+
+The engine contract (matrix factorization; the maths is in
+:class:`mfcore.models.mf.BiasedMF`):
+
+* Model (M): r_hat_ui = mu + b_u + b_i + p_u . q_i  (``"plain"``: p_u . q_i).
+* Per-rating loss (L): 1/2 e_ui^2 + 1/2 reg (b_u^2 + b_i^2 + |p_u|^2 + |q_i|^2),
+  with e_ui = r_ui - r_hat_ui; a rating shrinks only the rows it touches.
+* Updates (U1)-(U4), each computed from the values before the step.
+* ``loop`` and ``jit`` apply (U1)-(U4) one rating at a time in the order given;
+  ``jit`` is ``loop``'s source compiled by Numba, so in float64 the two give
+  bit-identical results. ``vectorized`` SUMS the per-rating updates of each
+  minibatch, all taken at the batch-start parameters, with a scatter-add. At
+  ``batch_size=1`` the three engines are one algorithm; ``batch_size > 1`` is
+  valid only for ``vectorized``.
+* ``jit-hogwild`` (not in ``ENGINES``) runs the ``jit`` kernel on slices of the
+  shuffled order in parallel threads without locks: fast and non-deterministic.
+
+Every kernel has the signature ``(users, items, ratings, order, [mu, bu, bi,] P,
+Q, lr, reg) -> sse``: ``users``/``items`` int32 (n,), ``ratings`` (n,) in the
+parameters' dtype, ``order`` int64 (n,) (a permutation, drawn in Python), ``bu``
+(n_users,), ``bi`` (n_items,), ``P`` (n_users, K), ``Q`` (n_items, K), all
+C-contiguous, writable and of one dtype (float32 or float64); the scalars
+``mu``, ``lr``, ``reg`` in that same dtype. Arrays are updated in place; the
+return value is the float64 sum of squared errors, each taken before its update.
+Kernels draw no random numbers, read no globals and never raise.
+"""
+import functools
+
+from .. import _jit
+
+ENGINES = ("loop", "vectorized", "jit")
+PARALLEL_ENGINES = ("jit-hogwild",)
+KINDS = ("biased", "plain")
+
+
+def get_epoch_fn(kind, engine, batch_size=1, n_threads=None):
+    """The epoch function of ``kind`` ("biased" or "plain") for ``engine``.
+
+    The result has the kernel signature of the contract above (``batch_size``
+    and the Hogwild chunk count are bound here).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    if engine not in ENGINES + PARALLEL_ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES + PARALLEL_ENGINES}; got {engine!r}")
+    if batch_size != 1 and engine != "vectorized":
+        raise ValueError(f"batch_size={batch_size} needs engine='vectorized': engine={engine!r} "
+                         "updates after every rating (batch_size=1)")
+    if engine == "loop":
+        from . import mf_loop
+        return getattr(mf_loop, f"{kind}_epoch")
+    if engine == "vectorized":
+        from . import mf_vectorized
+        return functools.partial(getattr(mf_vectorized, f"{kind}_epoch"), batch_size=batch_size)
+    _jit.require_numba(f"engine={engine!r}")
+    from . import mf_jit
+    if engine == "jit":
+        return getattr(mf_jit, f"{kind}_epoch")
+    n_chunks = int(n_threads or _jit.numba.get_num_threads())
+    return functools.partial(getattr(mf_jit, f"hogwild_{kind}_epoch"), n_chunks=n_chunks)

@@ -1,0 +1,126 @@
+"""The command line: its JSON contract, its errors, and the tour."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mfcore.cli import main
+
+
+def _ratings_file(path, rows):
+    path.write_text("".join(f"{u},{i},{r}\n" for u, i, r in rows))
+    return path
+
+
+@pytest.fixture
+def two_files(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = [(u, i, float(rng.integers(1, 6))) for u in range(1, 31) for i in range(1, 21)
+            if rng.random() < 0.5]
+    rng.shuffle(rows)
+    cut = int(0.8 * len(rows))
+    train = _ratings_file(tmp_path / "train.csv", rows[:cut])
+    test = _ratings_file(tmp_path / "test.csv", rows[cut:])
+    return train, test, rows[:cut], rows[cut:]
+
+
+def test_train_json_contract(tmp_path, two_files, capsys):
+    train, test, train_rows, test_rows = two_files
+    out = tmp_path / "run.json"
+    code = main(["train", "biases", "--train", str(train), "--test", str(test), "--json", str(out),
+                 "--param", "n_epochs=4"])
+    assert code == 0
+    rec = json.loads(out.read_text())
+    for key in ("model", "data", "n_train", "n_test", "params", "history", "test_rmse", "test_mae",
+                "test_rmse_unclipped", "test_mae_unclipped", "fit_seconds"):
+        assert key in rec, key
+    assert rec["model"] == "biases"
+    assert rec["n_train"] == len(train_rows) and rec["n_test"] == len(test_rows)
+    assert rec["params"]["n_epochs"] == 4
+    assert [h["epoch"] for h in rec["history"]] == [1, 2, 3, 4]
+    assert set(rec["history"][0]) >= {"epoch", "train_loss", "val_rmse", "seconds"}
+    assert rec["test_rmse"] <= rec["test_rmse_unclipped"] + 1e-12
+    # the JSON's final val_rmse is the unclipped test RMSE of the returned model
+    assert rec["history"][-1]["val_rmse"] == pytest.approx(rec["test_rmse_unclipped"])
+    printed = capsys.readouterr().out
+    assert "epoch   4" in printed and "test RMSE" in printed
+
+
+def test_train_save_evaluate_recommend(tmp_path, two_files, capsys):
+    train, test, train_rows, _ = two_files
+    model_path = tmp_path / "m.npz"
+    assert main(["train", "biases", "--train", str(train), "--test", str(test), "--save",
+                 str(model_path), "--quiet"]) == 0
+    ev = tmp_path / "ev.json"
+    assert main(["evaluate", str(model_path), "--test", str(test), "--json", str(ev)]) == 0
+    tr = tmp_path / "tr.json"
+    main(["train", "biases", "--train", str(train), "--test", str(test), "--json", str(tr), "--quiet"])
+    assert json.loads(ev.read_text())["test_rmse"] == pytest.approx(json.loads(tr.read_text())["test_rmse"])
+    rec = tmp_path / "rec.json"
+    assert main(["recommend", str(model_path), "--user", "1", "-n", "3", "--json", str(rec)]) == 0
+    recs = json.loads(rec.read_text())["recommendations"]
+    assert len(recs) == 3
+    rated = {i for u, i, _ in train_rows if u == 1}
+    assert not rated & {int(r["item"]) for r in recs}
+
+
+def test_split_and_seed_on_bundled_data(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path, seed in ((a, "1"), (b, "2")):
+        assert main(["train", "mean", "--split", "random:0.2", "--seed", seed, "--json", str(path)]) == 0
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    assert ra["n_train"] + ra["n_test"] == 100_004
+    assert ra["n_test"] == round(0.2 * 100_004)
+    assert ra["test_rmse"] != rb["test_rmse"]  # another seed, another split
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "nosuchmodel"], "unknown model 'nosuchmodel'"),
+    (["train", "biases", "--lr", "0.1"], "model 'biases' has no parameter 'lr' (--lr)"),
+    (["train", "biases", "--data", "no-such-dataset"], "no-such-dataset"),
+    (["train", "biases", "--train", "x.csv"], "--train and --test go together"),
+    (["train", "biases", "--split", "banana"], "random:"),
+    (["train", "biases", "--param", "reg_user=-1"], "'reg_user' parameter of Biases"),
+    (["evaluate", "missing.npz", "--test", "x.csv"], "missing.npz"),
+])
+def test_errors_are_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_loading_another_file_as_model_fails_clearly(tmp_path, capsys):
+    bogus = tmp_path / "bogus.npz"
+    np.savez(bogus, x=np.zeros(2))
+    assert main(["recommend", str(bogus), "--user", "1"]) == 2
+    assert "not an mfcore model file" in capsys.readouterr().err
+
+
+def test_python_dash_m_and_version():
+    out = subprocess.run([sys.executable, "-m", "mfcore", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("mfcore ")
+
+
+def test_tour_fast_prints_table_and_writes_plots(tmp_path, capsys):
+    out = tmp_path / "plots"
+    js = tmp_path / "tour.json"
+    assert main(["tour", "--fast", "--out", str(out), "--json", str(js), "--models", "mean", "biases"]) == 0
+    text = capsys.readouterr().out
+    assert "test RMSE" in text and "biases" in text
+    rows = json.loads(js.read_text())["rows"]
+    by = {r["model"]: r for r in rows}
+    assert by["biases"]["test_rmse"] < by["mean"]["test_rmse"]
+    assert (out / "rmse_by_model.png").stat().st_size > 1000
+    assert (out / "rating_distribution.png").is_file()
+
+
+def test_datasets_lists_the_bundled_one_as_available(tmp_path, capsys):
+    js = tmp_path / "ds.json"
+    assert main(["datasets", "--json", str(js)]) == 0
+    rows = {r["name"]: r for r in json.loads(js.read_text())}
+    assert rows["ml-latest-small"]["available"] is True
+    assert {"ml-100k", "ml-1m", "ml-25m", "netflix"} <= set(rows)
+    assert "ml-latest-small" in capsys.readouterr().out
