@@ -23,6 +23,9 @@ from .data import IdMap, Ratings, RatingScale
 from .exceptions import (ChecksumError, DataError, DivergenceError, ModelFileError,
                          NotFittedError)
 from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
+from .models.knn import UserKNN
+from .models.mf import BiasedMF, FunkMF
+from .models.svd import TruncatedSVD
 from .training import EarlyStopping, History, PrintProgress
 
 
@@ -34,6 +37,6 @@ def load_model(path):
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "ModelFileError", "NotFittedError", "Recommender", "GlobalMean",
-    "Biases", "get_model_class", "make_model", "model_names", "EarlyStopping", "History",
+    "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF", "get_model_class", "make_model", "model_names", "EarlyStopping", "History",
     "PrintProgress", "load_model",
 ]

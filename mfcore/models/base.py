@@ -232,8 +232,7 @@ class Recommender:
             if v.dtype == object:
                 raise TypeError(f"state array {k} of {type(self).__name__} has dtype object; "
                                 "model files hold numeric or string arrays only")
-        params = {k: (v if isinstance(v, (int, float, str, bool, type(None), list)) else str(v))
-                  for k, v in self.get_params().items()}
+        params = {k: _jsonable_param(v) for k, v in self.get_params().items()}
         header = {"format": "mfcore-model", "format_version": FORMAT_VERSION, "model": self.name,
                   "class": type(self).__name__, "params": params,
                   "scale": [self.scale_.low, self.scale_.high, self.scale_.step],
@@ -322,3 +321,21 @@ def _titles(ratings):
     titles = info["title"].reindex(ratings.item_map.raw)
     raw = ratings.item_map.raw.astype(str)
     return np.where(titles.isna().to_numpy(), raw, titles.astype(str).to_numpy()).astype(str)
+
+
+def _jsonable_param(value):
+    """A constructor argument as JSON that the constructor accepts back.
+
+    A Generator cannot be stored: it becomes None (a loaded model refits with
+    fresh entropy). Callbacks are not stored either. A dtype becomes its name.
+    """
+    if isinstance(value, (bool, int, float, str, type(None))):
+        return value
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (np.random.Generator, np.random.SeedSequence)):
+        return None
+    try:
+        return np.dtype(value).name if isinstance(value, (type, np.dtype)) else None
+    except TypeError:
+        return None

@@ -13,6 +13,10 @@ _MODULES = {
     "biases": "mfcore.models.baseline",
     "svd": "mfcore.models.svd",
     "user-knn": "mfcore.models.knn",
+    "mf": "mfcore.models.mf",
+    "biased-mf": "mfcore.models.mf",
+    "biased-mf-keras": "mfcore.models.keras_mf",
+    "dot-mf": "mfcore.models.keras_mf",
 }
 
 
