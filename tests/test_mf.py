@@ -106,9 +106,13 @@ def test_hogwild_refuses_an_int_seed_but_runs_with_a_generator(split):
     train, valid = split
     with pytest.raises(ValueError, match="not reproducible"):
         BiasedMF(engine="jit-hogwild", rng=0).fit(train)
-    model = BiasedMF(**SMALL, engine="jit-hogwild", dtype="float32",  # the float32 kernel
+    # Hogwild's lost updates slow the escape from the small initialization by a
+    # varying number of epochs, so give it 80 (the serial kernel reaches 0.137;
+    # Hogwild runs measured 0.137-0.141) and require the planted structure found.
+    params = dict(SMALL, n_epochs=80)
+    model = BiasedMF(**params, engine="jit-hogwild", dtype="float32",  # the float32 kernel
                      rng=np.random.default_rng(0)).fit(train, valid)  # compiled for test_engines_mf
-    assert model.history_["val_rmse"][-1] < 0.5 * model.history_["val_rmse"][0]
+    assert model.history_["val_rmse"][-1] < 0.25
 
 
 @pytest.mark.parametrize("param,value,exc,msg", [
