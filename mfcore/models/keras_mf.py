@@ -1,0 +1,338 @@
+r"""Matrix factorization trained the Keras way: minibatches, batch-mean MSE, Keras optimizers.
+
+Two models of the seed notebooks, on the network core :mod:`mfcore.nn`:
+
+* :class:`BiasedMFKeras` (``"biased-mf-keras"``): the residual notebook's biased
+  MF, SGD with momentum;
+* :class:`DotMF` (``"dot-mf"``): the ML-1M notebook's dot-product MF, Adamax.
+
+Both share :class:`mfcore.nn.mfnet.MFNet`, the Keras graph written with mfcore layers, and two
+engines giving the same numbers (tested to 1e-10 in float64):
+``"vectorized"`` runs the layer graph and an :mod:`mfcore.nn.optim` optimizer
+batch by batch in NumPy (the readable version); ``"jit"`` runs one Numba call
+per epoch (:func:`mfcore.nn.kernels.mf_epoch_sgd` / ``mf_epoch_adamax``).
+
+Regularisation semantics (Keras ``embeddings_regularizer=l2(reg)``, as in the
+Netflix notebook): ``reg * sum(P**2) + reg * sum(Q**2)`` over the WHOLE tables
+is added to the loss of every batch (the biases are not penalised). This is a
+different objective from the per-rating Funk/Surprise penalty of BiasedMF.
+"""
+import time
+
+import numpy as np
+
+from .._random import spawn
+from .._validation import check_choice, check_dtype, check_number
+from ..nn import SGD, Adamax, kernels
+from ..nn.mfnet import MFNet
+from ..ranking import fill_unknown
+from ..training import EarlyStopping, run_epochs
+from .base import Recommender
+from .baseline import Biases
+from .registry import register
+
+
+class _KerasMF(Recommender):
+    """Shared fit loop of the two models (see their docstrings)."""
+
+    iterative = True
+    _has_bias = True
+    _monitor = "val_rmse"
+
+    def _check_common(self):
+        self._k = check_number(self.n_factors, "n_factors", self, kind="int", low=1, low_inclusive=True)
+        self._n_epochs = check_number(self.n_epochs, "n_epochs", self, kind="int", low=1, low_inclusive=True)
+        self._lr = check_number(self.lr, "lr", self, low=0)
+        self._batch = check_number(self.batch_size, "batch_size", self, kind="int", low=1, low_inclusive=True)
+        self._reg = check_number(self.reg, "reg", self, low=0, low_inclusive=True)
+        self._patience = check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
+        check_choice(self.engine, "engine", self, ("jit", "vectorized"))
+        self._dtype = check_dtype(self.dtype, self)
+
+    def _fit(self, train, valid, callbacks):
+        self._check_common()
+        self._check_optimizer()
+        init_rng, order_rng = spawn(self.rng, 2)
+        mu = self.global_mean_ if self._has_bias else 0.0
+        u = np.ascontiguousarray(train.users, dtype=np.int64)  # (n,)
+        i = np.ascontiguousarray(train.items, dtype=np.int64)  # (n,)
+        y = np.ascontiguousarray(train.values - mu, dtype=self._dtype)  # (n,) target
+        net = MFNet(train.n_users, train.n_items, self._k, self._has_bias, init_rng, self._dtype)
+        tables = net.params
+        self.user_factors_, self.item_factors_ = tables["user_embedding"], tables["item_embedding"]
+        if self._has_bias:
+            self.user_bias_, self.item_bias_ = tables["user_bias"][:, 0], tables["item_bias"][:, 0]
+        else:
+            fb = Biases(method="closed").fit(train)
+            self.fallback_user_bias_, self.fallback_item_bias_ = fb.user_bias_, fb.item_bias_
+        self._compile_seconds = 0.0
+        if self.engine == "jit":
+            epoch_fn = self._jit_engine(u, i, y, tables)
+        else:
+            opt = self._make_optimizer()
+
+            def epoch_fn(order):
+                total, n_batches = 0.0, 0
+                with np.errstate(over="ignore", invalid="ignore"):
+                    for start in range(0, order.size, self._batch):
+                        rows = order[start:start + self._batch]  # (B,)
+                        loss, grads = net.loss_and_grads(u[rows], i[rows], y[rows], self._reg)
+                        opt.step(tables, grads)
+                        total, n_batches = total + loss, n_batches + 1
+                return total / n_batches
+
+        def train_epoch(epoch):
+            return epoch_fn(order_rng.permutation(len(u)))  # reshuffled every epoch
+
+        callbacks = list(callbacks or ())
+        if valid is not None and self.early_stopping:
+            callbacks.append(EarlyStopping(monitor=self._monitor, patience=self._patience, restore_best=True))
+        validate = (lambda: self._validation_logs(valid)) if valid is not None else None
+        run_epochs(self, self._n_epochs, train_epoch, validate, callbacks, self.verbose)
+
+    def _jit_engine(self, u, i, y, tables):
+        """Allocate the optimizer tables, compile on a dummy, return ``epoch_fn(order)``."""
+        W = [tables.get(n, np.zeros((0, 1), self._dtype)) for n in
+             ("user_embedding", "item_embedding", "user_bias", "item_bias")]
+        slots = [[np.zeros_like(w) for w in W] for _ in range(self._n_slots)]
+        G = [np.zeros_like(w) for w in W]  # dense gradient tables, zeroed by the kernels
+        t0 = time.perf_counter()
+        dummy = [np.zeros((1, w.shape[1]), self._dtype) for w in W]
+        one = np.zeros(1, np.int64)
+        self._kernel(one, one, np.zeros(1, self._dtype), one, 1, dummy,
+                     [[np.zeros_like(d) for d in dummy] for _ in range(self._n_slots)],
+                     [np.zeros_like(d) for d in dummy], 0)
+        self._compile_seconds = time.perf_counter() - t0
+        self._step = 0
+
+        def epoch_fn(order):
+            with np.errstate(over="ignore", invalid="ignore"):  # matters under NUMBA_DISABLE_JIT only
+                loss = self._kernel(u, i, y, order, self._batch, W, slots, G, self._step)
+            self._step += -(-order.size // self._batch)
+            return loss
+        return epoch_fn
+
+    # ------------------------------------------------------------- predict
+    def _offset(self, u, i):
+        if self._has_bias:
+            return self.global_mean_ + self.user_bias_[u] + self.item_bias_[i]  # (n,)
+        return 0.0
+
+    def _predict_known(self, u, i):
+        dot = np.einsum("nk,nk->n", self.user_factors_[u], self.item_factors_[i])  # (n,)
+        return np.asarray(dot + self._offset(u, i), dtype=np.float64)
+
+    def score_users(self, users):
+        """Predictions (unclipped) of every item for each user index: (len(users), n_items)."""
+        users = np.asarray(users, dtype=np.int64)
+        scores = (self.user_factors_[users] @ self.item_factors_.T).astype(np.float64)  # (B, n_items)
+        if self._has_bias:
+            scores += self.global_mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :]
+        return fill_unknown(self, users, scores)
+
+    def _get_state(self):
+        names = ("user_factors_", "item_factors_") + (
+            ("user_bias_", "item_bias_") if self._has_bias else ("fallback_user_bias_", "fallback_item_bias_"))
+        return {n: getattr(self, n) for n in names}
+
+
+@register
+class BiasedMFKeras(_KerasMF):
+    r"""Biased MF in the Keras training regime of the residual notebook (its stage 1).
+
+    Model and loss (per minibatch :math:`\mathcal B`, target :math:`r - \mu`):
+
+    .. math::
+
+        \hat r_{ui} = \mu + b_u + b_i + p_u \cdot q_i, \qquad
+        L_{\mathcal B} = \frac{1}{|\mathcal B|} \sum_{(u,i) \in \mathcal B} (\hat r_{ui} - r_{ui})^2
+                         + \lambda (\lVert P \rVert_F^2 + \lVert Q \rVert_F^2)
+
+    Updates, Keras SGD with momentum m on EVERY entry of every table W in
+    {P, Q, b_u, b_i} after each batch (g = dL/dW, zero for rows not in the batch):
+
+    (K1) :math:`V_W \leftarrow m V_W - \eta g`
+    (K2) :math:`W \leftarrow W + V_W` (``nesterov=True``: :math:`W \leftarrow W + m V_W - \eta g`)
+
+    so rows not in the batch keep moving along their velocity (Keras 3's dense
+    update). Tables start at U(-0.05, 0.05) (Keras' Embedding default, the
+    bias tables too). Rows are reshuffled every epoch with
+    ``order_rng.permutation(n)``; the last batch may be smaller.
+
+    Parameters
+    ----------
+    n_factors : int, default 15
+        K.
+    n_epochs : int, default 15
+    lr : float, default 0.08
+        eta.
+    momentum : float, default 0.9
+        m (0 gives plain minibatch SGD).
+    nesterov : bool, default False
+    batch_size : int, default 128
+    reg : float, default 0.0
+        lambda of Keras' ``l2`` on the factor tables (module docstring).
+    early_stopping : bool, default False
+        With validation ratings: stop when ``val_rmse`` has not improved for
+        ``patience`` epochs and restore the best epoch's tables.
+    patience : int, default 2
+    engine : {"jit", "vectorized"}, default "jit"
+        Same numbers; "vectorized" runs the NumPy layer graph.
+    rng : None, int or Generator
+        Split into an init stream and an order stream. An int makes ``fit``
+        repeatable; a Generator advances, so refitting differs.
+    dtype : "float64" or "float32"
+    verbose : int, default 0
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray (n_users, K), (n_items, K)   P, Q
+    user_bias_, item_bias_ : ndarray (n_users,), (n_items,)   b_u, b_i
+    history_ : History   ``train_loss`` is Keras' epoch loss (mean of the batch losses).
+
+    Unknown users or items get the known part of mu + b_u + b_i.
+
+    Examples
+    --------
+    >>> from mfcore.data.synthetic import make_ratings
+    >>> train = make_ratings(200, 100, 4000, rng=0)
+    >>> BiasedMFKeras(n_epochs=5, rng=0).fit(train).evaluate(train)["rmse"] < 1.0
+    True
+    """
+
+    name = "biased-mf-keras"
+    _n_slots = 1
+
+    def __init__(self, n_factors=15, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
+                 batch_size=128, reg=0.0, early_stopping=False, patience=2, engine="jit",
+                 rng=None, dtype="float64", verbose=0):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.batch_size = batch_size
+        self.reg = reg
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.engine = engine
+        self.rng = rng
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def _check_optimizer(self):
+        self._momentum = check_number(self.momentum, "momentum", self, low=0, low_inclusive=True,
+                                      high=1, high_inclusive=False)
+
+    def _make_optimizer(self):
+        return SGD(lr=self._lr, momentum=self._momentum, nesterov=bool(self.nesterov))
+
+    def _kernel(self, u, i, y, order, batch, W, slots, G, step):
+        (V,) = slots
+        return kernels.mf_epoch_sgd(u, i, y, order, batch, *W, self._has_bias, *V, *G,
+                                    self._lr, self._momentum, bool(self.nesterov), self._reg)
+
+    def _predict_fallback(self, u, i):
+        return self._bias_fallback(u, i, self.user_bias_, self.item_bias_)
+
+
+@register
+class DotMF(_KerasMF):
+    r"""Dot-product MF on raw ratings, trained with Adamax: the ML-1M notebook's "CFModel".
+
+    .. math::
+
+        \hat r_{ui} = p_u \cdot q_i, \qquad
+        L_{\mathcal B} = \frac{1}{|\mathcal B|} \sum_{(u,i) \in \mathcal B} (\hat r_{ui} - r_{ui})^2
+                         + \lambda (\lVert P \rVert_F^2 + \lVert Q \rVert_F^2)
+
+    No biases and no centring: the factors must grow from U(-0.05, 0.05) to
+    carry the whole rating (about 3.5), which is why this model converges
+    slowly. Updates, Keras Adamax on every entry of P and Q at step t:
+
+    (A1) :math:`m \leftarrow m + (g - m)(1 - \beta_1)`
+    (A2) :math:`u \leftarrow \max(\beta_2 u, |g|)`
+    (A3) :math:`W \leftarrow W - \eta\, m / ((1 - \beta_1^t)(u + \epsilon))`
+
+    With validation ratings and ``early_stopping=True`` (default), training
+    stops when the validation loss (``val_rmse``, unclipped: the same decisions
+    as Keras' ``val_loss``, the MSE) has not improved for ``patience`` epochs,
+    and the best epoch's factors are restored (the notebook's EarlyStopping +
+    ModelCheckpoint).
+
+    Unknown users and items (fallback)
+    ----------------------------------
+    Keras predicts p_u . q_i even for an item with no training rating, whose
+    q_i never left its random init: about 0, clipped to 1. mfcore does not:
+    such pairs get the known part of mu + b_u + b_i, with b_u, b_i the
+    damped-mean baseline ``Biases(method="closed")`` fitted on the same
+    training ratings (stored as ``fallback_user_bias_``/``fallback_item_bias_``);
+    ``evaluate`` counts them in ``n_unknown``.
+
+    Parameters
+    ----------
+    n_factors : int, default 100
+    n_epochs : int, default 30
+    lr, beta_1, beta_2, epsilon : float, default 0.001, 0.9, 0.999, 1e-7
+        Keras' Adamax defaults.
+    batch_size : int, default 32
+        Keras' default batch size, as the notebook used.
+    reg : float, default 0.0
+    early_stopping : bool, default True
+    patience : int, default 2
+    engine, rng, dtype, verbose
+        As in :class:`BiasedMFKeras`.
+
+    Attributes
+    ----------
+    user_factors_, item_factors_ : ndarray (n_users, K), (n_items, K)   P, Q
+    fallback_user_bias_, fallback_item_bias_ : ndarray   used for unknown pairs only
+    history_ : History
+
+    Examples
+    --------
+    >>> from mfcore.data.synthetic import make_ratings
+    >>> train = make_ratings(200, 100, 4000, rng=0)
+    >>> len(DotMF(n_factors=20, n_epochs=3, rng=0).fit(train).history_)
+    3
+    """
+
+    name = "dot-mf"
+    _has_bias = False
+    _n_slots = 2
+
+    def __init__(self, n_factors=100, n_epochs=30, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
+                 batch_size=32, reg=0.0, early_stopping=True, patience=2, engine="jit",
+                 rng=None, dtype="float64", verbose=0):
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.reg = reg
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.engine = engine
+        self.rng = rng
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def _check_optimizer(self):
+        for name in ("beta_1", "beta_2"):
+            setattr(self, "_" + name, check_number(getattr(self, name), name, self, low=0,
+                                                   low_inclusive=True, high=1, high_inclusive=False))
+        self._epsilon = check_number(self.epsilon, "epsilon", self, low=0)
+
+    def _make_optimizer(self):
+        return Adamax(lr=self._lr, beta_1=self._beta_1, beta_2=self._beta_2, epsilon=self._epsilon)
+
+    def _kernel(self, u, i, y, order, batch, W, slots, G, step):
+        M, U = slots
+        return kernels.mf_epoch_adamax(u, i, y, order, batch, *W, self._has_bias, *M, *U, *G,
+                                       self._lr, self._beta_1, self._beta_2, self._epsilon, step,
+                                       self._reg)
+
+    def _predict_fallback(self, u, i):
+        return self._bias_fallback(u, i, self.fallback_user_bias_, self.fallback_item_bias_)

@@ -1,0 +1,27 @@
+"""A small neural-network core with hand-written backprop, Keras-compatible.
+
+Layers (``forward`` caches, ``backward`` fills ``grads`` and returns dx),
+losses returning ``(value, gradient)``, optimizers with Keras 3's exact update
+rules, Keras' initializers, a finite-difference gradient checker, and Numba
+kernels for the embedding hot loops (each with a NumPy twin).
+
+Modules: :mod:`~mfcore.nn.layers`, :mod:`~mfcore.nn.activations`,
+:mod:`~mfcore.nn.normalization`, :mod:`~mfcore.nn.losses`,
+:mod:`~mfcore.nn.optim`, :mod:`~mfcore.nn.init`, :mod:`~mfcore.nn.gradcheck`,
+:mod:`~mfcore.nn.kernels`, :mod:`~mfcore.nn.mfnet` (the MF models' graph).
+"""
+from . import init
+from .activations import ELU, ReLU, Sigmoid, Tanh
+from .gradcheck import GradCheckResult, check_gradients, check_layer, numerical_gradient
+from .layers import Add, Concatenate, Dense, Dot, Dropout, Embedding, Layer, RowGrad, collect
+from .losses import l2_penalty, masked_mse, masked_sse, mse
+from .mfnet import MFNet
+from .normalization import BatchNormalization
+from .optim import SGD, Adam, Adamax, Optimizer, RMSprop
+
+__all__ = [
+    "init", "Layer", "RowGrad", "Embedding", "Dense", "Dot", "Add", "Concatenate", "Dropout",
+    "ELU", "ReLU", "Sigmoid", "Tanh", "BatchNormalization", "collect", "mse", "masked_mse", "masked_sse",
+    "l2_penalty", "Optimizer", "SGD", "Adam", "Adamax", "RMSprop", "GradCheckResult",
+    "check_gradients", "check_layer", "numerical_gradient", "MFNet",
+]

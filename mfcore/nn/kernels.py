@@ -1,0 +1,168 @@
+"""Numba kernels for the loops NumPy handles poorly, each beside its NumPy twin.
+
+* ``gather_rows`` / ``gather_rows_numpy``: ``W[ids]`` (Embedding forward).
+* ``scatter_add_rows`` / ``scatter_add_rows_numpy``: ``G[ids[b]] += D[b]`` for
+  every b, repeated ids summed (Embedding backward; ``np.add.at``).
+* ``mf_batch_grads``: forward and backward of one batch of the MF network
+  r_hat = p_u.q_i (+ b_u + b_i) under the batch-mean squared error, written into
+  dense gradient tables; the NumPy twin is the layer graph of
+  :class:`mfcore.models.keras_mf.MFNet`.
+* ``sgd_dense`` / ``adamax_dense``: one Keras-rule step over a WHOLE table
+  (every row moves, as Keras 3 does), L2 gradient 2*reg*W added, the gradient
+  table zeroed for the next batch; the twins are :class:`mfcore.nn.optim.SGD`
+  and :class:`mfcore.nn.optim.Adamax`.
+* ``mf_epoch_sgd`` / ``mf_epoch_adamax``: one epoch of minibatches; return
+  the mean batch loss (penalty included), as Keras reports it.
+
+Kernels take contiguous arrays and Python scalars, update in place and never
+raise or draw random numbers. Every helper lives in this module (Numba's cache
+does not see other modules).
+"""
+import numpy as np
+
+from .._jit import jit
+
+
+@jit
+def gather_rows(W, ids):
+    out = np.empty((ids.shape[0], W.shape[1]), dtype=W.dtype)  # (B, k)
+    for b in range(ids.shape[0]):
+        out[b, :] = W[ids[b], :]
+    return out
+
+
+def gather_rows_numpy(W, ids):
+    return W[ids]  # (B, k)
+
+
+@jit
+def scatter_add_rows(G, ids, D):
+    for b in range(ids.shape[0]):
+        G[ids[b], :] += D[b, :]
+
+
+def scatter_add_rows_numpy(G, ids, D):
+    np.add.at(G, ids, D)
+
+
+@jit
+def mf_batch_grads(P, Q, bu, bi, has_bias, u, i, y, GP, GQ, Gbu, Gbi):
+    """Add dL/dP, dL/dQ (, dL/db) of L = mean_b (r_hat_b - y_b)^2 to G*; return L."""
+    B = u.shape[0]
+    k = P.shape[1]
+    sse = 0.0
+    for b in range(B):
+        uu, ii = u[b], i[b]
+        pred = 0.0
+        for f in range(k):
+            pred += P[uu, f] * Q[ii, f]
+        if has_bias:
+            pred += bu[uu, 0] + bi[ii, 0]
+        e = pred - y[b]
+        sse += e * e
+        d = 2.0 * e / B  # dL/dr_hat_b
+        for f in range(k):
+            GP[uu, f] += d * Q[ii, f]
+            GQ[ii, f] += d * P[uu, f]
+        if has_bias:
+            Gbu[uu, 0] += d
+            Gbi[ii, 0] += d
+    return sse / B
+
+
+@jit
+def _l2_into(W, G, reg):
+    """G += 2 reg W; return reg * sum(W^2) (the Keras L2 term, before the step)."""
+    Wf, Gf = W.reshape(-1), G.reshape(-1)  # (n*k,) views
+    pen = 0.0
+    for j in range(Wf.shape[0]):
+        pen += Wf[j] * Wf[j]
+        Gf[j] += 2.0 * reg * Wf[j]
+    return reg * pen
+
+
+@jit
+def sgd_dense(W, V, G, lr, momentum, nesterov, reg):
+    """Keras SGD on every entry: g = G + 2 reg W; v = m v - lr g; W += v (or m v - lr g).
+
+    Returns the L2 term. G is zeroed for the next batch.
+    """
+    pen = _l2_into(W, G, reg) if reg != 0.0 else 0.0
+    Wf, Vf, Gf = W.reshape(-1), V.reshape(-1), G.reshape(-1)  # (n*k,) views
+    if momentum == 0.0:
+        for j in range(Wf.shape[0]):
+            Wf[j] -= Gf[j] * lr
+            Gf[j] = 0.0
+    elif nesterov:
+        for j in range(Wf.shape[0]):
+            g = Gf[j]
+            v = Vf[j] * momentum - g * lr
+            Vf[j] = v
+            Wf[j] += v * momentum - g * lr
+            Gf[j] = 0.0
+    else:
+        for j in range(Wf.shape[0]):
+            v = Vf[j] * momentum - Gf[j] * lr
+            Vf[j] = v
+            Wf[j] += v
+            Gf[j] = 0.0
+    return pen
+
+
+@jit
+def adamax_dense(W, M, U, G, lr, beta1, beta2, eps, t, reg):
+    """Keras Adamax on every entry at step t (1-based); g = G + 2 reg W.
+
+    Returns the L2 term. G is zeroed for the next batch.
+    """
+    pen = _l2_into(W, G, reg) if reg != 0.0 else 0.0
+    bc = 1.0 - beta1 ** t  # bias correction of the first moment
+    Wf, Mf, Uf, Gf = W.reshape(-1), M.reshape(-1), U.reshape(-1), G.reshape(-1)  # (n*k,) views
+    for j in range(Wf.shape[0]):
+        g = Gf[j]
+        m = Mf[j] + (g - Mf[j]) * (1.0 - beta1)
+        b2u, ag = beta2 * Uf[j], abs(g)
+        uu = b2u if b2u > ag else ag  # max(beta2 u, |g|), written so that it vectorizes
+        Mf[j] = m
+        Uf[j] = uu
+        Gf[j] = 0.0
+        # np.divide: no ZeroDivisionError check, so LLVM can vectorize the loop
+        Wf[j] -= np.divide(lr * m, bc * (uu + eps))
+    return pen
+
+
+@jit
+def mf_epoch_sgd(u, i, y, order, batch_size, P, Q, bu, bi, has_bias, VP, VQ, Vbu, Vbi,
+                 GP, GQ, Gbu, Gbi, lr, momentum, nesterov, reg):
+    n = order.shape[0]
+    total = 0.0
+    n_batches = 0
+    for start in range(0, n, batch_size):
+        rows = order[start:start + batch_size]  # (B,)
+        loss = mf_batch_grads(P, Q, bu, bi, has_bias, u[rows], i[rows], y[rows], GP, GQ, Gbu, Gbi)
+        loss += sgd_dense(P, VP, GP, lr, momentum, nesterov, reg)
+        loss += sgd_dense(Q, VQ, GQ, lr, momentum, nesterov, reg)
+        sgd_dense(bu, Vbu, Gbu, lr, momentum, nesterov, 0.0)
+        sgd_dense(bi, Vbi, Gbi, lr, momentum, nesterov, 0.0)
+        total += loss
+        n_batches += 1
+    return total / n_batches
+
+
+@jit
+def mf_epoch_adamax(u, i, y, order, batch_size, P, Q, bu, bi, has_bias, MP, MQ, Mbu, Mbi,
+                    UP, UQ, Ubu, Ubi, GP, GQ, Gbu, Gbi, lr, beta1, beta2, eps, t0, reg):
+    n = order.shape[0]
+    total = 0.0
+    n_batches = 0
+    for start in range(0, n, batch_size):
+        rows = order[start:start + batch_size]  # (B,)
+        t = t0 + n_batches + 1
+        loss = mf_batch_grads(P, Q, bu, bi, has_bias, u[rows], i[rows], y[rows], GP, GQ, Gbu, Gbi)
+        loss += adamax_dense(P, MP, UP, GP, lr, beta1, beta2, eps, t, reg)
+        loss += adamax_dense(Q, MQ, UQ, GQ, lr, beta1, beta2, eps, t, reg)
+        adamax_dense(bu, Mbu, Ubu, Gbu, lr, beta1, beta2, eps, t, 0.0)
+        adamax_dense(bi, Mbi, Ubi, Gbi, lr, beta1, beta2, eps, t, 0.0)
+        total += loss
+        n_batches += 1
+    return total / n_batches
