@@ -146,3 +146,12 @@ def test_unrated_item_is_in_the_map(tiny_ratings):
     z = tiny_ratings.item_map.to_index("z")
     assert tiny_ratings.item_counts()[z] == 0
     assert tiny_ratings.summary()["n_items_with_ratings"] == tiny_ratings.n_items - 1
+
+
+def test_float32_values_and_int32_timestamps_are_kept_compact():
+    r = Ratings.from_arrays([1, 2], [1, 2], np.array([3.0, 4.0], np.float32),
+                            timestamps=np.array([5, 6], np.int32))
+    assert r.values.dtype == np.float32 and r.timestamps.dtype == np.int32
+    assert isinstance(r.global_mean, float) and r.global_mean == 3.5
+    r64 = Ratings.from_arrays([1], [1], [3], timestamps=[7])
+    assert r64.values.dtype == np.float64 and r64.timestamps.dtype == np.int64
