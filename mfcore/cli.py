@@ -202,7 +202,7 @@ def cmd_datasets(args):
 def cmd_fetch(args):
     from .data.download import fetch
 
-    path = fetch(args.name, cache_dir=args.cache_dir, force=args.force)
+    path = fetch(args.name, cache_dir=args.cache_dir, force=args.force, verify=not args.no_verify)
     print(f"{args.name}: {path}")
     return 0
 
@@ -286,6 +286,8 @@ def build_parser():
     s.add_argument("name")
     s.add_argument("--cache-dir")
     s.add_argument("--force", action="store_true", help="download again even if cached")
+    s.add_argument("--no-verify", dest="no_verify", action="store_true",
+                   help="accept an archive with no published checksum (ml-latest): not recommended")
     s.set_defaults(func=cmd_fetch)
 
     s = sub.add_parser("train", help="train a model and report test RMSE/MAE")
