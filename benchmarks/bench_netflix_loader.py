@@ -178,8 +178,8 @@ def markdown(record):
     lines += [
         "", "Peak RSS is the child process's VmHWM, including the interpreter and imports "
         f"({runs[0]['rss_before_load_mb']:.0f} MB before loading). The result arrays are the "
-        "floor set by `Ratings`: int32 user and item indices and float64 ratings are 16 bytes "
-        "per rating, int64 timestamps 8 more. The loader's own overhead is the rest (one "
+        "floor set by `Ratings`: int32 user and item indices and float32 ratings (exact for 1..5) are 12 bytes "
+        "per rating, int32 timestamps 4 more. The loader's own overhead is the rest (one "
         "16 MB chunk's working arrays). Wall time depends on the other jobs sharing the "
         "machine; CPU time less so. Generating the files took "
         f"{record['generate_seconds']:.0f} s. Python {env['python']}, NumPy {env['numpy']}, "
