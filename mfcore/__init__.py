@@ -23,6 +23,7 @@ from .data import IdMap, Ratings, RatingScale
 from .exceptions import (ChecksumError, DataError, DivergenceError, ModelFileError,
                          NotFittedError)
 from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
+from .models.keras_mf import BiasedMFKeras, DotMF
 from .models.knn import UserKNN
 from .models.mf import BiasedMF, FunkMF
 from .models.svd import TruncatedSVD
@@ -37,6 +38,7 @@ def load_model(path):
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "ModelFileError", "NotFittedError", "Recommender", "GlobalMean",
-    "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF", "get_model_class", "make_model", "model_names", "EarlyStopping", "History",
+    "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF", "BiasedMFKeras", "DotMF",
+    "get_model_class", "make_model", "model_names", "EarlyStopping", "History",
     "PrintProgress", "load_model",
 ]
