@@ -398,22 +398,25 @@ def case_residual_mf(rng):
     nu, ni, k, units = 5, 6, 3, 8
     uin = keras.Input(shape=(1,), dtype="int32")
     iin = keras.Input(shape=(1,), dtype="int32")
-    emb = {"user_factors": keras.layers.Embedding(nu, k), "item_factors": keras.layers.Embedding(ni, k),
-           "user_bias": keras.layers.Embedding(nu, 1), "item_bias": keras.layers.Embedding(ni, 1)}
+    KL = keras.layers
+    emb = {"user_factors": KL.Embedding(nu, k), "item_factors": KL.Embedding(ni, k),
+           "user_bias": KL.Embedding(nu, 1), "item_bias": KL.Embedding(ni, 1)}
     p, q = emb["user_factors"](uin), emb["item_factors"](iin)
-    dot = keras.layers.Dot(axes=2)([p, q])
-    mf = keras.layers.Flatten()(keras.layers.Add()([dot, emb["user_bias"](uin), emb["item_bias"](iin)]))
-    d1, d2 = keras.layers.Dense(units), keras.layers.Dense(1)
-    h = keras.layers.Concatenate()([keras.layers.Flatten()(p), keras.layers.Flatten()(q)])
-    side = d2(keras.layers.Activation("elu")(d1(h)))
-    model = keras.Model([uin, iin], [keras.layers.Add()([mf, side]), mf, side])
+    dot = KL.Dot(axes=2)([p, q])
+    mf = KL.Flatten()(KL.Add()([dot, emb["user_bias"](uin), emb["item_bias"](iin)]))
+    d1, d2 = KL.Dense(units), KL.Dense(1)
+    h = KL.Concatenate()([KL.Flatten()(p), KL.Flatten()(q)])
+    side = d2(KL.Activation("elu")(d1(h)))
+    model = keras.Model([uin, iin], [KL.Add()([mf, side]), mf, side])
     weights = {
         "user_factors": rng.uniform(-0.5, 0.5, size=(nu, k)),
         "item_factors": rng.uniform(-0.5, 0.5, size=(ni, k)),
         "user_bias": rng.normal(scale=0.1, size=(nu, 1)),
         "item_bias": rng.normal(scale=0.1, size=(ni, 1)),
-        "dense1_kernel": _glorot(rng, 2 * k, units), "dense1_bias": rng.normal(scale=0.1, size=units),
-        "dense2_kernel": _glorot(rng, units, 1), "dense2_bias": rng.normal(scale=0.1, size=1),
+        "dense1_kernel": _glorot(rng, 2 * k, units),
+        "dense1_bias": rng.normal(scale=0.1, size=units),
+        "dense2_kernel": _glorot(rng, units, 1),
+        "dense2_bias": rng.normal(scale=0.1, size=1),
     }
     weights = {n: np.asarray(v, F32) for n, v in weights.items()}
     for n in ("user_factors", "item_factors", "user_bias", "item_bias"):
@@ -461,14 +464,16 @@ CASES = {
     "embedding": (lambda rng: case_embedding(rng), "Embedding(6,4) with repeated ids, MSE, two "
                   "SGD(0.1, m 0.9) steps"),
     "activations": (case_activations, "ELU, ReLU, sigmoid, tanh forward and input gradients"),
-    "batchnorm": (case_batchnorm, "BatchNormalization training/inference, moving stats, one SGD step"),
+    "batchnorm": (case_batchnorm, "BatchNormalization training/inference, moving stats, "
+                  "one SGD step"),
     "dropout": (case_dropout, "Dropout(0.5) with a fixed mask"),
     "losses": (case_losses, "MSE, masked MSE (deep AutoRec), masked SSE (I-AutoRec)"),
     "l2_dense": (lambda rng: case_dense(rng, l2=0.01), "Dense(3) with L2(0.01) kernel penalty"),
     "l2_embedding": (lambda rng: case_embedding(rng, l2=0.02), "Embedding(6,4) with L2(0.02)"),
-    "optimizers": (case_optimizers, "three steps of SGD momentum/nesterov, Adam, Adamax, RMSprop"),
-    "residual_mf": (case_residual_mf, "residual MF K=3, Dense(8) ELU, batch 8, two SGD(0.08, m 0.9) "
-                    "steps"),
+    "optimizers": (case_optimizers, "three steps of SGD momentum/nesterov, Adam, Adamax, "
+                   "RMSprop"),
+    "residual_mf": (case_residual_mf, "residual MF K=3, Dense(8) ELU, batch 8, two "
+                    "SGD(0.08, m 0.9) steps"),
 }
 
 
