@@ -1,30 +1,51 @@
-"""Keras reference results, for the tour and the tutorials.
+"""Keras reference results, for the tour, the tutorials and the benchmarks.
 
 The numbers come from ``benchmarks/keras_reference.py`` (TensorFlow, run by
-hand; its full output with per-epoch curves is committed in
-``benchmarks/results/keras_reference.json``). This module carries the final
-test RMSE (clipped to the rating scale) of each model that has a Keras
-counterpart, keyed by dataset, split and seed, so that the package can show
-them without TensorFlow or the benchmarks folder.
+hand; the full record is ``benchmarks/results/keras_reference.json``).
+``benchmarks/package_reference.py`` copies the curves into the package as
+``mfcore/data/keras_reference.json``, so they are available without
+TensorFlow or the benchmarks folder.
+
+Each entry is one Keras model on one split: ``model`` (mfcore's name for the
+same model), ``variant``, ``dataset``, ``split`` (mfcore's split spec),
+``seed``, ``settings``, ``best`` and ``final`` (``{"epoch", "val_rmse_clipped",
+"val_rmse"}``), ``seconds_per_epoch``, and per-epoch lists ``val_rmse_clipped``,
+``val_rmse`` and ``train_loss``. RMSE is over all test ratings, predictions
+clipped to the rating scale for the ``_clipped`` figures.
 """
+import functools
+import json
+from pathlib import Path
 
-# (dataset, split, seed) -> {mfcore model name: final test RMSE of the Keras model}
-KERAS_FINAL_RMSE = {
-    # ML-100k, rows of u.data permuted by numpy.random.default_rng(42), first 80% train.
-    # Values from ../shared/reference/SEED_RESULTS.md until the project's own
-    # reference run replaces them.
-    ("ml-100k", "random:0.2", 42): {
-        "mean": 1.1331,
-        "biased-mf-keras": 0.9322,
-        "residual-mf": 0.9341,
-        "deep": 0.9590,
-        "dot-mf": 0.9614,
-        "rncf": 1.0121,
-        "deep-autorec": 0.9909,
-    },
-}
+_FILE = Path(__file__).resolve().parent / "data" / "keras_reference.json"
 
 
-def keras_reference(dataset, split, seed, model):
-    """Final Keras test RMSE for ``model`` on this data and split, or None."""
-    return KERAS_FINAL_RMSE.get((dataset, split, seed), {}).get(model)
+@functools.lru_cache(maxsize=1)
+def _entries():
+    if not _FILE.is_file():  # pragma: no cover - shipped with the package
+        return ()
+    return tuple(json.loads(_FILE.read_text())["entries"])
+
+
+def keras_entries(model=None, dataset=None, split=None):
+    """All reference entries matching the given fields (None matches anything)."""
+    return [e for e in _entries()
+            if (model is None or e["model"] == model)
+            and (dataset is None or e["dataset"] == dataset)
+            and (split is None or e["split"] == split)]
+
+
+def keras_curve(model, dataset="ml-100k", split="random:0.2", variant="default"):
+    """The reference entry (a dict, see the module docstring) or None."""
+    for e in keras_entries(model, dataset, split):
+        if e["variant"] == variant:
+            return e
+    return None
+
+
+def keras_reference(dataset, split, seed, model, variant="default"):
+    """Final clipped test RMSE of the Keras counterpart of ``model`` on this data and split, or None."""
+    e = keras_curve(model, dataset, split, variant)
+    if e is None or (e["seed"] is not None and seed is not None and e["seed"] != seed):
+        return None
+    return e["final"]["val_rmse_clipped"]

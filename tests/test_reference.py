@@ -1,0 +1,30 @@
+"""The packaged Keras reference curves agree with the benchmark record they come from."""
+import json
+from pathlib import Path
+
+import pytest
+
+from mfcore.reference import keras_curve, keras_entries, keras_reference
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "keras_reference.json"
+
+
+def test_packaged_copy_matches_the_benchmark_record():
+    full = json.loads(RESULTS.read_text())["results"]
+    entries = keras_entries()
+    assert len(entries) >= 10
+    for e in entries:
+        split = {"random:0.2": "80/20", "u1": "u1"}[e["split"]]
+        rec = full[e["keras_key"]][split]
+        assert e["final"] == rec["final"] and e["best"] == rec["best"]
+        assert e["val_rmse_clipped"] == pytest.approx(rec["epochs"].get("val_rmse_clipped", []), abs=1e-6)
+
+
+def test_lookup_by_mfcore_names():
+    e = keras_curve("biased-mf-keras")
+    assert e["settings"]["batch_size"] == 128 and len(e["val_rmse_clipped"]) == 15
+    assert e["best"]["epoch"] == 1 + min(range(15), key=lambda k: e["val_rmse_clipped"][k])
+    assert keras_reference("ml-100k", "random:0.2", 42, "biased-mf-keras") == e["final"]["val_rmse_clipped"]
+    assert keras_reference("ml-100k", "random:0.2", 7, "biased-mf-keras") is None  # another split
+    assert keras_reference("ml-latest-small", "random:0.2", 42, "biased-mf-keras") is None
+    assert keras_curve("residual-mf", variant="k10-400")["settings"]["K"] == 10
