@@ -78,11 +78,24 @@ def _parse_value(text):
 
 
 # ------------------------------------------------------------------ data
-def load_data(spec):
-    """A dataset name or a path -> Ratings."""
-    from .data.datasets import load_dataset
+def read_options(args):
+    """Reader options (--sep, --duplicates) for ratings files given by path."""
+    opts = {}
+    if getattr(args, "sep", None):
+        opts["sep"] = args.sep.encode().decode("unicode_escape")  # lets users type \t
+    if getattr(args, "duplicates", None):
+        opts["duplicates"] = args.duplicates
+    return opts
 
-    return load_dataset(spec)
+
+def load_data(spec, args=None):
+    """A dataset name or a path -> Ratings."""
+    from .data.datasets import DATASETS, load_dataset
+
+    opts = read_options(args) if args is not None else {}
+    if opts and (spec in DATASETS or os.path.isdir(spec)):
+        raise CLIError(f"--sep and --duplicates apply to ratings files, not to the dataset {spec!r}")
+    return load_dataset(spec, **opts)
 
 
 def make_split(args):
@@ -92,7 +105,7 @@ def make_split(args):
     if args.train or args.test:
         if not (args.train and args.test):
             raise CLIError("--train and --test go together: give both files, or use --split")
-        tt = predefined_split(args.train, args.test)
+        tt = predefined_split(args.train, args.test, **read_options(args))
         return tt.train, tt.test, f"{args.train} + {args.test}", "files"
     split = args.split or "random:0.2"
     if split in ("u1", "u2", "u3", "u4", "u5", "ua", "ub"):
@@ -106,7 +119,7 @@ def make_split(args):
             raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
         train, test = load_ml100k_split(folder, split)
         return train, test, "ml-100k", split
-    ratings = load_data(args.data)
+    ratings = load_data(args.data, args)
     tt = split_from_spec(ratings, split, rng=args.seed)
     return tt.train, tt.test, ratings.name, split
 
@@ -236,7 +249,7 @@ def cmd_evaluate(args):
     from .data.readers import read_ratings
 
     model = load_model(args.file)
-    test = read_ratings(args.test, scale=model.scale_)
+    test = read_ratings(args.test, scale=model.scale_, **read_options(args))
     rep = model.evaluate(test)
     print(f"{model.name} on {args.test}: RMSE {rep['rmse']:.4f}  MAE {rep['mae']:.4f} (clipped); "
           f"unclipped RMSE {rep['rmse_unclipped']:.4f}; {rep['n']:,} ratings, "
@@ -272,6 +285,13 @@ def cmd_tour(args):
 
 
 # ---------------------------------------------------------------- parser
+def _reader_flags(s):
+    s.add_argument("--sep", help="separator of ratings files (default: detected; e.g. ',' '\\t' '::')")
+    s.add_argument("--duplicates", choices=["raise", "last", "first", "mean"],
+                   help="what to do with a repeated (user, item) pair in a ratings file "
+                   "(default raise)")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="mfcore", description="Matrix factorization and neural "
                                 "recommenders from NumPy and Numba.")
@@ -298,6 +318,7 @@ def build_parser():
                    "temporal-user:0.2, kfold:5:1, or u1..u5/ua/ub with --data ml-100k")
     s.add_argument("--train", help="training ratings file (with --test)")
     s.add_argument("--test", help="test ratings file (with --train)")
+    _reader_flags(s)
     s.add_argument("--seed", type=int, default=42, help="seed for the split and the model (default 42)")
     s.add_argument("--engine", help="loop, vectorized or jit (MF models)")
     s.add_argument("--factors", type=int, help="number of latent factors K")
@@ -315,6 +336,7 @@ def build_parser():
     s = sub.add_parser("evaluate", help="evaluate a saved model on a ratings file")
     s.add_argument("file")
     s.add_argument("--test", required=True)
+    _reader_flags(s)
     s.add_argument("--json", metavar="FILE")
     s.set_defaults(func=cmd_evaluate)
 

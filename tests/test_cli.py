@@ -124,3 +124,19 @@ def test_datasets_lists_the_bundled_one_as_available(tmp_path, capsys):
     assert rows["ml-latest-small"]["available"] is True
     assert {"ml-100k", "ml-1m", "ml-25m", "netflix"} <= set(rows)
     assert "ml-latest-small" in capsys.readouterr().out
+
+
+def test_reader_flags_reach_the_file_reader(tmp_path, capsys):
+    rows = [(u, i, 1 + (u * i) % 5) for u in range(1, 11) for i in range(1, 9)]
+    text = "".join(f"{u};{i};{r}\n" for u, i, r in rows) + "1;1;5\n"  # a repeated pair
+    path = tmp_path / "semi.txt"
+    path.write_text(text)
+    assert main(["train", "mean", "--data", str(path), "--quiet"]) == 2
+    assert "--duplicates last" in capsys.readouterr().err
+    js = tmp_path / "r.json"
+    assert main(["train", "mean", "--data", str(path), "--sep", ";", "--duplicates", "last",
+                 "--quiet", "--json", str(js)]) == 0
+    rec = json.loads(js.read_text())
+    assert rec["n_train"] + rec["n_test"] == len(rows)  # the duplicate collapsed into one row
+    assert main(["train", "mean", "--data", "ml-latest-small", "--sep", ","]) == 2
+    assert "apply to ratings files" in capsys.readouterr().err

@@ -166,11 +166,15 @@ def test_header_only(tmp_path):
 
 def test_wrong_delimiter_gives_one_column(tmp_path):
     path = write(tmp_path, "1\t2\t3\n4\t5\t1\n")
-    with pytest.raises(DataError, match=r"line 1: found 1 column\(s\) when splitting on ','.*sep="):
+    with pytest.raises(DataError, match=r"line 1: .* has 1 column\(s\) split on ',' but 3 split on "
+                                        r"'\\t'; pass sep='\\t'"):
         read_ratings(path, sep=",")
     odd = write(tmp_path, "1-2-3\n4-5-1\n", "odd.txt")
-    with pytest.raises(DataError, match="found 1 column.*pass the file's separator"):
+    with pytest.raises(DataError, match="only 1 column.*pass the file's separator"):
         read_ratings(odd)
+    two = write(tmp_path, "1,2\n3,4\n", "two.csv")
+    with pytest.raises(DataError, match=r"only 2 column\(s\) split on ','.*user, item and rating"):
+        read_ratings(two)
 
 
 def test_missing_column_names_the_line(tmp_path):

@@ -91,12 +91,21 @@ def _detect_sep(lines):
 def _check_width(path, line, number, sep):
     """A wrong separator shows as fewer than 3 columns on the first lines."""
     found = len(_split(line, sep))
-    if found < 3:
-        shown = "whitespace" if sep is None else repr(sep)
-        raise DataError(
-            f"{path}, line {number}: found {found} column(s) when splitting on {shown}, but a "
-            "ratings file needs user, item and rating columns; pass the file's separator as "
-            "sep= (e.g. sep=',', sep='\\t', sep='::')")
+    if found >= 3:
+        return
+    shown = "whitespace" if sep is None else repr(sep)
+    where = f"{path}, line {number}: {line.strip()[:60]!r}"
+    widest = max(_SEPARATORS, key=lambda c: len(line.split(c)))
+    n_widest = len(line.split(widest))
+    if n_widest >= 3:
+        raise DataError(f"{where} has {found} column(s) split on {shown} but {n_widest} split on "
+                        f"{widest!r}; pass sep={widest!r} (on the command line --sep)")
+    if n_widest > found:
+        found, shown = n_widest, repr(widest)
+    raise DataError(
+        f"{where} has only {found} column(s) split on {shown}, but a ratings file needs user, "
+        "item and rating columns; check the file, or pass the file's separator as sep= "
+        "(e.g. sep=',', sep='\\t', sep='::'; on the command line --sep)")
 
 
 def _resolve_columns(columns, header_fields, path):
@@ -315,7 +324,8 @@ def read_ratings(path, sep=None, header=None, columns=None, scale=None, duplicat
                  f"user {users[second].item()!r} rated item {items[second].item()!r} again "
                  f"(first on line "
                  f"{lines_of(first)})",
-                 "pass duplicates='last', 'first' or 'mean' to keep one rating per pair")
+                 "pass duplicates='last', 'first' or 'mean' to keep one rating per pair "
+                 "(on the command line: --duplicates last)")
 
     keep, values = _resolve_duplicates(u, i, len(item_map), values, duplicates, describe)
     n_merged = 0
