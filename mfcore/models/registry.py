@@ -17,6 +17,15 @@ _MODULES = {
     "biased-mf": "mfcore.models.mf",
     "biased-mf-keras": "mfcore.models.keras_mf",
     "dot-mf": "mfcore.models.keras_mf",
+    "i-autorec": "mfcore.models.autorec",
+    "u-autorec": "mfcore.models.autorec",
+    "deep-autorec": "mfcore.models.autorec",
+    "rbm": "mfcore.models.rbm",
+    "bernoulli-rbm": "mfcore.models.rbm",
+    "residual-mf": "mfcore.models.residual",
+    "deep": "mfcore.models.deep",
+    "resnet-mf": "mfcore.models.deep",
+    "rncf": "mfcore.models.rncf",
 }
 
 

@@ -1,0 +1,97 @@
+"""Numba kernels of the shallow AutoRec (the maths is in :mod:`mfcore.models.autorec`).
+
+* ``autorec_grads``: forward and backward of a batch of SPARSE rows under the
+  masked squared error (A1)-(A5): only the observed entries of a row are read,
+  and only their output units are computed, so a batch costs O(nnz * k) and the
+  rating matrix is never densified. Gradients are ADDED to G*; returns the SSE.
+* ``adam_dense``: Keras' Adam on every entry of a table (the twin is
+  :class:`mfcore.nn.optim.Adam`), with the L2 gradient ``reg * W`` added first.
+
+Activation codes: 0 identity, 1 sigmoid, 2 relu, 3 tanh. Kernels draw no random
+numbers, read no globals and never raise.
+"""
+import numpy as np
+
+from .._jit import jit
+
+
+@jit
+def _act(z, code):
+    if code == 1:
+        return 1.0 / (1.0 + np.exp(-z)) if z >= 0 else np.exp(z) / (1.0 + np.exp(z))
+    if code == 2:
+        return z if z > 0 else 0.0
+    if code == 3:
+        return np.tanh(z)
+    return z
+
+
+@jit
+def _dact(y, z, code):
+    """f'(z) from the output y = f(z)."""
+    if code == 1:
+        return y * (1.0 - y)
+    if code == 2:
+        return 1.0 if z > 0 else 0.0
+    if code == 3:
+        return 1.0 - y * y
+    return 1.0
+
+
+@jit
+def autorec_grads(indptr, idx, val, rows, V, c, W, b, g_code, f_code, GV, Gc, GW, Gb):
+    """(A1)-(A5) for the rows ``rows`` of the CSR matrix (indptr, idx, val)."""
+    k = V.shape[1]
+    z = np.empty(k)  # (k,) hidden pre-activation
+    h = np.empty(k)  # (k,) hidden code
+    dh = np.empty(k)  # (k,) dL/dh
+    sse = 0.0
+    for r in rows:
+        lo, hi = indptr[r], indptr[r + 1]
+        z[:] = c
+        for p in range(lo, hi):  # (A1) z = V^T x + c over the observed entries
+            j = idx[p]
+            for f in range(k):
+                z[f] += val[p] * V[j, f]
+        for f in range(k):
+            h[f] = _act(z[f], g_code)
+        dh[:] = 0.0
+        for p in range(lo, hi):  # (A2) outputs at observed entries only; (A3) their errors
+            j = idx[p]
+            o = b[j]
+            for f in range(k):
+                o += W[j, f] * h[f]
+            y = _act(o, f_code)
+            e = y - val[p]
+            sse += e * e
+            d = 2.0 * e * _dact(y, o, f_code)  # dL/do_j
+            Gb[j] += d
+            for f in range(k):  # (A4)
+                GW[j, f] += d * h[f]
+                dh[f] += d * W[j, f]
+        for f in range(k):
+            dh[f] *= _dact(h[f], z[f], g_code)  # now dL/dz
+            Gc[f] += dh[f]
+        for p in range(lo, hi):  # (A5)
+            j = idx[p]
+            for f in range(k):
+                GV[j, f] += val[p] * dh[f]
+    return sse
+
+
+@jit
+def adam_dense(W, M, U, G, lr, beta1, beta2, eps, t, reg):
+    """Keras Adam at step t (1-based) on every entry, g = G + reg W; G is zeroed.
+
+    Returns sum(W^2) before the step (for the reported loss)."""
+    ssq = 0.0
+    alpha = lr * np.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
+    Wf, Mf, Uf, Gf = W.reshape(-1), M.reshape(-1), U.reshape(-1), G.reshape(-1)  # (n*k,) views
+    for j in range(Wf.shape[0]):
+        ssq += Wf[j] * Wf[j]
+        g = Gf[j] + reg * Wf[j]
+        Mf[j] += (g - Mf[j]) * (1.0 - beta1)
+        Uf[j] += (g * g - Uf[j]) * (1.0 - beta2)
+        Wf[j] -= (Mf[j] * alpha) / (np.sqrt(Uf[j]) + eps)
+        Gf[j] = 0.0
+    return ssq
