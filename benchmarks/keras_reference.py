@@ -21,6 +21,22 @@ Results are merged into an existing JSON file, so runs can be split over
 several invocations (``--models`` / ``--splits``); both files are written
 atomically. ``--render-only`` rewrites the .md from the JSON.
 
+``--dataset ml-latest-small`` runs the same models, with the same settings, on
+the dataset bundled with mfcore (``mfcore/data/_bundled/ml-latest-small/
+ratings.csv``, 2016 edition: 100,004 ratings, 671 users, 9,066 movies, half
+stars 0.5..5), on the split ``mfcore tour`` uses: mfcore's ``random_split(
+ratings, test_size=0.2, rng=42)``, i.e. ``perm = default_rng(42).permutation(
+100004)`` over the rows of ratings.csv in file order, the last ``round(0.2 *
+100004) = 20001`` positions are the test rows, the first 80,003 the training
+rows. Users and items are indexed densely (sorted raw ids) over the union of
+both parts; predictions are clipped to 0.5..5. These results are stored under
+the split key ``"ml-latest-small 80/20"`` (the ML-100k keys stay ``"80/20"``
+and ``"u1"``)::
+
+    /work/tfvenv/bin/python benchmarks/keras_reference.py --dataset ml-latest-small \
+        --models global_mean biased_mf residual_mf_k15_d512 deep rncf_fixed \
+                 deep_autorec i_autorec dot_mf
+
 Protocol (shared by every model)
 --------------------------------
 * Splits. ``80/20``: ``numpy.random.default_rng(42).permutation(100000)`` over
@@ -41,7 +57,8 @@ Protocol (shared by every model)
   permutation drawn from it at every epoch. (With a set seed, Keras 3's own ``shuffle=True`` replays one batch
   order every epoch, which changes the residual models' curves a lot.)
 * After every epoch all test rows are predicted in inference mode and the RMSE
-  is recorded clipped to 1..5 (the headline figure) and unclipped. The train
+  is recorded clipped to the rating scale (1..5 on ML-100k, 0.5..5 on
+  ml-latest-small; the headline figure) and unclipped. The train
   loss is the value Keras reports for the epoch (mean over the batches of the
   batch loss, regularisation terms included). ``seconds`` is the wall time of
   the ``fit`` call alone (no evaluation).
@@ -126,6 +143,12 @@ INTER_THREADS = 1
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 DEFAULT_OUT = os.path.join(HERE, "results", "keras_reference.json")
+BUNDLED_LATEST_SMALL = os.path.join(REPO, "mfcore", "data", "_bundled", "ml-latest-small",
+                                    "ratings.csv")
+# split keys of the results JSON per --dataset (ML-100k keys unchanged)
+LATEST_SMALL_SPLIT = "ml-latest-small 80/20"
+DATASET_SPLITS = {"ml-100k": ("80/20", "u1"), "ml-latest-small": (LATEST_SMALL_SPLIT,)}
+SCALES = {"ml-100k": (1.0, 5.0), "ml-latest-small": (0.5, 5.0)}
 
 # Figures of shared/reference/SEED_RESULTS.md ("The same Keras definitions re-run
 # on ML-100k"): (best, best epoch, final) of the clipped test RMSE; None = not given.
@@ -196,6 +219,22 @@ NOTES = [
     "(80/20) of items absent from the training rows keep their random embeddings and are "
     "predicted near 0 (clipped to 1): no fallback, as in Keras. dot_mf_es stops at epoch 60 "
     "with its best clipped RMSE at epoch 58, exactly as in SEED_RESULTS.",
+    "ml-latest-small (run of 2026-11-23, all models in one sequential process, settings "
+    "unchanged): the split equals mfcore's random_split(0.2, rng=42) row for row (user, "
+    "item, rating) and so do the dense user/item indices; 695 test ratings are of items "
+    "absent from train (all test users are in train). Stage 1 of rncf_fixed reproduces "
+    "biased_mf exactly again (0.8986 @ 9 / 0.9044). The models that reach their best "
+    "early and then overfit under the fixed epoch counts show it more on this sparser "
+    "matrix (on average 8.8 training ratings per item against 47.6 on ML-100k): deep 0.8961 "
+    "@ 11 -> 0.9390 at epoch 25; rncf_fixed stage 2 spikes (train loss 12783 at epoch 4) "
+    "and stage 3 is best at epoch 1 (0.9130) and ends at 1.7283; i_autorec (lambda 100, "
+    "Adam 1e-3, batch 128) is best at epoch 3 (0.9203) and then overfits steadily to 1.3011 "
+    "at epoch 30 while its training objective keeps falling - on every group of test "
+    "items, including items with >= 20 training ratings (0.878 at epoch 3 -> 1.113 at "
+    "epoch 30), so it is not only the 695 unseen-item ratings (1.00 -> 1.81). dot_mf "
+    "(K100, Adamax lr 1e-3, raw ratings) is still improving at epoch 30 (1.1591; worse "
+    "than the global mean, 1.0665): with 8.8 training ratings per item for 100 item "
+    "factors and no biases it learns slowly from its near-zero start. The final figure is the one mfcore tour shows.",
 ]
 
 # ---------------------------------------------------------------------------
@@ -271,15 +310,59 @@ def load_split(data_dir, split):
         "te_u": test[0], "te_i": test[1], "te_r": test[2],
         "n_users": n_users, "n_items": n_items,
         "mu": float(train[2].mean()),
+        "scale": SCALES["ml-100k"],
     }
+
+
+def read_latest_small(path=BUNDLED_LATEST_SMALL):
+    """Raw (userId, movieId, rating) of ratings.csv, rows in file order."""
+    a = np.loadtxt(path, dtype=np.float64, delimiter=",", skiprows=1, usecols=(0, 1, 2))
+    return a[:, 0].astype(np.int64), a[:, 1].astype(np.int64), a[:, 2]
+
+
+def load_latest_small(path=BUNDLED_LATEST_SMALL, test_size=0.2, seed=42):
+    """mfcore's random_split(load_dataset("ml-latest-small"), 0.2, rng=42).
+
+    ``perm = default_rng(seed).permutation(n)``, ``n_test = round(test_size * n)``;
+    train = rows ``perm[:n - n_test]``, test = rows ``perm[n - n_test:]`` (in that
+    order). Users and items get dense indices (sorted raw ids) over both parts;
+    ``raw_users`` / ``raw_items`` map them back.
+    """
+    u_raw, i_raw, r = read_latest_small(path)
+    n = len(r)
+    n_test = int(round(test_size * n))
+    perm = np.random.default_rng(seed).permutation(n)
+    tr, te = perm[:n - n_test], perm[n - n_test:]
+    raw_users, u = np.unique(u_raw, return_inverse=True)
+    raw_items, i = np.unique(i_raw, return_inverse=True)
+    return {
+        "name": LATEST_SMALL_SPLIT,
+        "tr_u": u[tr], "tr_i": i[tr], "tr_r": r[tr],
+        "te_u": u[te], "te_i": i[te], "te_r": r[te],
+        "n_users": int(len(raw_users)), "n_items": int(len(raw_items)),
+        "mu": float(r[tr].mean()),
+        "scale": SCALES["ml-latest-small"],
+        "dataset": "ml-latest-small",
+        "split_spec": (f"mfcore random_split(test_size={test_size}, rng={seed}): "
+                       f"default_rng({seed}).permutation({n}) over ratings.csv rows in file "
+                       f"order; last {n_test} positions = test"),
+        "raw_users": raw_users, "raw_items": raw_items,
+    }
+
+
+def load_data(dataset, data_dir, split):
+    if dataset == "ml-latest-small":
+        return load_latest_small()
+    return load_split(data_dir, split)
 
 
 # ---------------------------------------------------------------------------
 # Metrics and the epoch loop
 # ---------------------------------------------------------------------------
-def rmse_pair(y_true, y_pred):
+def rmse_pair(y_true, y_pred, scale=(1.0, 5.0)):
+    """(RMSE with predictions clipped to ``scale``, unclipped RMSE)."""
     y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
-    return (float(np.sqrt(np.mean((np.clip(y_pred, 1.0, 5.0) - y_true) ** 2))),
+    return (float(np.sqrt(np.mean((np.clip(y_pred, *scale) - y_true) ** 2))),
             float(np.sqrt(np.mean((y_pred - y_true) ** 2))))
 
 
@@ -345,6 +428,10 @@ def summarise(curves, settings, data, extra=None):
         "median_seconds_per_epoch": float(np.median(secs)) if secs else None,
         "total_train_seconds": float(np.sum(secs)) if secs else None,
     }
+    if "dataset" in data:          # ML-100k entries keep their original layout
+        out["dataset"] = data["dataset"]
+        out["split_spec"] = data["split_spec"]
+        out["clip"] = list(data["scale"])
     if extra:
         out.update(extra)
     return out
@@ -477,7 +564,7 @@ def _rating_eval(data, offset, extra_inputs=None):
         x_te = x_te + [extra_inputs]
 
     def evaluate(model):
-        c, raw = rmse_pair(data["te_r"], predict(model, x_te) + offset)
+        c, raw = rmse_pair(data["te_r"], predict(model, x_te) + offset, data["scale"])
         return {"val_rmse_clipped": c, "val_rmse": raw}
     return evaluate
 
@@ -488,7 +575,7 @@ def _epochs(args, default):
 
 def run_global_mean(data, args):
     pred = np.full(len(data["te_r"]), data["mu"])
-    c, raw = rmse_pair(data["te_r"], pred)
+    c, raw = rmse_pair(data["te_r"], pred, data["scale"])
     curves = {"train_loss": [], "val_rmse_clipped": [c], "val_rmse": [raw], "seconds": []}
     return summarise(curves, {"prediction": "mu = mean training rating"}, data)
 
@@ -685,7 +772,7 @@ def _run_deep_autorec(data, args, epochs, label):
 
     def evaluate(m):
         recon = predict_matrix(m, a)
-        c, raw = rmse_pair(data["te_r"], recon[data["te_u"], data["te_i"]] + mu)
+        c, raw = rmse_pair(data["te_r"], recon[data["te_u"], data["te_i"]] + mu, data["scale"])
         return {"val_rmse_clipped": c, "val_rmse": raw}
     curves = run_epochs(model, a, a, 128, epochs, evaluate, label)
     settings = {
@@ -716,7 +803,7 @@ def run_deep_autorec_300(data, args):
 IAUTOREC = {"hidden": 500, "lambda": 100.0, "batch_size": 128, "lr": 1e-3, "epochs": 30}
 
 
-def _fit_i_autorec(tr, te, n_users, n_items, lam, epochs, label):
+def _fit_i_autorec(tr, te, n_users, n_items, lam, epochs, label, scale=(1.0, 5.0)):
     """tr, te: (u, i, r) arrays; returns curves on te."""
     _reseed()
     bs = IAUTOREC["batch_size"]
@@ -729,7 +816,7 @@ def _fit_i_autorec(tr, te, n_users, n_items, lam, epochs, label):
 
     def evaluate(mod):
         recon = predict_matrix(mod, m)
-        c, raw = rmse_pair(te[2], recon[te[1], te[0]])
+        c, raw = rmse_pair(te[2], recon[te[1], te[0]], scale)
         return {"val_rmse_clipped": c, "val_rmse": raw}
     return run_epochs(model, m, m, bs, epochs, evaluate, label), coef
 
@@ -740,7 +827,7 @@ def run_i_autorec(data, args):
     tr = (data["tr_u"], data["tr_i"], data["tr_r"])
     te = (data["te_u"], data["te_i"], data["te_r"])
     curves, coef = _fit_i_autorec(tr, te, data["n_users"], data["n_items"], IAUTOREC["lambda"],
-                                  epochs, "i_autorec")
+                                  epochs, "i_autorec", data["scale"])
     settings = {
         "model": "I-AutoRec: item rows over users; Dense(500, sigmoid) -> Dense(n_users, identity)",
         "input": "raw training ratings, 0 = missing (input = target)",
@@ -771,7 +858,7 @@ def run_i_autorec_lambda(data, args):
     per_lambda = {}
     for lam in (1.0, 10.0, 100.0, 1000.0):
         curves, _ = _fit_i_autorec(tr, va, data["n_users"], data["n_items"], lam, epochs,
-                                   f"i_autorec lambda={lam:g}")
+                                   f"i_autorec lambda={lam:g}", data["scale"])
         v = curves["val_rmse_clipped"]
         per_lambda[f"{lam:g}"] = {"best_epoch": int(np.argmin(v)) + 1,
                                   "best_val_rmse_clipped": float(min(v)),
@@ -841,7 +928,8 @@ def load_results(path):
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)
-    return {"description": "Keras reference figures on MovieLens 100k; produced by "
+    return {"description": "Keras reference figures on MovieLens 100k (and the bundled "
+                           "ml-latest-small); produced by "
                            "benchmarks/keras_reference.py (see its docstring for the protocol)",
             "environment": {}, "results": {}}
 
@@ -856,7 +944,7 @@ def _fmt(best, epoch, final):
 def render_markdown(results):
     env = results.get("environment", {})
     lines = [
-        "# Keras reference figures on MovieLens 100k",
+        "# Keras reference figures on MovieLens 100k (and the bundled ml-latest-small)",
         "",
         "Produced by `benchmarks/keras_reference.py` (run by hand in a separate TensorFlow "
         "environment; see its docstring for the exact protocol). Figures: test RMSE of "
@@ -905,8 +993,53 @@ def render_markdown(results):
             lines.append(f"| {name} | {split} | {ours} | {seed_txt} | {diffs} | {secs} | "
                          f"{SEED_SECONDS.get(name, '-') if split == '80/20' else '-'} |")
     lines += ["", "Flagged (|diff| > %.2f): %s" % (FLAG_TOLERANCE, ", ".join(flags) or "none"), ""]
+    lines += _render_latest_small(results, order)
     lines += ["## Notes", ""] + [f"- {n}" for n in NOTES] + [""]
     return "\n".join(lines)
+
+
+def _render_latest_small(results, order):
+    """Section for the bundled ml-latest-small (split key LATEST_SMALL_SPLIT)."""
+    rows = []
+    for name in sorted(results["results"], key=lambda n: order.index(n) if n in order else 99):
+        entry = results["results"][name].get(LATEST_SMALL_SPLIT)
+        if entry is None:
+            continue
+        b, f = entry["best"], entry["final"]
+        n_ep = len(entry["epochs"]["val_rmse_clipped"])
+        ours = _fmt(b["val_rmse_clipped"], b["epoch"] if n_ep > 1 else None,
+                    f["val_rmse_clipped"] if n_ep > 1 else None)
+        final_raw = f.get("val_rmse")
+        final_raw = f"{final_raw:.4f}" if final_raw is not None else "-"
+        secs = entry.get("median_seconds_per_epoch")
+        secs = f"{secs:.2f}" if secs else "-"
+        ref100k = results["results"][name].get("80/20")
+        ref100k = (f"{ref100k['final']['val_rmse_clipped']:.4f}" if ref100k else "-")
+        rows.append(f"| {name} | {ours} | {final_raw} | {f['epoch'] if n_ep > 1 else '-'} | "
+                    f"{secs} | {ref100k} |")
+    if not rows:
+        return []
+    any_entry = next(e[LATEST_SMALL_SPLIT] for e in results["results"].values()
+                     if LATEST_SMALL_SPLIT in e)
+    return [
+        "## ml-latest-small (bundled with mfcore), seeded random 80/20",
+        "",
+        "`--dataset ml-latest-small`: the same models and settings on "
+        "`mfcore/data/_bundled/ml-latest-small/ratings.csv` (2016 edition, "
+        f"{any_entry['n_train'] + any_entry['n_test']:,} ratings, {any_entry['n_users']} users x "
+        f"{any_entry['n_items']:,} items, half stars), on the split `mfcore tour` uses: "
+        "`random_split(ratings, test_size=0.2, rng=42)` = `default_rng(42).permutation(n)` over "
+        f"the file's rows, {any_entry['n_train']:,} train / {any_entry['n_test']:,} test "
+        "(checked row by row against mfcore's split). Users and items are indexed densely "
+        "(sorted raw ids, as mfcore). Figures: test RMSE of predictions clipped to 0.5-5, "
+        "`best @ epoch / final`; the final clipped figure is the \"Keras RMSE\" that "
+        "`mfcore tour` shows. No seed figures exist for this dataset. JSON split key: "
+        f"`\"{LATEST_SMALL_SPLIT}\"`.",
+        "",
+        "| model | ours (clipped 0.5-5) | final unclipped | epochs | s/epoch (median) "
+        "| ML-100k 80/20 final |",
+        "|---|---|---|---|---|---|",
+    ] + rows + [""]
 
 
 def main(argv=None):
@@ -916,7 +1049,12 @@ def main(argv=None):
         help="folder holding ml-100k/ (default: $MFCORE_DATA_DIR or ../shared/data)")
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS,
                         choices=sorted(RUNNERS), help="models to run (default: the main ten)")
-    parser.add_argument("--splits", nargs="+", default=["80/20", "u1"], choices=["80/20", "u1"])
+    parser.add_argument("--dataset", default="ml-100k", choices=sorted(DATASET_SPLITS),
+                        help="ml-100k (splits 80/20 and u1, from --data-dir) or the bundled "
+                             "ml-latest-small (mfcore's seeded random 80/20 split only; "
+                             f"stored under the split key {LATEST_SMALL_SPLIT!r})")
+    parser.add_argument("--splits", nargs="+", default=["80/20", "u1"], choices=["80/20", "u1"],
+                        help="ML-100k splits (ignored for --dataset ml-latest-small)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override every model's epoch count (quick checks)")
     parser.add_argument("--out", default=DEFAULT_OUT,
@@ -933,13 +1071,15 @@ def main(argv=None):
     print(f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, threads "
           f"{env['intra_op_threads']}/{env['inter_op_threads']}", flush=True)
     cache = {}
+    run_splits = args.splits if args.dataset == "ml-100k" else DATASET_SPLITS[args.dataset]
     for name in args.models:
         runner, splits = RUNNERS[name]
-        for split in args.splits:
-            if split not in splits:
+        for split in run_splits:
+            # a model runs on ml-latest-small's random split when it runs on ML-100k's 80/20
+            if (split if args.dataset == "ml-100k" else "80/20") not in splits:
                 continue
             if split not in cache:
-                cache[split] = load_split(args.data_dir, split)
+                cache[split] = load_data(args.dataset, args.data_dir, split)
             print(f"== {name} on {split}", flush=True)
             t0 = time.perf_counter()
             entry = runner(cache[split], args)

@@ -32,7 +32,9 @@ NAMES = {
     "i_autorec": ("i-autorec", "keras-adam"),
 }
 # Keras script split -> (dataset, mfcore split spec, seed)
-SPLITS = {"80/20": ("ml-100k", "random:0.2", 42), "u1": ("ml-100k", "u1", None)}
+SPLITS = {"80/20": ("ml-100k", "random:0.2", 42), "u1": ("ml-100k", "u1", None),
+          # keras_reference.py --dataset ml-latest-small: mfcore's random_split(0.2, rng=42)
+          "ml-latest-small 80/20": ("ml-latest-small", "random:0.2", 42)}
 
 
 def _round(values):

@@ -14,7 +14,8 @@ def test_packaged_copy_matches_the_benchmark_record():
     entries = keras_entries()
     assert len(entries) >= 10
     for e in entries:
-        split = {"random:0.2": "80/20", "u1": "u1"}[e["split"]]
+        split = {("ml-100k", "random:0.2"): "80/20", ("ml-100k", "u1"): "u1",
+                 ("ml-latest-small", "random:0.2"): "ml-latest-small 80/20"}[(e["dataset"], e["split"])]
         rec = full[e["keras_key"]][split]
         assert e["final"] == rec["final"] and e["best"] == rec["best"]
         assert e["val_rmse_clipped"] == pytest.approx(rec["epochs"].get("val_rmse_clipped", []), abs=1e-6)
@@ -26,5 +27,9 @@ def test_lookup_by_mfcore_names():
     assert e["best"]["epoch"] == 1 + min(range(15), key=lambda k: e["val_rmse_clipped"][k])
     assert keras_reference("ml-100k", "random:0.2", 42, "biased-mf-keras") == e["final"]["val_rmse_clipped"]
     assert keras_reference("ml-100k", "random:0.2", 7, "biased-mf-keras") is None  # another split
-    assert keras_reference("ml-latest-small", "random:0.2", 42, "biased-mf-keras") is None
+    full = json.loads(RESULTS.read_text())["results"]
+    small = full["biased_mf"]["ml-latest-small 80/20"]["final"]["val_rmse_clipped"]
+    assert keras_reference("ml-latest-small", "random:0.2", 42, "biased-mf-keras") == small
+    assert keras_reference("ml-latest-small", "random:0.2", 7, "biased-mf-keras") is None
+    assert keras_reference("ml-25m", "random:0.2", 42, "biased-mf-keras") is None
     assert keras_curve("residual-mf", variant="k10-400")["settings"]["K"] == 10
