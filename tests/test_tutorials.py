@@ -128,6 +128,51 @@ def test_04_biased_mf_vs_keras(run_tutorial, ml100k_dir):
     assert _figures(ns) == ["keras_regime_curves.png", "tuned_vs_keras.png"]
 
 
+def test_05_backprop_by_hand(run_tutorial):
+    ns = run_tutorial("05_backprop_by_hand")
+    # every hand-written backward agrees with central differences (measured: 3e-9, 1e-11, 6e-11, 1e-8)
+    assert all(err < 1e-6 for err in ns["max_rel_errors"].values()), ns["max_rel_errors"]
+    assert ns["wrong_check"].max_rel > 0.1  # and a wrong gradient is caught (measured 1.4)
+    assert ns["kink_check"].max_rel > 0.1  # a ReLU input within eps of 0 fools the check (measured 0.35)
+    sweep = ns["sweep"]
+    assert np.nanmin(sweep["central, float64"]) < 1e-9 < np.nanmin(sweep["central, float32"])
+    assert ns["scatter_ok"] and ns["fancy_wrong"]  # add.at sums repeated ids, G[ids] += d does not
+    assert ns["sgd_match"] and ns["ghost_row_moved"]  # SGD momentum by hand == mfcore; row 4 keeps moving
+    assert ns["moved"][1] == pytest.approx(0.9 * ns["moved"][0], rel=1e-12)
+    assert _figures(ns) == ["finite_difference_error.png"]
+
+
+def test_08_autorec(run_tutorial, ml100k_dir):
+    ns = run_tutorial("08_autorec", ml100k_dir.parent)
+    assert ns["masked_invariant"] and ns["plain_changes"]  # an unobserved entry changes nothing
+    assert ns["autorec_check"].max_rel < 1e-6  # whole-model gradient check (measured 7e-8)
+    # fast mode: 2 x 3 L-BFGS iterations (measured 1.1203), 2 deep epochs (1.1250, 1.1231)
+    assert ns["res_i"]["rmse"] == pytest.approx(1.1203, abs=0.03)
+    np.testing.assert_allclose(ns["ours_deep"], ns["keras_deep_curve"][:2], atol=0.01)
+    table = ns["table"].set_index("model")
+    assert table.loc["i-autorec", "mfcore (full run)"] == pytest.approx(0.8978, abs=1e-4)
+    assert table.loc["deep-autorec", "mfcore (full run)"] == pytest.approx(0.9874, abs=1e-4)
+    assert table.loc["i-autorec", "Keras best @ epoch / final"] == "0.9061 @ 30 / 0.9061"
+    assert _figures(ns) == ["autorec_curves.png", "deep_autorec_vs_keras.png"]
+
+
+def test_09_rbm(run_tutorial, ml100k_dir):
+    ns = run_tutorial("09_rbm", ml100k_dir.parent)
+    # free energy and conditionals equal brute-force enumeration (measured 4e-16)
+    assert max(ns["checks"].values()) < 1e-12 and ns["fe_softmax_diff"] < 1e-12
+    np.testing.assert_allclose(ns["p_item0_formula"], ns["p_item0_brute"], atol=1e-12)
+    assert ns["cd_hand_diff"] < 1e-12 and ns["cd_jit_diff"] < 1e-12  # CD-1 by hand == both kernels
+    assert ns["cd_cosine"]["CD-1"] > 0.9 and ns["cd_cosine"]["CD-5"] > ns["cd_cosine"]["CD-1"]
+    assert ns["expected_matches"]  # expected rating by hand == model.predict
+    assert ns["bias_grows"] and ns["recon"].min() > 0.95  # raw 1-5 ratings in binary units saturate
+    # fast mode, 3 epochs (measured: softmax 1.0137, Bernoulli 1.0333; mean 1.1331)
+    assert ns["res_soft"]["rmse"] == pytest.approx(1.0137, abs=0.03)
+    assert ns["res_bern"]["rmse"] == pytest.approx(1.0333, abs=0.03)
+    assert ns["p_bern"].min() >= 1.0 and ns["p_bern"].max() <= 5.0 and ns["p_bern"].std() > 0.1
+    assert ns["table"].set_index("model").loc["rbm", "mfcore (full run)"] == pytest.approx(0.9322, abs=1e-4)
+    assert _figures(ns) == ["rbm_curves.png"]
+
+
 def test_tutorials_are_plain_percent_scripts():
     """Every tutorial is a jupytext percent script, with no notebook committed beside it."""
     names = sorted(p.name for p in TUTORIALS.iterdir() if not p.name.startswith((".", "__")))
