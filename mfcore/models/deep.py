@@ -1,0 +1,295 @@
+r"""Deep rating models on concatenated embeddings: the Netflix notebook's MLP and the
+toy notebook's ResNet-style model, trained in the Keras regime of :mod:`mfcore.models._neural`.
+
+* :class:`DeepMF` (``"deep"``): concat(p_u, q_i) -> Dense 512 -> BatchNorm -> ReLU
+  -> Dropout 0.5 -> Dense 128 -> BatchNorm -> ReLU -> Dense 1 (notebook 001), or
+  with ``plain=True`` concat -> Dense -> ReLU -> Dense 1.
+* :class:`ResNetMF` (``"resnet-mf"``): a residual block over the embeddings
+  concat, joined with the dot product, then Dense 1 (notebook 003).
+"""
+import numbers
+
+import numpy as np
+
+from .._validation import check_number
+from ..nn import Add, BatchNormalization, Concatenate, Dense, Dot, Dropout, Embedding, ReLU
+from ..nn.fused import BNReLUDropout
+from ._neural import Net, NeuralRecommender
+from .registry import register
+
+
+class DeepNet(Net):
+    r"""concat(p_u, q_i) -> [Dense -> BatchNorm -> ReLU (-> Dropout after the first)]* -> Dense 1.
+
+    With ``batchnorm=False`` and ``dropout=0`` the blocks are Dense -> ReLU.
+    ``fused=True`` replaces each BatchNorm -> ReLU (-> Dropout) by the equivalent
+    :class:`~mfcore.nn.fused.BNReLUDropout` (same numbers, a few passes instead of ~20).
+    Initial draws in Keras' layer order: P, Q ~ U(-0.05, 0.05), then each
+    kernel glorot-uniform (biases 0; BN gamma 1, beta 0, moving mean 0, variance 1).
+    """
+
+    def __init__(self, n_users, n_items, n_factors, units, batchnorm, dropout, rng, noise_rng,
+                 dtype=np.float64, fused=False):
+        self.layers = {"user_embedding": Embedding(n_users, n_factors, rng, dtype=dtype, dense_grad=True),
+                       "item_embedding": Embedding(n_items, n_factors, rng, dtype=dtype, dense_grad=True)}
+        self.blocks = []  # per hidden block: the layer names in order
+        width = 2 * n_factors
+        for j, n in enumerate(units, start=1):
+            names = [f"dense_{j}"]
+            self.layers[f"dense_{j}"] = Dense(width, n, rng, dtype=dtype)
+            if batchnorm and fused:  # one layer, same maths, same parameter names
+                rate = dropout if j == 1 else 0.0
+                self.layers[f"batch_norm_{j}"] = BNReLUDropout(n, rate, noise_rng, dtype=dtype)
+                self.blocks.append(names + [f"batch_norm_{j}"])
+                width = n
+                continue
+            if batchnorm:
+                self.layers[f"batch_norm_{j}"] = BatchNormalization(n, dtype=dtype)
+                names.append(f"batch_norm_{j}")
+            self.layers[f"relu_{j}"] = ReLU()
+            names.append(f"relu_{j}")
+            if dropout and j == 1:
+                self.layers["dropout"] = Dropout(dropout, noise_rng)
+                names.append("dropout")
+            self.blocks.append(names)
+            width = n
+        self.layers["output"] = Dense(width, 1, rng, dtype=dtype)
+        self.concat = Concatenate()
+
+    def forward(self, u, i, extra=None, training=True):
+        L = self.layers
+        x = self.concat.forward([L["user_embedding"].forward(u), L["item_embedding"].forward(i)])  # (B, 2K)
+        for names in self.blocks:
+            for name in names:
+                x = L[name].forward(x, training=training)  # (B, n_j)
+        return L["output"].forward(x)[:, 0]  # (B,)
+
+    def backward(self, dy):
+        L = self.layers
+        dx = L["output"].backward(dy[:, None])  # (B, n_last)
+        for names in reversed(self.blocks):
+            for name in reversed(names):
+                dx = L[name].backward(dx)
+        dp, dq = self.concat.backward(dx)  # (B, K) each
+        L["user_embedding"].backward(dp)
+        L["item_embedding"].backward(dq)
+
+
+class ResNetNet(Net):
+    r"""The toy notebook's ResNet-style graph (E = n_factors):
+
+    .. math::
+
+        h = [p_u, q_i] \in \mathbb R^{2E}, \quad
+        s = \mathrm{ReLU}(\mathrm{ReLU}(\mathrm{ReLU}(h W_1 + c_1) W_2 + c_2) W_3 + c_3) + h, \quad
+        \hat y = [p_u \cdot q_i,\ s]\, w_o + c_o
+
+    W_1 (2E, 2E), W_2 (2E, H), W_3 (H, 2E), w_o (2E + 1, 1). The skip
+    connection adds the block's input back, so gradients reach the embeddings
+    through the block and directly.
+    """
+
+    def __init__(self, n_users, n_items, n_factors, hidden, rng, dtype=np.float64):
+        w = 2 * n_factors
+        self.layers = {"user_embedding": Embedding(n_users, n_factors, rng, dtype=dtype, dense_grad=True),
+                       "item_embedding": Embedding(n_items, n_factors, rng, dtype=dtype, dense_grad=True),
+                       "dense_1": Dense(w, w, rng, dtype=dtype), "relu_1": ReLU(),
+                       "dense_2": Dense(w, hidden, rng, dtype=dtype), "relu_2": ReLU(),
+                       "dense_3": Dense(hidden, w, rng, dtype=dtype), "relu_3": ReLU(),
+                       "output": Dense(w + 1, 1, rng, dtype=dtype)}
+        self.dot, self.concat, self.skip, self.join = Dot(), Concatenate(), Add(), Concatenate()
+        self.chain = ("dense_1", "relu_1", "dense_2", "relu_2", "dense_3", "relu_3")
+
+    def forward(self, u, i, extra=None, training=True):
+        L = self.layers
+        p, q = L["user_embedding"].forward(u), L["item_embedding"].forward(i)  # (B, E) each
+        h = self.concat.forward([p, q])  # (B, 2E)
+        x = h
+        for name in self.chain:
+            x = L[name].forward(x)  # (B, 2E) / (B, H)
+        s = self.skip.forward([x, h])  # (B, 2E)
+        return L["output"].forward(self.join.forward([self.dot.forward([p, q]), s]))[:, 0]  # (B,)
+
+    def backward(self, dy):
+        L = self.layers
+        d_dot, ds = self.join.backward(L["output"].backward(dy[:, None]))  # (B, 1), (B, 2E)
+        dx, dh = self.skip.backward(ds)
+        for name in reversed(self.chain):
+            dx = L[name].backward(dx)
+        dp, dq = self.concat.backward(dx + dh)  # block path + skip path
+        dp_dot, dq_dot = self.dot.backward(d_dot)
+        L["user_embedding"].backward(dp + dp_dot)
+        L["item_embedding"].backward(dq + dq_dot)
+
+
+_SHARED_PARAMS_DOC = """
+    n_epochs, lr, momentum, nesterov, optimizer, batch_size
+        Training (Keras optimizer rules; ``momentum``/``nesterov`` for SGD only).
+    reg : float, default 0.0
+        lambda of Keras' ``l2`` on P and Q (whole tables, every batch).
+    early_stopping : bool, default False
+        With validation ratings: stop when ``val_rmse`` has not improved for
+        ``patience`` epochs and restore the best epoch's weights.
+    patience : int, default 2
+    engine : str
+        ResNetMF: "vectorized" only (the NumPy layer graph; at batch 32 there is
+        little to fuse). DeepMF: see above.
+    rng : None, int or Generator
+        Spawned into init, order and noise (dropout) streams; an int makes ``fit``
+        repeatable, a Generator advances, so refitting differs.
+    dtype : "float64" or "float32"
+    verbose : int, default 0
+
+    Attributes
+    ----------
+    net_ : the network; ``net_.params`` holds every weight.
+    history_ : History   with ``forward_seconds``/``backward_seconds``/``update_seconds``.
+    fallback_user_bias_, fallback_item_bias_ : ndarray
+        ``Biases(method="closed")`` on the training ratings: unknown users or items
+        get the known part of mu + b_u + b_i (the network has no bias terms).
+"""
+
+
+def _units(value, owner):
+    units = (value,) if isinstance(value, numbers.Integral) else tuple(value)
+    if not units or not all(isinstance(n, numbers.Integral) and n >= 1 for n in units):
+        raise ValueError(f"The 'units' parameter of {type(owner).__name__} must be a positive int or a "
+                         f"non-empty sequence of them. Got {value!r} instead.")
+    return tuple(int(n) for n in units)
+
+
+@register
+class DeepMF(NeuralRecommender):
+    __doc__ = r"""The Netflix notebook's deep model: an MLP on the concatenated factors.
+
+    .. math::
+
+        h_0 = [p_u; q_i], \quad
+        h_1 = \mathrm{Drop}_{0.5}(\mathrm{ReLU}(\mathrm{BN}(h_0 W_1 + c_1))), \quad
+        h_2 = \mathrm{ReLU}(\mathrm{BN}(h_1 W_2 + c_2)), \quad
+        \hat r_{ui} = \mu + h_2 w_3 + c_3
+
+    BN as Keras (training: batch statistics, moving averages with momentum 0.99;
+    inference: moving statistics; epsilon 1e-3); inverted dropout, masks from the
+    noise stream. ``plain=True``: :math:`\hat r = \mu + \mathrm{ReLU}(h_0 W_1 + c_1) w_2 + c_2`.
+    Loss per batch: MSE on :math:`r - \mu` (+ optional Keras ``l2`` on P, Q);
+    Keras SGD with momentum on every weight (rows outside the batch move too).
+    Backprop is the layers' (:mod:`mfcore.nn`), chained in reverse.
+
+    Parameters
+    ----------
+    n_factors : int, default 10
+    units : int or tuple of int, default (512, 128)
+        Hidden widths (``plain=True`` uses the first only).
+    dropout : float, default 0.5
+        Rate of the dropout after the first hidden block (0 = none).
+    plain : bool, default False
+        The plain variant: one Dense -> ReLU block, no BatchNorm, no dropout.
+    engine : {"jit", "vectorized"}, default "jit"
+        Same numbers (tested to 1e-10): "vectorized" chains the NumPy layers
+        BatchNormalization, ReLU, Dropout; "jit" uses the fused Numba layer
+        :class:`~mfcore.nn.fused.BNReLUDropout` for each block.
+    n_epochs=25, lr=0.08, momentum=0.9, batch_size=1024 (the notebook's settings)
+""" + _SHARED_PARAMS_DOC + """
+    Examples
+    --------
+    >>> from mfcore.data.synthetic import make_ratings
+    >>> train = make_ratings(200, 100, 4000, rng=0)
+    >>> DeepMF(units=(32, 8), n_epochs=3, batch_size=256, rng=0).fit(train).history_.epoch
+    [1, 2, 3]
+    """
+
+    name = "deep"
+    _engines = ("jit", "vectorized")
+
+    def __init__(self, n_factors=10, units=(512, 128), dropout=0.5, plain=False, n_epochs=25, lr=0.08,
+                 momentum=0.9, nesterov=False, optimizer="sgd", batch_size=1024, reg=0.0,
+                 early_stopping=False, patience=2, engine="jit", rng=None, dtype="float64", verbose=0):
+        self.n_factors = n_factors
+        self.units = units
+        self.dropout = dropout
+        self.plain = plain
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.reg = reg
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.engine = engine
+        self.rng = rng
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def _check_extra(self):
+        self._units = _units(self.units, self)
+        self._dropout = check_number(self.dropout, "dropout", self, low=0, low_inclusive=True,
+                                     high=1, high_inclusive=False)
+
+    def _build_net(self, n_users, n_items, init_rng, noise_rng):
+        if self.plain:
+            return DeepNet(n_users, n_items, self._k, self._units[:1], False, 0.0, init_rng, noise_rng,
+                           self._dtype)
+        return DeepNet(n_users, n_items, self._k, self._units, True, self._dropout, init_rng, noise_rng,
+                       self._dtype, fused=self.engine == "jit")
+
+
+@register
+class ResNetMF(NeuralRecommender):
+    __doc__ = r"""The toy notebook's ResNet-style model: a residual MLP block beside the dot product.
+
+    .. math::
+
+        h = [p_u; q_i], \quad
+        s = \mathrm{ReLU}(\mathrm{ReLU}(\mathrm{ReLU}(h W_1 + c_1) W_2 + c_2) W_3 + c_3) + h, \quad
+        \hat r_{ui} = [p_u \cdot q_i;\ s]^\top w_o + c_o
+
+    (:class:`ResNetNet`). As in the notebook: raw ratings as target (no mu),
+    Adam with Keras' defaults, batch 32, 10 epochs. MSE per batch (+ optional
+    Keras ``l2`` on P, Q).
+
+    Parameters
+    ----------
+    n_factors : int, default 20
+        E (the block works at width 2E).
+    hidden : int, default 64
+        Width of the block's middle layer.
+    n_epochs=10, lr=0.001, optimizer="adam", batch_size=32
+""" + _SHARED_PARAMS_DOC + """
+    Examples
+    --------
+    >>> from mfcore.data.synthetic import make_ratings
+    >>> train = make_ratings(200, 100, 4000, rng=0)
+    >>> len(ResNetMF(n_epochs=2, rng=0).fit(train).history_)
+    2
+    """
+
+    name = "resnet-mf"
+    _centered = False
+
+    def __init__(self, n_factors=20, hidden=64, n_epochs=10, lr=0.001, momentum=0.0, nesterov=False,
+                 optimizer="adam", batch_size=32, reg=0.0, early_stopping=False, patience=2,
+                 engine="vectorized", rng=None, dtype="float64", verbose=0):
+        self.n_factors = n_factors
+        self.hidden = hidden
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.reg = reg
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.engine = engine
+        self.rng = rng
+        self.dtype = dtype
+        self.verbose = verbose
+
+    def _check_extra(self):
+        self._hidden = check_number(self.hidden, "hidden", self, kind="int", low=1, low_inclusive=True)
+
+    def _build_net(self, n_users, n_items, init_rng, noise_rng):
+        return ResNetNet(n_users, n_items, self._k, self._hidden, init_rng, self._dtype)

@@ -1,0 +1,102 @@
+"""Numba kernels of the residual MF network's fast engine (fused per-batch loops).
+
+The fast engine of :class:`mfcore.models.residual.ResidualMF` drives a batch
+from Python in a few calls: these kernels do the gather, the fused ELU head,
+the ELU backward and the scatter-add, each one pass over its arrays, while the
+three matrix products go to BLAS (``np.dot``) and the exponential to NumPy's
+SIMD ``np.exp`` (Numba's scalar ``exp`` is about 8x slower). The NumPy twin of
+the whole batch is the layer graph :class:`mfcore.models.residual.ResidualNet`
+(tested to 1e-10). Symbols are those of ResidualMF's docstring; kernels never
+raise or draw random numbers.
+"""
+import numpy as np
+
+from .._jit import jit
+
+
+@jit
+def gather_concat(P, Q, bu, bi, u, i, h, mf):
+    """h[b] = [P[u_b], Q[i_b]]  (B, 2K); mf[b] = P[u_b].Q[i_b] + bu[u_b] + bi[i_b]  (B,)."""
+    K = P.shape[1]
+    for b in range(u.shape[0]):
+        s = bu[u[b], 0] + bi[i[b], 0]
+        for f in range(K):
+            pf, qf = P[u[b], f], Q[i[b], f]
+            h[b, f] = pf
+            h[b, K + f] = qf
+            s += pf * qf
+        mf[b] = s
+
+
+@jit
+def elu_head(Z, E, w2, c2, mf, y, d):
+    """Forward from z = h W1 + c1 (in Z) and E = exp(min(z, 0)) to the loss.
+
+    Overwrites Z with a = ELU(z) and E with ELU'(z); fills d = dL/dy_hat (B,)
+    for L = mean_b (mf_b + a_b.w2 + c2 - y_b)^2; returns L. The select loop has
+    no branch and no reduction, so LLVM vectorizes it; a.w2 goes to BLAS.
+    """
+    B, H = Z.shape
+    for b in range(B):
+        for j in range(H):
+            z, ez = Z[b, j], E[b, j]
+            Z[b, j] = z if z > 0 else ez - 1.0
+            E[b, j] = 1.0 if z > 0 else ez
+    side = np.dot(Z, w2)  # (B, 1)
+    sse = 0.0
+    for b in range(B):
+        e = mf[b] + side[b, 0] + c2[0] - y[b]
+        sse += e * e
+        d[b] = 2.0 * e / B
+    return sse / B
+
+
+@jit
+def elu_backward(E, d, w2, Gc1):
+    """E <- dL/dz = d_b w2_j ELU'(z_bj) in place  (B, H); Gc1 = sum_b dL/dz_b  (H,)."""
+    B, H = E.shape
+    Gc1[:] = 0.0
+    for b in range(B):
+        for j in range(H):
+            g = E[b, j] * d[b] * w2[j, 0]
+            E[b, j] = g
+            Gc1[j] += g
+
+
+@jit
+def scatter_factors(GP, GQ, Gbu, Gbi, u, i, h, d, dh):
+    """(G3): G_P[u_b] += d_b q_i + dh_b[:K], G_Q[i_b] += d_b p_u + dh_b[K:], G_b += d_b."""
+    K = GP.shape[1]
+    for b in range(u.shape[0]):
+        uu, ii, db = u[b], i[b], d[b]
+        for f in range(K):
+            GP[uu, f] += db * h[b, K + f] + dh[b, f]
+            GQ[ii, f] += db * h[b, f] + dh[b, K + f]
+        Gbu[uu, 0] += db
+        Gbi[ii, 0] += db
+
+
+@jit
+def sgd_dense_table(W, V, G, lr, momentum, nesterov, reg):
+    """Keras SGD on every entry of W: g = G + 2 reg W; v = m v - lr g; W += v
+    (nesterov: W += m v - lr g). Returns reg * sum(W^2) before the step; zeroes G.
+    Each loop is branch-free so that it vectorizes."""
+    Wf, Vf, Gf = W.reshape(-1), V.reshape(-1), G.reshape(-1)  # flat views
+    pen = 0.0
+    if reg != 0.0:
+        for j in range(Wf.shape[0]):
+            pen += Wf[j] * Wf[j]
+            Gf[j] += 2.0 * reg * Wf[j]
+    if nesterov:
+        for j in range(Wf.shape[0]):
+            v = Vf[j] * momentum - Gf[j] * lr
+            Vf[j] = v
+            Wf[j] += v * momentum - Gf[j] * lr
+            Gf[j] = 0.0
+    else:
+        for j in range(Wf.shape[0]):
+            v = Vf[j] * momentum - Gf[j] * lr
+            Vf[j] = v
+            Wf[j] += v
+            Gf[j] = 0.0
+    return reg * pen
