@@ -280,7 +280,7 @@ def cmd_tour(args):
     from .tour import run_tour
 
     run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
-             seed=args.seed)
+             seed=args.seed, full=args.full)
     return 0
 
 
@@ -351,6 +351,8 @@ def build_parser():
     s.add_argument("--data", default="ml-latest-small")
     s.add_argument("--out", default="mfcore-output", help="folder for the plots (default mfcore-output)")
     s.add_argument("--fast", action="store_true", help="few epochs (a smoke run)")
+    s.add_argument("--full", action="store_true", help="every model with its default settings "
+                   "(slower: the default run shortens a few slow models)")
     s.add_argument("--models", nargs="+", help="only these models")
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--json", metavar="FILE")

@@ -43,9 +43,16 @@ def keras_curve(model, dataset="ml-100k", split="random:0.2", variant="default")
     return None
 
 
-def keras_reference(dataset, split, seed, model, variant="default"):
-    """Final clipped test RMSE of the Keras counterpart of ``model`` on this data and split, or None."""
+def keras_reference(dataset, split, seed, model, variant="default", epoch=None):
+    """Clipped test RMSE of the Keras counterpart of ``model`` on this data and split, or None.
+
+    The final epoch's figure by default; with ``epoch`` (1-based), the figure
+    after that many epochs (for a run shortened to fewer epochs).
+    """
     e = keras_curve(model, dataset, split, variant)
     if e is None or (e["seed"] is not None and seed is not None and e["seed"] != seed):
         return None
+    curve = e["val_rmse_clipped"]
+    if epoch is not None and curve and epoch < len(curve):
+        return curve[epoch - 1]
     return e["final"]["val_rmse_clipped"]

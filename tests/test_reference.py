@@ -33,3 +33,19 @@ def test_lookup_by_mfcore_names():
     assert keras_reference("ml-latest-small", "random:0.2", 7, "biased-mf-keras") is None
     assert keras_reference("ml-25m", "random:0.2", 42, "biased-mf-keras") is None
     assert keras_curve("residual-mf", variant="k10-400")["settings"]["K"] == 10
+
+
+def test_reference_after_fewer_epochs_reads_the_curve():
+    e = keras_curve("dot-mf")
+    assert keras_reference("ml-100k", "random:0.2", 42, "dot-mf", epoch=10) == e["val_rmse_clipped"][9]
+    assert keras_reference("ml-100k", "random:0.2", 42, "dot-mf", epoch=99) == e["final"]["val_rmse_clipped"]
+
+
+def test_tour_marks_shortened_models(capsys):
+    from mfcore.tour import TOUR_OVERRIDES, _tour_params
+    from mfcore.models.registry import get_model_class
+
+    cls = get_model_class("dot-mf")
+    assert _tour_params(cls, fast=False)["n_epochs"] == TOUR_OVERRIDES["dot-mf"]["n_epochs"]
+    assert "n_epochs" not in _tour_params(cls, fast=False, full=True)
+    assert _tour_params(cls, fast=True)["n_epochs"] == 3

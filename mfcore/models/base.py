@@ -333,6 +333,9 @@ def _jsonable_param(value):
         return value
     if isinstance(value, (np.integer, np.floating)):
         return value.item()
+    if isinstance(value, (list, tuple)):
+        items = [_jsonable_param(v) for v in value]
+        return items if all(v is not None for v in items) else None
     if isinstance(value, (np.random.Generator, np.random.SeedSequence)):
         return None
     try:
