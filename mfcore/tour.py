@@ -25,7 +25,8 @@ TOUR_OVERRIDES = {
     "u-autorec": {"n_epochs": 1},
     "deep-autorec": {"n_epochs": 15},
     "rbm": {"n_epochs": 25},
-    "resnet-mf": {"n_epochs": 2},
+    "resnet-mf": {"n_epochs": 3},
+    "deep": {"n_epochs": 10},
     "rncf": {"n_epochs": 3},
 }
 
