@@ -4,7 +4,7 @@ per-rating update of a batch."""
 import numpy as np
 import pytest
 
-from mfcore.engines import ENGINES, get_epoch_fn, mf_jit, mf_loop, mf_vectorized
+from mfcore.engines import ENGINES, get_epoch_fn, mf_jit, mf_jit_fast, mf_loop, mf_vectorized
 
 from _tol import F32, F64
 
@@ -63,7 +63,7 @@ def test_vectorized_batch1_equals_loop_float64(kind):
 
 
 @pytest.mark.parametrize("kind", ["biased", "plain"])
-@pytest.mark.parametrize("engine", ["jit", "vectorized"])
+@pytest.mark.parametrize("engine", ["jit", "jit-fast", "vectorized"])
 def test_float32_engines_match_loop_and_keep_dtype(kind, engine):
     problem = make_problem(np.random.default_rng(2), dtype=np.float32)
     a, sse_a = run(kind, "loop", problem)
@@ -133,8 +133,8 @@ def test_one_sgd_step_by_hand(engine):
     np.testing.assert_allclose(Q, [[0.26, 0.24]], **tol)
 
 
-@pytest.mark.parametrize("engine,batch_size", [("loop", 1), ("jit", 1), ("vectorized", 1),
-                                               ("vectorized", 16)])
+@pytest.mark.parametrize("engine,batch_size", [("loop", 1), ("jit", 1), ("jit-fast", 1),
+                                               ("vectorized", 1), ("vectorized", 16)])
 def test_epochs_reduce_the_error(engine, batch_size):
     problem = make_problem(np.random.default_rng(4))
     _, sse = run("biased", engine, problem, n_epochs=5, lr=0.01, batch_size=batch_size)
@@ -148,7 +148,7 @@ def test_jit_is_the_loop_source_compiled():
         assert getattr(compiled, "py_func", compiled) is getattr(mf_loop, name)
 
 
-@pytest.mark.parametrize("engine", ["loop", "jit", "jit-hogwild"])
+@pytest.mark.parametrize("engine", ["loop", "jit", "jit-fast", "jit-hogwild", "jit-fast-hogwild"])
 def test_batch_size_above_one_needs_vectorized(engine):
     with pytest.raises(ValueError, match="engine='vectorized'"):
         get_epoch_fn("biased", engine, batch_size=8)
@@ -162,9 +162,78 @@ def test_unknown_engine_or_kind():
 
 
 @pytest.mark.parametrize("kind", ["biased", "plain"])
-def test_hogwild_learns_and_keeps_dtype(kind):
+@pytest.mark.parametrize("engine", ["jit-hogwild", "jit-fast-hogwild"])
+def test_hogwild_learns_and_keeps_dtype(kind, engine):
     """Hogwild is non-deterministic, so only its effect is tested, not its values."""
     problem = make_problem(np.random.default_rng(5), dtype=np.float32, n=2000)
-    state, sse = run(kind, "jit-hogwild", problem, n_epochs=5, lr=0.01)
+    state, sse = run(kind, engine, problem, n_epochs=5, lr=0.01)
     assert sse[-1] < sse[0]
     assert all(v.dtype == np.float32 for v in state.values())
+
+
+# ----------------------------------------------------------------- jit-fast
+@pytest.mark.parametrize("kind", ["biased", "plain"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("K", [1, 4, 15, 17])
+def test_jit_fast_is_bit_identical_to_jit(kind, dtype, K):
+    """Padding, packing and prefetching change no number: the padding columns
+    subtract exact zeros from e and stay +0.0. Exact in both dtypes (the same
+    operations in the same order); K=17 needs two cache lines per row in float32."""
+    problem = make_problem(np.random.default_rng(6), dtype=dtype, n=500, K=K)
+    a, sse_a = run(kind, "jit", problem)
+    b, sse_b = run(kind, "jit-fast", problem)
+    for key in a:
+        assert b[key].dtype == dtype and b[key].shape == a[key].shape, key
+        assert np.array_equal(a[key], b[key]), key
+    assert sse_a == sse_b
+
+
+@pytest.mark.parametrize("block_size,distance", [(1, 0), (7, 3), (64, 100), (10_000, 16)])
+def test_jit_fast_blocks_and_prefetch_distance_change_nothing(block_size, distance):
+    """Block boundaries (including a last partial block) and any prefetch
+    distance, even longer than a block, give the loop's numbers."""
+    users, items, ratings, state = make_problem(np.random.default_rng(7), n=301)
+    order = np.random.default_rng(8).permutation(len(ratings))
+    a = {k: v.copy() for k, v in state.items()}
+    b = {k: v.copy() for k, v in state.items()}
+    sse_a = mf_loop.biased_epoch(users, items, ratings, order, 3.0, a["bu"], a["bi"], a["P"], a["Q"],
+                                 0.02, 0.05)
+    fast = mf_jit_fast.FastEpoch("biased", block_size=block_size, prefetch_distance=distance)
+    sse_b = fast(users, items, ratings, order, 3.0, b["bu"], b["bi"], b["P"], b["Q"], 0.02, 0.05)
+    assert sse_a == sse_b
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+
+
+def test_jit_fast_repacks_when_given_other_ratings():
+    """FastEpoch keeps its packed copy only for the very same arrays."""
+    users, items, ratings, state = make_problem(np.random.default_rng(9))
+    other = ratings[::-1].copy()  # same sizes, other values: must not reuse the packed copy
+    order = np.arange(len(ratings))
+    fast = mf_jit_fast.FastEpoch("plain")
+    for r in (ratings, other, ratings):
+        a = {k: state[k].copy() for k in ("P", "Q")}
+        b = {k: state[k].copy() for k in ("P", "Q")}
+        expected = mf_loop.plain_epoch(users, items, r, order, a["P"], a["Q"], 0.02, 0.05)
+        assert fast(users, items, r, order, b["P"], b["Q"], 0.02, 0.05) == expected
+        assert np.array_equal(a["P"], b["P"]) and np.array_equal(a["Q"], b["Q"])
+
+
+@pytest.mark.parametrize("dtype,K,W", [(np.float32, 15, 16), (np.float32, 16, 16),
+                                       (np.float32, 50, 64), (np.float64, 15, 16),
+                                       (np.float64, 100, 104)])
+def test_pad_rows_fills_whole_aligned_cache_lines(dtype, K, W):
+    A = np.random.default_rng(10).normal(size=(7, K)).astype(dtype)
+    Ap = mf_jit_fast.pad_rows(A)
+    assert Ap.shape == (7, W) and Ap.dtype == dtype and Ap.flags.c_contiguous
+    assert Ap.ctypes.data % 64 == 0 and (W * Ap.itemsize) % 64 == 0
+    assert np.array_equal(Ap[:, :K], A)
+    assert np.all(Ap[:, K:] == 0) and not np.any(np.signbit(Ap[:, K:]))
+
+
+def test_pack_ratings_uses_16_byte_records():
+    users, items, ratings, _ = make_problem(np.random.default_rng(11), dtype=np.float32)
+    rec = mf_jit_fast.pack_ratings(users, items, ratings)
+    assert rec.itemsize == 16
+    assert np.array_equal(rec["u"], users) and np.array_equal(rec["r"], ratings)
+    assert mf_jit_fast.pack_ratings(users, items, ratings.astype(np.float64)).itemsize == 16

@@ -91,6 +91,7 @@ class Recommender:
         R, _ = train.to_csr()
         self.rated_indptr_ = R.indptr.astype(np.int64)  # training items of each user (CSR
         self.rated_indices_ = R.indices.astype(np.int32)  # structure), excluded by recommend()
+        del R  # its values and mask are not needed during training (0.6 GB on 25M ratings)
         self.item_titles_ = _titles(train)
         self._train_ref = train
         if valid is not None:
