@@ -22,8 +22,8 @@ from .reference import keras_reference
 TOUR_OVERRIDES = {
     "dot-mf": {"n_epochs": 10},
     "i-autorec": {"n_epochs": 3},
-    "u-autorec": {"n_epochs": 1},
-    "deep-autorec": {"n_epochs": 15},
+    "u-autorec": {"n_epochs": 1, "lbfgs_iter": 8},
+    "deep-autorec": {"n_epochs": 10},
     "rbm": {"n_epochs": 25},
     "resnet-mf": {"n_epochs": 3},
     "deep": {"n_epochs": 10},
