@@ -29,7 +29,7 @@ NAMES = {
     "rncf_bug": ("rncf", "notebook-error-target"),
     "deep_autorec": ("deep-autorec", "default"),
     "deep_autorec_300": ("deep-autorec", "300-epochs"),
-    "i_autorec": ("i-autorec", "default"),  # Keras: Adam; mfcore default: L-BFGS
+    "i_autorec": ("i-autorec", "keras-adam"),  # Keras: Adam; mfcore default: L-BFGS, so not in the tour
 }
 # Keras script split -> (dataset, mfcore split spec, seed)
 SPLITS = {"80/20": ("ml-100k", "random:0.2", 42), "u1": ("ml-100k", "u1", None),
