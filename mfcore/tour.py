@@ -142,6 +142,11 @@ def write_plots(ratings, fitted, rows, out):
     if curves:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         plot_learning_curves(curves, ax=ax, ylabel="test RMSE (clipped)")
+        for k, line in enumerate(ax.get_lines()):  # more curves than colours: vary the style
+            line.set_linestyle(("-", "--", ":")[k // 10 % 3])
+        best = min(float(min(c)) for c in curves.values())
+        ax.set_ylim(best * 0.97, best * 1.3)  # zoom on the useful range; slow starts go off the top
+        ax.legend(fontsize="small", ncol=2)
         ax.set_title(f"Learning curves on {ratings.name}")
         paths.append(save_figure(fig, os.path.join(out, "learning_curves.png")))
         plt.close(fig)
