@@ -41,8 +41,6 @@
 # %%
 import inspect
 import os
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,6 +51,7 @@ from mfcore import Ratings
 from mfcore.data import find_dataset, load_dataset, load_ml100k_split, random_split
 from mfcore.data.split import TrainTest
 from mfcore import plots
+from mfcore.tutorial import Figures
 
 SEED = 42                                        # the seed of the reference 80/20 split
 FAST = os.environ.get("MFCORE_FAST") == "1"      # quick pass (tests); nothing here is slow anyway
@@ -65,15 +64,9 @@ if ML100K is None:
           "or run `mfcore fetch ml-100k`); using the bundled ml-latest-small instead, so the "
           "numbers below will differ from the ones quoted in the text.")
 
-FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-00-"))
-
-
-def show(fig, name):
-    """Save a figure into the temporary folder, display it (if the backend can), close it."""
-    path = plots.save_figure(fig, FIG_DIR / f"{name}.png", dpi=80)
-    print(f"[figure] {path}")
-    plt.show()
-    plt.close(fig)
+FIGURES = Figures("tutorial-00")
+FIG_DIR = FIGURES.dir
+show = FIGURES.show
 
 
 print(f"dataset: {DATASET}   fast mode: {FAST}   figures go to: {FIG_DIR}")

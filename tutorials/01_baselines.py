@@ -36,7 +36,6 @@
 import inspect
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -45,9 +44,9 @@ import pandas as pd
 
 import mfcore
 from mfcore import Biases, GlobalMean, TruncatedSVD, UserKNN
-from mfcore import plots
 from mfcore.data import find_dataset, load_dataset, random_split
 from mfcore.ranking import ranking_report
+from mfcore.tutorial import Figures, find_results
 
 SEED = 42                                        # the reference 80/20 split
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -64,25 +63,10 @@ if ML100K is None:
           "reference columns do not apply.")
 
 
-def find_results():
-    """benchmarks/results of this checkout (next to tutorials/), or None."""
-    here = [Path(__file__).resolve().parent] if "__file__" in globals() else []
-    for base in here + [Path.cwd(), Path(mfcore.__file__).resolve().parent.parent]:
-        for folder in (base.parent / "benchmarks" / "results", base / "benchmarks" / "results"):
-            if folder.is_dir():
-                return folder
-    return None
-
-
-RESULTS = find_results()
-FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-01-"))
-
-
-def show(fig, name):
-    """Save a figure into the temporary folder, display it (if the backend can), close it."""
-    print(f"[figure] {plots.save_figure(fig, FIG_DIR / f'{name}.png', dpi=80)}")
-    plt.show()
-    plt.close(fig)
+RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
+FIGURES = Figures("tutorial-01")
+FIG_DIR = FIGURES.dir
+show = FIGURES.show
 
 
 ratings = load_dataset(DATASET)

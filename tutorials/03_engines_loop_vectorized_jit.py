@@ -40,7 +40,6 @@ import difflib
 import inspect
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,11 +47,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import mfcore
 from mfcore import BiasedMF, engines
 from mfcore import plots
 from mfcore.data import find_dataset, load_dataset, random_split
 from mfcore.engines import mf_jit, mf_loop, mf_vectorized
+from mfcore.tutorial import Figures, find_results
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -70,25 +69,10 @@ if ML100K is None:
           "using the bundled ml-latest-small instead.")
 
 
-def find_results():
-    """benchmarks/results of this checkout (next to tutorials/), or None."""
-    here = [Path(__file__).resolve().parent] if "__file__" in globals() else []
-    for base in here + [Path.cwd(), Path(mfcore.__file__).resolve().parent.parent]:
-        for folder in (base.parent / "benchmarks" / "results", base / "benchmarks" / "results"):
-            if folder.is_dir():
-                return folder
-    return None
-
-
-RESULTS = find_results()
-FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-03-"))
-
-
-def show(fig, name):
-    """Save a figure into the temporary folder, display it (if the backend can), close it."""
-    print(f"[figure] {plots.save_figure(fig, FIG_DIR / f'{name}.png', dpi=80)}")
-    plt.show()
-    plt.close(fig)
+RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
+FIGURES = Figures("tutorial-03")
+FIG_DIR = FIGURES.dir
+show = FIGURES.show
 
 
 ratings = load_dataset(DATASET)

@@ -49,7 +49,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-import mfcore
 from mfcore import Biases, GlobalMean, plots
 from mfcore.data import find_dataset, load_dataset, random_split
 from mfcore.engines import rbm_jit
@@ -57,6 +56,7 @@ from mfcore.engines.toy import TOY_R
 from mfcore.engines.rbm_numpy import cd_batch_numpy, free_energy, momentum_step_numpy, visible_probs
 from mfcore.models import rbm
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM
+from mfcore.tutorial import find_results
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -73,17 +73,7 @@ if ML100K is None:
           "figures below were measured on ML-100k and do not apply to it.")
 
 
-def find_results():
-    """benchmarks/results of this checkout (next to tutorials/), or None."""
-    here = [Path(__file__).resolve().parent] if "__file__" in globals() else []
-    for base in here + [Path.cwd(), Path(mfcore.__file__).resolve().parent.parent]:
-        for folder in (base.parent / "benchmarks" / "results", base / "benchmarks" / "results"):
-            if folder.is_dir():
-                return folder
-    return None
-
-
-RESULTS = find_results()
+RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
 FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-09-"))
 np.set_printoptions(precision=4, suppress=True)
 

@@ -1,0 +1,44 @@
+"""Small helpers shared by the tutorial scripts in ``tutorials/``.
+
+They keep each tutorial's set-up cell short: where the committed benchmark
+results are, and where figures go (a temporary folder; tutorials write nothing
+else).
+"""
+import tempfile
+from pathlib import Path
+
+
+def find_results(start=None):
+    """The ``benchmarks/results`` folder of this checkout, or None (e.g. in an installed copy).
+
+    Looks beside ``start`` (a tutorial's folder), the working folder and the
+    package's source tree.
+    """
+    import mfcore
+
+    bases = [Path(start).resolve()] if start else []
+    bases += [Path.cwd(), Path(mfcore.__file__).resolve().parent.parent]
+    for base in bases:
+        for folder in (base.parent / "benchmarks" / "results", base / "benchmarks" / "results"):
+            if folder.is_dir():
+                return folder
+    return None
+
+
+class Figures:
+    """Figures of one tutorial, saved into a fresh temporary folder ``self.dir``."""
+
+    def __init__(self, prefix):
+        self.dir = Path(tempfile.mkdtemp(prefix=f"mfcore-{prefix}-"))
+
+    def show(self, fig, name):
+        """Save ``fig`` as ``name.png``, display it (if the backend can), close it."""
+        import matplotlib.pyplot as plt
+
+        from .plots import save_figure
+
+        path = save_figure(fig, self.dir / f"{name}.png", dpi=80)
+        print(f"[figure] {path}")
+        plt.show()
+        plt.close(fig)
+        return path
