@@ -1,7 +1,7 @@
 """The one place that imports numba.
 
-``jit`` is ``numba.njit(cache=True)``: no fastmath, no parallel, no eager
-signatures. ``import mfcore`` works without numba; asking for a JIT engine then
+``jit`` is ``numba.njit(cache=True)``: no fastmath (unless asked, for
+``jit-fast`` only), no parallel, no eager signatures. ``import mfcore`` works without numba; asking for a JIT engine then
 raises an ImportError that names the fix.
 """
 try:
@@ -13,11 +13,17 @@ except ImportError:  # pragma: no cover - numba is a hard dependency, but keep m
     HAVE_NUMBA = False
 
 
-def jit(func):
-    """Compile ``func`` with numba (``cache=True``); without numba return it unchanged."""
+def jit(func, fastmath=False, cache=True):
+    """Compile ``func`` with numba (``cache=True``); without numba return it unchanged.
+
+    ``fastmath`` (a set of LLVM flags, e.g. ``{"reassoc", "contract"}``) lets
+    LLVM reorder sums and fuse multiply-adds: faster, but no longer the same
+    rounding as the Python source. Numba's cache does not key on these flags, so
+    compile one Python function at most once with ``cache=True``.
+    """
     if not HAVE_NUMBA:
         return func
-    return numba.njit(cache=True)(func)
+    return numba.njit(cache=cache, fastmath=fastmath)(func)
 
 
 def parallel_jit(func):

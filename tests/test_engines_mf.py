@@ -26,7 +26,7 @@ def run(kind, engine, problem, n_epochs=3, lr=0.02, reg=0.05, batch_size=1, seed
     users, items, ratings, state0 = problem
     state = {k: v.copy() for k, v in state0.items()}
     dt = state["P"].dtype.type
-    fn = get_epoch_fn(kind, engine, batch_size=batch_size)
+    fn = engine if callable(engine) else get_epoch_fn(kind, engine, batch_size=batch_size)
     order_rng = np.random.default_rng(seed)
     sse = []
     for _ in range(n_epochs):
@@ -175,17 +175,41 @@ def test_hogwild_learns_and_keeps_dtype(kind, engine):
 @pytest.mark.parametrize("kind", ["biased", "plain"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("K", [1, 4, 15, 17])
-def test_jit_fast_is_bit_identical_to_jit(kind, dtype, K):
+def test_jit_fast_exact_is_bit_identical_to_jit(kind, dtype, K):
     """Padding, packing and prefetching change no number: the padding columns
-    subtract exact zeros from e and stay +0.0. Exact in both dtypes (the same
-    operations in the same order); K=17 needs two cache lines per row in float32."""
+    subtract exact zeros from e and stay +0.0. Without fast-math the kernel is
+    exact in both dtypes (the same operations in the same order); K=17 needs two
+    cache lines per row in float32."""
     problem = make_problem(np.random.default_rng(6), dtype=dtype, n=500, K=K)
     a, sse_a = run(kind, "jit", problem)
-    b, sse_b = run(kind, "jit-fast", problem)
+    b, sse_b = run(kind, mf_jit_fast.FastEpoch(kind, exact=True), problem)
     for key in a:
         assert b[key].dtype == dtype and b[key].shape == a[key].shape, key
         assert np.array_equal(a[key], b[key]), key
     assert sse_a == sse_b
+
+
+@pytest.mark.parametrize("kind", ["biased", "plain"])
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-11), (np.float32, 2e-4)])
+@pytest.mark.parametrize("K", [4, 15, 40])
+def test_jit_fast_matches_jit_up_to_rounding(kind, dtype, rtol, K):
+    """The default kernel (fast-math: lane sums, FMA) differs only in the last bits."""
+    problem = make_problem(np.random.default_rng(6), dtype=dtype, n=500, K=K)
+    a, sse_a = run(kind, "jit", problem)
+    b, sse_b = run(kind, "jit-fast", problem)
+    for key in a:
+        assert b[key].dtype == dtype
+        np.testing.assert_allclose(b[key], a[key], rtol=rtol, atol=rtol * 1e-2, err_msg=key)
+    np.testing.assert_allclose(sse_b, sse_a, rtol=rtol)
+
+
+def test_jit_fast_uses_fast_math_and_exact_does_not():
+    """The two kernels are really different compilations: if fast-math were lost
+    (e.g. a cache entry of the exact twin), jit-fast would silently be 2x slower."""
+    assert mf_jit_fast.padded_epoch.targetoptions.get("fastmath") == mf_jit_fast.FASTMATH
+    assert not mf_jit_fast.padded_epoch_exact.targetoptions.get("fastmath")
+    with pytest.raises(ValueError, match="Hogwild is never exact"):
+        mf_jit_fast.FastEpoch("biased", n_threads=2, exact=True)
 
 
 @pytest.mark.parametrize("block_size,distance", [(1, 0), (7, 3), (64, 100), (10_000, 16)])
@@ -198,7 +222,8 @@ def test_jit_fast_blocks_and_prefetch_distance_change_nothing(block_size, distan
     b = {k: v.copy() for k, v in state.items()}
     sse_a = mf_loop.biased_epoch(users, items, ratings, order, 3.0, a["bu"], a["bi"], a["P"], a["Q"],
                                  0.02, 0.05)
-    fast = mf_jit_fast.FastEpoch("biased", block_size=block_size, prefetch_distance=distance)
+    fast = mf_jit_fast.FastEpoch("biased", block_size=block_size, prefetch_distance=distance,
+                                 exact=True)
     sse_b = fast(users, items, ratings, order, 3.0, b["bu"], b["bi"], b["P"], b["Q"], 0.02, 0.05)
     assert sse_a == sse_b
     for key in a:
@@ -210,7 +235,7 @@ def test_jit_fast_repacks_when_given_other_ratings():
     users, items, ratings, state = make_problem(np.random.default_rng(9))
     other = ratings[::-1].copy()  # same sizes, other values: must not reuse the packed copy
     order = np.arange(len(ratings))
-    fast = mf_jit_fast.FastEpoch("plain")
+    fast = mf_jit_fast.FastEpoch("plain", exact=True)
     for r in (ratings, other, ratings):
         a = {k: state[k].copy() for k in ("P", "Q")}
         b = {k: state[k].copy() for k in ("P", "Q")}

@@ -1,18 +1,16 @@
 """The ``jit-fast`` engine: ``mf_loop``'s algorithm with a cache-friendly memory schedule.
 
-Same updates (U1)-(U4), same order, same arithmetic in the same sequence as
-:func:`mfcore.engines.mf_loop.biased_epoch`, so float64 results are
-bit-identical to ``loop`` and ``jit`` (tested). Only *where the data sits and
-when it is fetched* changes; each idea was measured on its own (numbers in
-``benchmarks/results/engines.md``):
+Same updates (U1)-(U4) in the same order as
+:func:`mfcore.engines.mf_loop.biased_epoch`. Two things change: *where the data
+sits and when it is fetched* (1-3 below, which change no number), and *how
+LLVM may round* (4, which changes the last bits). Each idea was measured on its
+own (numbers in ``benchmarks/results/engines.md``):
 
 1. Rows padded to whole 64-byte cache lines: W = K rounded up to 16 float32
    (8 float64) columns, in a 64-byte aligned copy of P and Q. A K=15 float32
-   row is exactly one line, and LLVM's vector loop (8 lanes x 2) covers all W
-   columns, where K=15 fell into its scalar remainder (ML-100k, pre-gathered
-   ratings: 62M ratings/s at W=16 against 43M at K=15). The padding columns
-   start at +0.0 and stay +0.0 (0 + lr (e 0 - reg 0) = 0); they subtract exact
-   zeros from e, so the numbers do not change.
+   row is exactly one line, and LLVM's vector loop covers all W columns, where
+   K=15 fell into its scalar remainder. The padding columns start at +0.0 and
+   stay +0.0 (0 + lr (e 0 - reg 0) = 0); they subtract exact zeros from e.
 2. Ratings packed once into 16-byte records (u, i, r) and gathered per block of
    ``block_size`` in ``order`` before the updates, the record of a later rating
    prefetched. One cache line per rating instead of three (``users``, ``items``,
@@ -22,11 +20,25 @@ when it is fetched* changes; each idea was measured on its own (numbers in
 3. Software prefetch: while rating n is updated, the rows of rating
    n + ``prefetch_distance`` are requested (``llvm.prefetch``). On a 25M-rating
    set, where P and Q do not fit in L2, this doubled the rate of the update loop.
+4. Fast-math, limited to two LLVM flags: ``reassoc`` lets the dot product
+   p_u . q_i be summed in vector lanes instead of one long chain of dependent
+   additions (16 additions, each waiting for the previous one, were the
+   bottleneck once the data sat in cache), and ``contract`` fuses
+   ``a * b + c`` into one FMA instruction. No ``nnan``/``ninf``: a NaN still
+   propagates, so the divergence check still sees it. On ML-100k, K=15 float32
+   (pre-gathered kernel): 56M ratings/s exact, 66M with ``reassoc``, 58M with
+   ``contract``, 76M with both.
+
+Because of 4, ``jit-fast`` equals ``loop`` and ``jit`` up to rounding (a
+relative 1e-12 in float64 after a few epochs, tested), not bit for bit.
+``FastEpoch(exact=True)`` compiles the same kernel without fast-math: it is
+bit-identical to ``loop`` (tested), which shows that 1-3 change no number.
 
 What did not help (same measurements): a separate, fully software-pipelined
 loop (record -> rows -> update in one loop; within noise of the blocks), int32
 ``order`` (+5% at most, but NumPy's int32 shuffle is 2.8x slower than int64),
-a 4- or 8-way split dot product (changes the numbers and gained < 5%).
+a 4- or 8-way split dot product written out in the source (exact, but LLVM
+kept most of it scalar: < 5%).
 
 The copies into and out of the padded arrays cost O((n_users + n_items) W) per
 epoch, against O(n K) for the epoch itself.
@@ -105,7 +117,7 @@ def _padded_epoch(records, order, mu, bu, bi, P, Q, lr, reg, biased, block_u, bl
             i = block_i[k]
             pu = P[u]  # (W,) view: p_u and its zero padding
             qi = Q[i]  # (W,) view: q_i and its zero padding
-            # (1) error, the same operations in the same order as mf_loop
+            # (1) error, the same operations as mf_loop (summed in lanes under fast-math)
             e = block_r[k]
             if biased:
                 e = e - mu - bu[u] - bi[i]
@@ -125,7 +137,11 @@ def _padded_epoch(records, order, mu, bu, bi, P, Q, lr, reg, biased, block_u, bl
     return sse
 
 
-padded_epoch = _jit.jit(_padded_epoch)
+FASTMATH = {"reassoc", "contract"}
+padded_epoch = _jit.jit(_padded_epoch, fastmath=FASTMATH)
+# The exact twin (no fast-math) is not cached: Numba's cache ignores fastmath flags,
+# and the cached entry of _padded_epoch belongs to the fast version.
+padded_epoch_exact = _jit.jit(_padded_epoch, cache=False)
 
 prange = _jit.numba.prange if _jit.HAVE_NUMBA else range
 
@@ -177,12 +193,16 @@ class FastEpoch:
 
     With ``n_threads`` (``jit-fast-hogwild``), that many threads run the kernel on
     slices of ``order`` at once without locks (Hogwild): non-deterministic.
+    ``exact=True`` runs the kernel compiled without fast-math (bit-identical to
+    ``loop``; single thread only).
     """
 
     def __init__(self, kind="biased", block_size=BLOCK_SIZE, prefetch_distance=PREFETCH_DISTANCE,
-                 n_threads=None):
+                 n_threads=None, exact=False):
+        if exact and n_threads:
+            raise ValueError("exact=True runs on one thread: Hogwild is never exact; drop n_threads")
         self.kind, self.block_size, self.prefetch_distance = kind, block_size, prefetch_distance
-        self.n_threads = n_threads
+        self.n_threads, self.exact = n_threads, exact
         self._source, self._records = None, None
 
     def _pack(self, users, items, ratings):
@@ -204,7 +224,8 @@ class FastEpoch:
         B = max(1, min(self.block_size, order.shape[0]))
         T = self.n_threads or 1
         shape = (T, B) if self.n_threads else (B,)  # scratch: one block per thread
-        kernel = hogwild_padded_epoch if self.n_threads else padded_epoch
+        kernel = (hogwild_padded_epoch if self.n_threads
+                  else padded_epoch_exact if self.exact else padded_epoch)
         sse = kernel(records, order, mu, bu, bi, Pp, Qp, lr, reg, self.kind == "biased",
                      np.empty(shape, np.int32), np.empty(shape, np.int32),
                      np.empty(shape, ratings.dtype), self.prefetch_distance)

@@ -218,7 +218,8 @@ class BiasedMF(_SGDMF):
     is compiled); ``vectorized`` sums the updates of ``batch_size`` ratings
     taken at the batch-start values (identical at ``batch_size=1``);
     ``jit-fast`` is ``jit`` with a cache-friendly memory schedule (padded
-    rows, packed ratings, prefetching; the same numbers in float64);
+    rows, packed ratings, prefetching, fast-math dot products; the same
+    numbers up to rounding);
     ``jit-hogwild`` and ``jit-fast-hogwild`` run them in parallel threads
     without locks (non-deterministic, so an int ``rng`` is refused).
 
