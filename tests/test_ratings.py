@@ -91,6 +91,22 @@ def test_csr_rows_are_sorted_and_match_values():
     np.testing.assert_array_equal(R.toarray(), dense)
 
 
+def test_csr_structure_is_to_csr_without_values():
+    """What fit keeps for recommend(): each user's items, sorted, int32/int64."""
+    rng = np.random.default_rng(1)
+    keys = np.unique(rng.integers(0, 40 * 60, 500))
+    r = Ratings.from_arrays(keys // 60, keys % 60, rng.normal(size=keys.size))
+    indptr, indices = r.csr_structure()
+    R, _ = r.to_csr()
+    assert indptr.dtype == np.int64 and indices.dtype == np.int32
+    np.testing.assert_array_equal(indptr, R.indptr)
+    np.testing.assert_array_equal(indices, R.indices)
+    for u in range(r.n_users):
+        row = indices[indptr[u]:indptr[u + 1]]
+        assert np.all(np.diff(row) > 0)
+        np.testing.assert_array_equal(row, np.sort(r.items[r.users == u]))
+
+
 def test_dataframe_round_trip_keeps_raw_ids_and_order():
     df = pd.DataFrame({"user": ["u2", "u1", "u2"], "item": [10, 20, 20],
                        "rating": [4.5, 3.0, 0.5], "ts": [3, 1, 2]})

@@ -390,6 +390,24 @@ class Ratings:
             cols["timestamp"] = self.timestamps
         return pd.DataFrame(cols)
 
+    def csr_structure(self):
+        """``(indptr, indices)`` of :meth:`to_csr`'s matrices, without their values.
+
+        ``indices[indptr[u]:indptr[u + 1]]`` are the items user ``u`` rated, in
+        increasing order: int64 ``(n_users + 1,)`` and int32 ``(n,)``. Cheaper
+        than :meth:`to_csr` (no float copy of the ratings, no mask): on 25M
+        ratings the peak is the int64 sort order plus the int32 indices.
+        """
+        indptr, order = self._csr_order()
+        return indptr, self.items[order].astype(np.int32, copy=False)
+
+    def _csr_order(self):
+        """``(indptr, order)``: row pointers and the permutation that sorts by (user, item)."""
+        order = np.lexsort((self.items, self.users))  # (n,) int64
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.users, minlength=self.n_users), out=indptr[1:])
+        return indptr, order
+
     def to_csr(self, dtype=np.float64):
         """Users x items CSR matrix of ratings and its observed-mask.
 
@@ -401,10 +419,8 @@ class Ratings:
         from scipy import sparse
 
         shape = (self.n_users, self.n_items)
-        order = np.lexsort((self.items, self.users))
-        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.users, minlength=self.n_users), out=indptr[1:])
-        indices = self.items[order]
+        indptr, order = self._csr_order()
+        indices = self.items[order].astype(np.int32, copy=False)
         R = sparse.csr_matrix((self.values[order].astype(dtype), indices, indptr), shape=shape)
         mask = sparse.csr_matrix((np.ones(len(self), dtype=dtype), indices.copy(), indptr.copy()),
                                  shape=shape)

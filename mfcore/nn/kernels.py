@@ -166,3 +166,160 @@ def mf_epoch_adamax(u, i, y, order, batch_size, P, Q, bu, bi, has_bias, MP, MQ, 
         total += loss
         n_batches += 1
     return total / n_batches
+
+
+# ----------------------------------------------------------------------------------------------
+# Dropout masks from SplitMix64 bits (Dropout(draw="splitmix"), BNReLUDropout)
+#
+# One 64-bit seed s is drawn from the layer's Generator per batch; unit k of the
+# row-major (B, n) array (k = 0, 1, ...) is kept when the top 32 bits of the k-th
+# SplitMix64 output, mix(s + (k + 1) * gamma), are >= round(rate * 2**32): the
+# keep probability is 1 - rate to within 2**-32. Output k is a pure function of
+# (s, k), so a Numba loop can make the bit of each unit where it needs it (no
+# mask array, and the loop vectorizes); the NumPy twin makes the same bits.
+
+_SM_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_SM_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
+_SM_MUL2 = np.uint64(0x94D049BB133111EB)
+_U30, _U27, _U31, _U32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+
+
+def dropout_threshold(rate):
+    """The uint64 t such that a unit is kept iff its 32 random bits are >= t."""
+    return np.uint64(min(round(float(rate) * 2.0 ** 32), 2 ** 32))
+
+
+@jit
+def splitmix_bits32(seed, k):
+    """Top 32 bits of SplitMix64's output number k (0-based) from state ``seed`` (uint64)."""
+    z = seed + (k + np.uint64(1)) * _SM_GAMMA  # wraps modulo 2**64
+    z = (z ^ (z >> _U30)) * _SM_MUL1
+    z = (z ^ (z >> _U27)) * _SM_MUL2
+    return (z ^ (z >> _U31)) >> _U32
+
+
+@jit
+def splitmix_keep_mask(seed, threshold, B, n):
+    """The (B, n) keep mask (bool) of the scheme above."""
+    mask = np.empty((B, n), dtype=np.bool_)
+    for b in range(B):
+        base = np.uint64(b * n)
+        for j in range(n):
+            mask[b, j] = splitmix_bits32(seed, base + np.uint64(j)) >= threshold
+    return mask
+
+
+def splitmix_keep_mask_numpy(seed, threshold, shape):
+    """NumPy twin of :func:`splitmix_keep_mask` (uint64 arithmetic wraps silently on arrays)."""
+    k = np.arange(1, int(np.prod(shape)) + 1, dtype=np.uint64)  # (B*n,)
+    z = np.uint64(seed) + k * _SM_GAMMA
+    z = (z ^ (z >> _U30)) * _SM_MUL1
+    z = (z ^ (z >> _U27)) * _SM_MUL2
+    return (((z ^ (z >> _U31)) >> _U32) >= np.uint64(threshold)).reshape(shape)  # (B, n) bool
+
+
+# ----------------------------------------------------------------------------------------------
+# BatchNormalization -> ReLU (-> Dropout) of mfcore.nn.fused.BNReLUDropout, with the preceding
+# Dense layer's bias folded in (the layer normalises z + bias, z = x W straight from BLAS).
+# Scalars (eps, keep_scale, the batch size as a float) come in the arrays' dtype, so float32
+# stays float32 throughout, as in the NumPy layers.
+
+@jit
+def bn_moments(z, bias, Bf, mean, var):
+    """Fill mean, var (n,) with the per-column mean and biased variance of z + bias (two passes,
+    rows added in order, as NumPy's ``mean(axis=0)``); Bf is the row count in z's dtype."""
+    B, n = z.shape
+    mean[:] = 0.0
+    var[:] = 0.0
+    for b in range(B):
+        for j in range(n):
+            mean[j] += z[b, j] + bias[j]
+    for j in range(n):
+        mean[j] /= Bf
+    for b in range(B):
+        for j in range(n):
+            t = (z[b, j] + bias[j]) - mean[j]
+            var[j] += t * t
+    for j in range(n):
+        var[j] /= Bf
+
+
+@jit
+def bn_relu_dropout_forward(z, bias, gamma, beta, mean, inv, seed, threshold, drop, keep_scale, a):
+    """a = relu(gamma ((z + bias) - mean) inv + beta), then (drop) times keep_scale where the
+    unit is kept and 0 where it is dropped. Writes a (B, n); returns nothing."""
+    B, n = z.shape
+    zero = keep_scale - keep_scale
+    for b in range(B):
+        base = np.uint64(b * n)
+        for j in range(n):
+            y = gamma[j] * (((z[b, j] + bias[j]) - mean[j]) * inv[j]) + beta[j]
+            r = y if y > zero else zero
+            if drop:
+                r = r * keep_scale if splitmix_bits32(seed, base + np.uint64(j)) >= threshold else zero
+            a[b, j] = r
+
+
+@jit
+def bn_relu_dropout_backward(da, a, z, bias, gamma, mean, inv, keep_scale, training, Bf, dz,
+                             Ggamma, Gbeta, Gbias):
+    """From dL/da (B, n) and the forward's a (a > 0 exactly where the unit passed ReLU and
+    dropout) fill dz = dL/dz (B, n; may be ``da`` itself), Ggamma, Gbeta and the bias' Gbias (n,)."""
+    B, n = da.shape
+    zero = keep_scale - keep_scale
+    Ggamma[:] = 0.0
+    Gbeta[:] = 0.0
+    Gbias[:] = 0.0
+    for b in range(B):
+        for j in range(n):
+            g = da[b, j] * keep_scale if a[b, j] > zero else zero  # dL/dy
+            dz[b, j] = g
+            Gbeta[j] += g
+            Ggamma[j] += g * (((z[b, j] + bias[j]) - mean[j]) * inv[j])
+    if training:
+        for b in range(B):
+            for j in range(n):
+                xh = ((z[b, j] + bias[j]) - mean[j]) * inv[j]
+                d = (inv[j] / Bf) * (Bf * (dz[b, j] * gamma[j]) - gamma[j] * Gbeta[j]
+                                     - xh * (gamma[j] * Ggamma[j]))
+                dz[b, j] = d
+                Gbias[j] += d
+    else:
+        for b in range(B):
+            for j in range(n):
+                d = dz[b, j] * gamma[j] * inv[j]
+                dz[b, j] = d
+                Gbias[j] += d
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedding lookup of DeepNet's first layer: concat(P[u], Q[i]) and its scatter-add backward.
+
+@jit
+def gather_concat(P, Q, u, i, out):
+    """out[b] = [P[u[b]], Q[i[b]]]: out (B, kP + kQ)."""
+    kp = P.shape[1]
+    for b in range(u.shape[0]):
+        out[b, :kp] = P[u[b], :]
+        out[b, kp:] = Q[i[b], :]
+    return out
+
+
+def gather_concat_numpy(P, Q, u, i, out):
+    out[:, :P.shape[1]] = P[u]
+    out[:, P.shape[1]:] = Q[i]
+    return out
+
+
+@jit
+def scatter_add_split(GP, GQ, u, i, D):
+    """GP[u[b]] += D[b, :kP] and GQ[i[b]] += D[b, kP:] for every b, in batch order."""
+    kp = GP.shape[1]
+    for b in range(u.shape[0]):
+        GP[u[b], :] += D[b, :kp]
+        GQ[i[b], :] += D[b, kp:]
+
+
+def scatter_add_split_numpy(GP, GQ, u, i, D):
+    np.add.at(GP, u, D[:, :GP.shape[1]])
+    np.add.at(GQ, i, D[:, GP.shape[1]:])
