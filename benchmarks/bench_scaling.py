@@ -234,13 +234,15 @@ jit-fast {mx(s['jit-fast-hogwild over jit-fast (median wall)'])} median,
 
 The child loads the set from .npy files (users int32, items int32, values float64),
 so the peak is data + training, not the generator's own temporaries. Where it goes
-(25M, measured by hand): data 0.53 GB; ``Recommender.fit`` builds the CSR of the
-training set (peak 1.30 GB) and keeps ``R`` and its mask alive while ``_fit`` runs
-(+0.6 GB); BiasedMF adds the float32 ratings, the int64 order and P, Q (+0.35 GB;
-it no longer copies users/items), and ``jit-fast`` its 16-byte records (+0.4 GB).
-With ``del R, _`` in ``Recommender.fit`` (emulated) the peaks were 1.30 GB (jit) and
-1.46 GB (jit-fast). Standalone children of this script measured 1.55 GB for jit; why
-the child spawned at the end of the full run peaks higher was not found.
+(25M, measured by hand with /proc/self/statm and ru_maxrss around each step): data
+0.53 GB; ``Recommender.fit`` keeps only the CSR *structure* of the training set for
+``recommend`` (``Ratings.csr_structure``: int64 row pointers and int32 item indices,
++0.1 GB; peak 0.92 GB while its int64 sort order exists); BiasedMF adds the
+float32 ratings, the int64 order of each epoch and P, Q (+0.35 GB; it does not
+copy users/items), and ``jit-fast`` its 16-byte records (+0.4 GB). Measured peaks:
+0.97 GB (jit), 1.37 GB (jit-fast). Before ``csr_structure``, ``fit`` built the full
+CSR and its mask (peak 1.30 GB there) and kept the mask alive during training:
+1.66 GB for jit-fast.
 
 {mem}
 

@@ -4,10 +4,16 @@ The Netflix notebook's hidden block normalises, rectifies and drops out a
 (B, n) array. As three NumPy layers that is about twenty passes over the
 array per batch (each op allocates a temporary), which at B = 1024 and n = 512
 costs more than the matrix products. :class:`BNReLUDropout` does the same
-maths in three passes forward and two backward. Its readable twin is the chain
-``BatchNormalization(n)``, ``ReLU()``, ``Dropout(rate)`` of
-:mod:`mfcore.nn`; the two give the same numbers (tested to 1e-10), including
-the dropout masks (drawn the same way from the same Generator).
+maths in three passes forward (two for the batch moments, one for the output)
+and two backward, and keeps nothing but its input and output for backward:
+:math:`\hat x` is recomputed, and the gate comes from the output itself
+(:math:`a > 0` exactly where the unit passed both ReLU and dropout). It can also
+fold in the preceding Dense layer's bias (``forward(z, bias=c)`` normalises
+:math:`z + c`), which saves that layer a pass forward and one backward. Its
+readable twin is the chain ``BatchNormalization(n)``, ``ReLU()``,
+``Dropout(rate, draw="splitmix")`` of :mod:`mfcore.nn`; the two give the same
+numbers (tested to 1e-10), including the dropout masks (the same SplitMix64
+bits from the same Generator, see :mod:`mfcore.nn.kernels`).
 
 Forward (training; inference uses the moving statistics):
 :math:`\hat x = (z - \mu_B)/\sqrt{\sigma_B^2 + \epsilon}`, :math:`y = \gamma \hat x + \beta`,
@@ -15,78 +21,14 @@ Forward (training; inference uses the moving statistics):
 :math:`s = [y > 0]\, m / (1 - p)` and :math:`g = \delta \odot s`:
 :math:`\partial L/\partial\beta = \sum_b g_b`, :math:`\partial L/\partial\gamma = \sum_b g_b \hat x_b`,
 :math:`\partial L/\partial z = \frac{\gamma}{B \sqrt{\sigma_B^2+\epsilon}}
-(B g - \partial L/\partial\beta - \hat x\, \partial L/\partial\gamma)`.
+(B g - \partial L/\partial\beta - \hat x\, \partial L/\partial\gamma)`, and the
+folded bias gets :math:`\sum_b \partial L/\partial z_b` (0 up to rounding in training mode).
 """
 import numpy as np
 
-from .._jit import jit
 from .._random import as_generator
+from .kernels import bn_moments, bn_relu_dropout_backward, bn_relu_dropout_forward, dropout_threshold
 from .layers import Layer
-
-
-@jit
-def bn_relu_forward(z, gamma, beta, mean, var, eps, mask, keep_scale, xhat, gate):
-    """Fill xhat, gate (B, n) and return a = relu(gamma xhat + beta) * mask * keep_scale;
-    mask (B, n) bool, or (B, 0) for no dropout. Branch-free selects, so the loops vectorize."""
-    B, n = z.shape
-    inv = 1.0 / np.sqrt(var + eps)  # (n,)
-    a = np.empty_like(z)  # (B, n)
-    for b in range(B):
-        for j in range(n):
-            xh = (z[b, j] - mean[j]) * inv[j]
-            xhat[b, j] = xh
-            y = gamma[j] * xh + beta[j]
-            a[b, j] = y if y > 0 else 0.0
-            gate[b, j] = 1.0 if y > 0 else 0.0
-        if mask.shape[1] > 0:
-            for j in range(n):
-                s = keep_scale if mask[b, j] else 0.0
-                a[b, j] *= s
-                gate[b, j] *= s
-    return a
-
-
-@jit
-def batch_moments(z):
-    """Per-column mean and biased variance of z (B, n), two passes."""
-    B, n = z.shape
-    mean = np.zeros(n, dtype=z.dtype)  # (n,)
-    var = np.zeros(n, dtype=z.dtype)  # (n,)
-    for b in range(B):
-        for j in range(n):
-            mean[j] += z[b, j]
-    mean /= B
-    for b in range(B):
-        for j in range(n):
-            t = z[b, j] - mean[j]
-            var[j] += t * t
-    var /= B
-    return mean, var
-
-
-@jit
-def bn_relu_backward(da, gate, xhat, gamma, inv, training, Ggamma, Gbeta):
-    """Fill Ggamma, Gbeta (n,) and return dL/dz (B, n) from dL/da (B, n)."""
-    B, n = da.shape
-    Ggamma[:] = 0.0
-    Gbeta[:] = 0.0
-    dz = np.empty_like(da)  # (B, n): first g = dL/dy, then dL/dz
-    for b in range(B):
-        for j in range(n):
-            g = da[b, j] * gate[b, j]
-            dz[b, j] = g
-            Gbeta[j] += g
-            Ggamma[j] += g * xhat[b, j]
-    if training:
-        for b in range(B):
-            for j in range(n):
-                dz[b, j] = (inv[j] / B) * (B * (dz[b, j] * gamma[j]) - gamma[j] * Gbeta[j]
-                                           - xhat[b, j] * (gamma[j] * Ggamma[j]))
-    else:
-        for b in range(B):
-            for j in range(n):
-                dz[b, j] = dz[b, j] * gamma[j] * inv[j]
-    return dz
 
 
 class BNReLUDropout(Layer):
@@ -94,12 +36,21 @@ class BNReLUDropout(Layer):
 
     Same parameters (``gamma``, ``beta``), moving statistics and Keras defaults
     (momentum 0.99, epsilon 1e-3) as :class:`~mfcore.nn.BatchNormalization`; the
-    dropout mask is ``rng.random((B, n)) >= rate``, drawn as :class:`~mfcore.nn.Dropout`
-    draws it, so the two graphs drop the same units.
+    dropout mask is drawn as ``Dropout(rate, rng, draw="splitmix")`` draws it (one
+    64-bit seed per training batch), so the two graphs drop the same units.
+
+    ``forward(x, training, bias=None, out=None)``: with ``bias`` (n,) the layer
+    normalises ``x + bias`` and ``backward`` puts that bias' gradient in
+    ``self.bias_grad``; ``out`` (B, n) receives the output. ``backward(dout,
+    out=None)``: ``out`` may be ``dout`` itself (in place). ``x`` and the output
+    must not change between forward and backward (backward reads both).
     """
 
     def __init__(self, n, rate=0.0, rng=None, momentum=0.99, epsilon=1e-3, dtype=np.float64):
         super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"The 'rate' parameter of BNReLUDropout must be a float in [0, 1). "
+                             f"Got {rate!r} instead.")
         self.rate, self.momentum, self.epsilon = rate, momentum, epsilon
         self.rng = as_generator(rng)
         self.params["gamma"] = np.ones(n, dtype=dtype)  # (n,)
@@ -107,27 +58,40 @@ class BNReLUDropout(Layer):
         self.moving_mean = np.zeros(n, dtype=dtype)  # (n,)
         self.moving_variance = np.ones(n, dtype=dtype)  # (n,)
 
-    def forward(self, x, training=True):
-        x = np.ascontiguousarray(x)  # (B, n)
-        self.training = training
-        if training:
-            mean, var = batch_moments(x)  # (n,), (n,)
-            m = self.momentum
-            self.moving_mean[:] = self.moving_mean * m + mean * (1 - m)
-            self.moving_variance[:] = self.moving_variance * m + var * (1 - m)
-        else:
-            mean, var = self.moving_mean, self.moving_variance
-        self.inv_std = 1.0 / np.sqrt(var + self.epsilon)  # (n,)
-        mask = np.zeros((x.shape[0], 0), dtype=np.bool_)
-        if training and self.rate > 0:
-            mask = self.rng.random(x.shape) >= self.rate  # (B, n) bool, as Dropout draws it
-        keep_scale = x.dtype.type(1.0) / x.dtype.type(1.0 - self.rate)  # Dropout's 1 / (1 - p)
-        self.xhat, self.gate = np.empty_like(x), np.empty_like(x)  # (B, n) each
-        return bn_relu_forward(x, self.params["gamma"], self.params["beta"], mean, var,
-                               x.dtype.type(self.epsilon), mask, keep_scale, self.xhat, self.gate)  # (B, n)
-
-    def backward(self, dout):
+    def forward(self, x, training=True, bias=None, out=None):
         gamma = self.params["gamma"]
-        self.grads["gamma"], self.grads["beta"] = np.empty_like(gamma), np.empty_like(gamma)
-        return bn_relu_backward(np.ascontiguousarray(dout), self.gate, self.xhat, gamma, self.inv_std,
-                                self.training, self.grads["gamma"], self.grads["beta"])  # (B, n)
+        c = gamma.dtype.type
+        x = np.ascontiguousarray(x, dtype=gamma.dtype)  # (B, n)
+        B, n = x.shape
+        self.training = training
+        self.folded = bias is not None
+        bias = np.zeros(n, dtype=gamma.dtype) if bias is None else bias  # (n,)
+        if training:
+            mean, var = np.empty(n, dtype=gamma.dtype), np.empty(n, dtype=gamma.dtype)  # (n,) each
+            bn_moments(x, bias, c(B), mean, var)
+            m = c(self.momentum)
+            self.moving_mean[:] = self.moving_mean * m + mean * (c(1) - m)
+            self.moving_variance[:] = self.moving_variance * m + var * (c(1) - m)
+        else:
+            mean, var = self.moving_mean.copy(), self.moving_variance
+        self.inv_std = c(1) / np.sqrt(var + c(self.epsilon))  # (n,)
+        drop = training and self.rate > 0
+        seed = self.rng.integers(0, 2 ** 64, dtype=np.uint64) if drop else np.uint64(0)
+        self.keep_scale = c(1) / c(1.0 - self.rate) if drop else c(1)  # Dropout's 1 / (1 - p)
+        a = np.empty_like(x) if out is None else out  # (B, n)
+        bn_relu_dropout_forward(x, bias, gamma, self.params["beta"], mean, self.inv_std, seed,
+                                dropout_threshold(self.rate), drop, self.keep_scale, a)
+        self.x, self.bias, self.mean, self.a = x, bias, mean, a
+        return a
+
+    def backward(self, dout, out=None):
+        gamma = self.params["gamma"]
+        dout = np.ascontiguousarray(dout, dtype=gamma.dtype)  # (B, n)
+        dz = np.empty_like(dout) if out is None else out  # (B, n)
+        Ggamma, Gbeta, Gbias = np.empty_like(gamma), np.empty_like(gamma), np.empty_like(gamma)
+        bn_relu_dropout_backward(dout, self.a, self.x, self.bias, gamma, self.mean, self.inv_std,
+                                 self.keep_scale, self.training, gamma.dtype.type(dout.shape[0]), dz,
+                                 Ggamma, Gbeta, Gbias)
+        self.grads["gamma"], self.grads["beta"] = Ggamma, Gbeta
+        self.bias_grad = Gbias if self.folded else None
+        return dz

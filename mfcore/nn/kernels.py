@@ -13,9 +13,18 @@
   and :class:`mfcore.nn.optim.Adamax`.
 * ``mf_epoch_sgd`` / ``mf_epoch_adamax``: one epoch of minibatches; return
   the mean batch loss (penalty included), as Keras reports it.
+* ``splitmix_keep_mask`` / ``splitmix_keep_mask_numpy``: dropout keep masks
+  from a per-batch 64-bit seed (``Dropout(draw="splitmix")``).
+* ``bn_moments``, ``bn_relu_dropout_forward``, ``bn_relu_dropout_backward``:
+  BatchNormalization -> ReLU (-> Dropout) with the preceding bias folded in
+  (:class:`mfcore.nn.fused.BNReLUDropout`; its twin is the NumPy layer chain).
+* ``gather_concat`` / ``scatter_add_split`` (and NumPy twins): the
+  concat(P[u], Q[i]) input of the deep model and its scatter-add backward.
+* ``sgd_step``: Keras SGD on one weight array, the twin of
+  :class:`mfcore.nn.optim.SGD` (same float32 operations).
 
-Kernels take contiguous arrays and Python scalars, update in place and never
-raise or draw random numbers. Every helper lives in this module (Numba's cache
+Kernels take contiguous arrays and scalars, update in place and never
+raise or draw random numbers (the dropout seeds are drawn by the caller). Every helper lives in this module (Numba's cache
 does not see other modules).
 """
 import numpy as np
