@@ -64,16 +64,20 @@ def elu_backward(E, d, w2, Gc1):
 
 
 @jit
-def scatter_factors(GP, GQ, Gbu, Gbi, u, i, h, d, dh):
-    """(G3): G_P[u_b] += d_b q_i + dh_b[:K], G_Q[i_b] += d_b p_u + dh_b[K:], G_b += d_b."""
+def scatter_factors(GP, GQ, Gbu, Gbi, u, i, h, d, dh, bu, bi, c):
+    """(G3): G_P[u_b] += d_b q_i + dh_b[:K] + c p_u, G_Q[i_b] += d_b p_u + dh_b[K:] + c q_i,
+    G_bu[u_b] += d_b + c b_u, G_bi[i_b] += d_b + c b_i.
+
+    ``c = 2 lambda_r / B`` is the per-rating L2 term (``reg_per_rating``; 0 adds
+    exact zeros); h holds the rows [p_u, q_i] gathered before the step."""
     K = GP.shape[1]
     for b in range(u.shape[0]):
         uu, ii, db = u[b], i[b], d[b]
         for f in range(K):
-            GP[uu, f] += db * h[b, K + f] + dh[b, f]
-            GQ[ii, f] += db * h[b, f] + dh[b, K + f]
-        Gbu[uu, 0] += db
-        Gbi[ii, 0] += db
+            GP[uu, f] += db * h[b, K + f] + dh[b, f] + c * h[b, f]
+            GQ[ii, f] += db * h[b, f] + dh[b, K + f] + c * h[b, K + f]
+        Gbu[uu, 0] += db + c * bu[uu, 0]
+        Gbi[ii, 0] += db + c * bi[ii, 0]
 
 
 @jit
