@@ -14,6 +14,7 @@ import numpy as np
 from .._validation import check_number
 from ..nn import Add, BatchNormalization, Concatenate, Dense, Dot, Dropout, Embedding, ReLU
 from ..nn.fused import BNReLUDropout
+from ..nn.kernels import gather_concat, scatter_add_split
 from ._neural import Net, NeuralRecommender
 from .registry import register
 
@@ -22,14 +23,23 @@ class DeepNet(Net):
     r"""concat(p_u, q_i) -> [Dense -> BatchNorm -> ReLU (-> Dropout after the first)]* -> Dense 1.
 
     With ``batchnorm=False`` and ``dropout=0`` the blocks are Dense -> ReLU.
-    ``fused=True`` replaces each BatchNorm -> ReLU (-> Dropout) by the equivalent
-    :class:`~mfcore.nn.fused.BNReLUDropout` (same numbers, a few passes instead of ~20).
-    Initial draws in Keras' layer order: P, Q ~ U(-0.05, 0.05), then each
-    kernel glorot-uniform (biases 0; BN gamma 1, beta 0, moving mean 0, variance 1).
+    Dropout masks are drawn with ``Dropout(draw="splitmix")`` (one 64-bit seed per
+    batch from ``noise_rng``). Initial draws in Keras' layer order: P, Q ~ U(-0.05, 0.05),
+    then each kernel glorot-uniform (biases 0; BN gamma 1, beta 0, moving mean 0, variance 1).
+
+    ``fused=True`` (with batchnorm) runs the same maths with fewer passes and no
+    temporaries: each BatchNorm -> ReLU (-> Dropout) is one
+    :class:`~mfcore.nn.fused.BNReLUDropout` that also adds the Dense bias before it
+    (so that Dense is a bare BLAS product into a reused buffer); the input is
+    gathered straight into one (B, 2K) buffer and the embedding gradients are
+    scattered straight from it (:mod:`mfcore.nn.kernels`). Parameter names, and
+    the numbers (tested to 1e-10), are those of the layer graph.
     """
 
     def __init__(self, n_users, n_items, n_factors, units, batchnorm, dropout, rng, noise_rng,
                  dtype=np.float64, fused=False):
+        self.dtype = np.dtype(dtype)
+        self.fused = bool(batchnorm and fused)
         self.layers = {"user_embedding": Embedding(n_users, n_factors, rng, dtype=dtype, dense_grad=True),
                        "item_embedding": Embedding(n_items, n_factors, rng, dtype=dtype, dense_grad=True)}
         self.blocks = []  # per hidden block: the layer names in order
@@ -37,7 +47,7 @@ class DeepNet(Net):
         for j, n in enumerate(units, start=1):
             names = [f"dense_{j}"]
             self.layers[f"dense_{j}"] = Dense(width, n, rng, dtype=dtype)
-            if batchnorm and fused:  # one layer, same maths, same parameter names
+            if self.fused:  # one layer, same maths, same parameter names
                 rate = dropout if j == 1 else 0.0
                 self.layers[f"batch_norm_{j}"] = BNReLUDropout(n, rate, noise_rng, dtype=dtype)
                 self.blocks.append(names + [f"batch_norm_{j}"])
@@ -49,14 +59,17 @@ class DeepNet(Net):
             self.layers[f"relu_{j}"] = ReLU()
             names.append(f"relu_{j}")
             if dropout and j == 1:
-                self.layers["dropout"] = Dropout(dropout, noise_rng)
+                self.layers["dropout"] = Dropout(dropout, noise_rng, draw="splitmix")
                 names.append("dropout")
             self.blocks.append(names)
             width = n
         self.layers["output"] = Dense(width, 1, rng, dtype=dtype)
         self.concat = Concatenate()
+        self._buffers = {}
 
     def forward(self, u, i, extra=None, training=True):
+        if self.fused:
+            return self._forward_fused(u, i, training)
         L = self.layers
         x = self.concat.forward([L["user_embedding"].forward(u), L["item_embedding"].forward(i)])  # (B, 2K)
         for names in self.blocks:
@@ -65,6 +78,8 @@ class DeepNet(Net):
         return L["output"].forward(x)[:, 0]  # (B,)
 
     def backward(self, dy):
+        if self.fused:
+            return self._backward_fused(dy)
         L = self.layers
         dx = L["output"].backward(dy[:, None])  # (B, n_last)
         for names in reversed(self.blocks):
@@ -73,6 +88,56 @@ class DeepNet(Net):
         dp, dq = self.concat.backward(dx)  # (B, K) each
         L["user_embedding"].backward(dp)
         L["item_embedding"].backward(dq)
+
+    # ------------------------------------------------------------ fused engine
+    def _buffer(self, name, shape):
+        """A work array reused from batch to batch (one per name and shape)."""
+        buf = self._buffers.get((name, shape))
+        if buf is None:
+            buf = self._buffers[(name, shape)] = np.empty(shape, dtype=self.dtype)
+        return buf
+
+    def _forward_fused(self, u, i, training):
+        L = self.layers
+        u, i = np.ascontiguousarray(u, dtype=np.int64), np.ascontiguousarray(i, dtype=np.int64)  # (B,)
+        P, Q = L["user_embedding"].params["embeddings"], L["item_embedding"].params["embeddings"]
+        B = u.shape[0]
+        # training batches reuse buffers; inference (large predict chunks) allocates and lets go
+        buf = self._buffer if training else (lambda name, shape: np.empty(shape, dtype=self.dtype))
+        x = gather_concat(P, Q, u, i, buf("input", (B, P.shape[1] + Q.shape[1])))  # (B, 2K)
+        self._ids, self._inputs = (u, i), [x]
+        for dense_name, bn_name in self.blocks:
+            dense, bn = L[dense_name], L[bn_name]
+            W = dense.params["kernel"]  # (n_in, n)
+            z = np.matmul(x, W, out=buf(dense_name, (B, W.shape[1])))  # (B, n): bias added by bn
+            x = bn.forward(z, training, bias=dense.params["bias"], out=buf(bn_name, z.shape))  # (B, n)
+            self._inputs.append(x)
+        out = L["output"].params
+        return x @ out["kernel"][:, 0] + out["bias"][0]  # (B,)
+
+    def _backward_fused(self, dy):
+        L = self.layers
+        dy = np.ascontiguousarray(dy, dtype=self.dtype)  # (B,)
+        B = dy.shape[0]
+        out = L["output"]
+        x = self._inputs[-1]  # (B, n_last)
+        out.grads["kernel"] = (dy @ x)[:, None]  # (n_last, 1)
+        out.grads["bias"] = np.atleast_1d(dy.sum())  # (1,)
+        dx = np.multiply(dy[:, None], out.params["kernel"][:, 0], out=self._buffer("d_output", x.shape))
+        for j in range(len(self.blocks) - 1, -1, -1):
+            dense_name, bn_name = self.blocks[j]
+            dense, bn = L[dense_name], L[bn_name]
+            dz = bn.backward(dx, out=self._buffer("d_" + bn_name, dx.shape))  # (B, n)
+            dense.grads["bias"] = bn.bias_grad
+            x_in = self._inputs[j]  # (B, n_in)
+            dense.grads["kernel"] = x_in.T @ dz  # (n_in, n)
+            W = dense.params["kernel"]
+            dx = np.matmul(dz, W.T, out=self._buffer("d_" + dense_name, (B, W.shape[0])))  # (B, n_in)
+        P, Q = L["user_embedding"], L["item_embedding"]
+        GP = np.zeros_like(P.params["embeddings"])  # (n_users, K)
+        GQ = np.zeros_like(Q.params["embeddings"])  # (n_items, K)
+        scatter_add_split(GP, GQ, self._ids[0], self._ids[1], dx)
+        P.grads["embeddings"], Q.grads["embeddings"] = GP, GQ
 
 
 class ResNetNet(Net):
@@ -171,7 +236,8 @@ class DeepMF(NeuralRecommender):
 
     BN as Keras (training: batch statistics, moving averages with momentum 0.99;
     inference: moving statistics; epsilon 1e-3); inverted dropout, masks from the
-    noise stream. ``plain=True``: :math:`\hat r = \mu + \mathrm{ReLU}(h_0 W_1 + c_1) w_2 + c_2`.
+    noise stream (``Dropout(draw="splitmix")``: one 64-bit seed per batch).
+    ``plain=True``: :math:`\hat r = \mu + \mathrm{ReLU}(h_0 W_1 + c_1) w_2 + c_2`.
     Loss per batch: MSE on :math:`r - \mu` (+ optional Keras ``l2`` on P, Q);
     Keras SGD with momentum on every weight (rows outside the batch move too).
     Backprop is the layers' (:mod:`mfcore.nn`), chained in reverse.
@@ -187,9 +253,15 @@ class DeepMF(NeuralRecommender):
         The plain variant: one Dense -> ReLU block, no BatchNorm, no dropout.
     engine : {"jit", "vectorized"}, default "jit"
         Same numbers (tested to 1e-10): "vectorized" chains the NumPy layers
-        BatchNormalization, ReLU, Dropout; "jit" uses the fused Numba layer
-        :class:`~mfcore.nn.fused.BNReLUDropout` for each block.
+        Dense, BatchNormalization, ReLU, Dropout; "jit" runs each block as a bare
+        BLAS product into a reused buffer followed by the fused Numba layer
+        :class:`~mfcore.nn.fused.BNReLUDropout` (which adds the Dense bias).
     n_epochs=25, lr=0.08, momentum=0.9, batch_size=1024 (the notebook's settings)
+        Precision: ``dtype`` (below) stays "float64" by default, the library's
+        default and what the accuracy tables and the exact engine checks use;
+        ``dtype="float32"`` is Keras' precision and about twice as fast (the
+        matrix products dominate): the like-for-like setting for speed
+        comparisons (``benchmarks/results/neural.md``).
 """ + _SHARED_PARAMS_DOC + """
     Examples
     --------

@@ -42,8 +42,10 @@ class BNReLUDropout(Layer):
     ``forward(x, training, bias=None, out=None)``: with ``bias`` (n,) the layer
     normalises ``x + bias`` and ``backward`` puts that bias' gradient in
     ``self.bias_grad``; ``out`` (B, n) receives the output. ``backward(dout,
-    out=None)``: ``out`` may be ``dout`` itself (in place). ``x`` and the output
-    must not change between forward and backward (backward reads both).
+    out=None)``: ``out`` receives dL/dx; pass a separate array (``dout`` itself
+    works, but the kernel's loops then no longer vectorize: several times slower).
+    ``x`` and the output must not change between forward and backward (backward
+    reads both).
     """
 
     def __init__(self, n, rate=0.0, rng=None, momentum=0.99, epsilon=1e-3, dtype=np.float64):
@@ -69,9 +71,9 @@ class BNReLUDropout(Layer):
         if training:
             mean, var = np.empty(n, dtype=gamma.dtype), np.empty(n, dtype=gamma.dtype)  # (n,) each
             bn_moments(x, bias, c(B), mean, var)
-            m = c(self.momentum)
-            self.moving_mean[:] = self.moving_mean * m + mean * (c(1) - m)
-            self.moving_variance[:] = self.moving_variance * m + var * (c(1) - m)
+            m, m1 = c(self.momentum), c(1 - self.momentum)  # rounded as BatchNormalization rounds them
+            self.moving_mean[:] = self.moving_mean * m + mean * m1
+            self.moving_variance[:] = self.moving_variance * m + var * m1
         else:
             mean, var = self.moving_mean.copy(), self.moving_variance
         self.inv_std = c(1) / np.sqrt(var + c(self.epsilon))  # (n,)

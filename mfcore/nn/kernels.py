@@ -20,12 +20,14 @@
   (:class:`mfcore.nn.fused.BNReLUDropout`; its twin is the NumPy layer chain).
 * ``gather_concat`` / ``scatter_add_split`` (and NumPy twins): the
   concat(P[u], Q[i]) input of the deep model and its scatter-add backward.
-* ``sgd_step``: Keras SGD on one weight array, the twin of
-  :class:`mfcore.nn.optim.SGD` (same float32 operations).
+* ``sgd_step`` / ``adam_step``: one Keras SGD / Adam step on one weight
+  array, used by :class:`mfcore.nn.optim.SGD` and :class:`~mfcore.nn.optim.Adam`
+  with ``use_jit=True``; their NumPy code is the twin (same operations,
+  bit-identical).
 
 Kernels take contiguous arrays and scalars, update in place and never
-raise or draw random numbers (the dropout seeds are drawn by the caller). Every helper lives in this module (Numba's cache
-does not see other modules).
+raise or draw random numbers (the dropout seeds are drawn by the caller).
+Every helper lives in this module (Numba's cache does not see other modules).
 """
 import numpy as np
 
@@ -221,10 +223,16 @@ def splitmix_keep_mask(seed, threshold, B, n):
 def splitmix_keep_mask_numpy(seed, threshold, shape):
     """NumPy twin of :func:`splitmix_keep_mask` (uint64 arithmetic wraps silently on arrays)."""
     k = np.arange(1, int(np.prod(shape)) + 1, dtype=np.uint64)  # (B*n,)
-    z = np.uint64(seed) + k * _SM_GAMMA
-    z = (z ^ (z >> _U30)) * _SM_MUL1
-    z = (z ^ (z >> _U27)) * _SM_MUL2
-    return (((z ^ (z >> _U31)) >> _U32) >= np.uint64(threshold)).reshape(shape)  # (B, n) bool
+    z = k
+    z *= _SM_GAMMA
+    z += np.uint64(seed)
+    z ^= z >> _U30
+    z *= _SM_MUL1
+    z ^= z >> _U27
+    z *= _SM_MUL2
+    z ^= z >> _U31
+    z >>= _U32
+    return (z >= np.uint64(threshold)).reshape(shape)  # (B, n) bool
 
 
 # ----------------------------------------------------------------------------------------------
@@ -256,7 +264,8 @@ def bn_moments(z, bias, Bf, mean, var):
 @jit
 def bn_relu_dropout_forward(z, bias, gamma, beta, mean, inv, seed, threshold, drop, keep_scale, a):
     """a = relu(gamma ((z + bias) - mean) inv + beta), then (drop) times keep_scale where the
-    unit is kept and 0 where it is dropped. Writes a (B, n); returns nothing."""
+    unit is kept and 0 where it is dropped. Writes a (B, n); returns nothing. Loops over whole
+    rows (indices from range(n) are provably non-negative, so LLVM vectorizes them)."""
     B, n = z.shape
     zero = keep_scale - keep_scale
     for b in range(B):
@@ -273,7 +282,8 @@ def bn_relu_dropout_forward(z, bias, gamma, beta, mean, inv, seed, threshold, dr
 def bn_relu_dropout_backward(da, a, z, bias, gamma, mean, inv, keep_scale, training, Bf, dz,
                              Ggamma, Gbeta, Gbias):
     """From dL/da (B, n) and the forward's a (a > 0 exactly where the unit passed ReLU and
-    dropout) fill dz = dL/dz (B, n; may be ``da`` itself), Ggamma, Gbeta and the bias' Gbias (n,)."""
+    dropout) fill dz = dL/dz (B, n), Ggamma, Gbeta and the bias' Gbias (n,). dz may be da
+    itself, but then LLVM's overlap check sends the loops down the scalar path."""
     B, n = da.shape
     zero = keep_scale - keep_scale
     Ggamma[:] = 0.0
@@ -332,3 +342,41 @@ def scatter_add_split(GP, GQ, u, i, D):
 def scatter_add_split_numpy(GP, GQ, u, i, D):
     np.add.at(GP, u, D[:, :GP.shape[1]])
     np.add.at(GQ, i, D[:, GP.shape[1]:])
+
+
+# ----------------------------------------------------------------------------------------------
+# One optimizer step on one weight array (mfcore.nn.optim, use_jit=True). Same operations in
+# the same order as the NumPy twins in optim.py, with the scalars already in the weight's
+# dtype, so float32 stays float32 and the results are bit-identical to the twins.
+
+@jit
+def sgd_step(W, V, G, lr, momentum, nesterov):
+    """Keras SGD: W -= G lr; or v = V m - G lr, W += v (nesterov: W += v m - G lr)."""
+    Wf, Vf, Gf = W.reshape(-1), V.reshape(-1), G.reshape(-1)  # flat views
+    if momentum == 0:
+        for j in range(Wf.shape[0]):
+            Wf[j] -= Gf[j] * lr
+    elif nesterov:
+        for j in range(Wf.shape[0]):
+            v = Vf[j] * momentum - Gf[j] * lr
+            Vf[j] = v
+            Wf[j] += v * momentum - Gf[j] * lr
+    else:
+        for j in range(Wf.shape[0]):
+            v = Vf[j] * momentum - Gf[j] * lr
+            Vf[j] = v
+            Wf[j] += v
+
+
+@jit
+def adam_step(W, M, V, G, alpha, one_minus_b1, one_minus_b2, eps):
+    """Keras Adam with the bias corrections folded into alpha:
+    m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); W -= m alpha / (sqrt(v) + eps)."""
+    Wf, Mf, Vf, Gf = W.reshape(-1), M.reshape(-1), V.reshape(-1), G.reshape(-1)  # flat views
+    for j in range(Wf.shape[0]):
+        g = Gf[j]
+        m = Mf[j] + (g - Mf[j]) * one_minus_b1
+        v = Vf[j] + (g * g - Vf[j]) * one_minus_b2
+        Mf[j] = m
+        Vf[j] = v
+        Wf[j] -= np.divide(m * alpha, np.sqrt(v) + eps)

@@ -19,7 +19,15 @@ step t still counts every batch). The two follow different paths.
 """
 import numpy as np
 
+from .._jit import HAVE_NUMBA
+from .kernels import adam_step, sgd_step
 from .layers import RowGrad
+
+
+def _jit_ok(use_jit, *arrays):
+    """The Numba step applies: asked for, numba present, every array C-contiguous and of one dtype."""
+    return (use_jit and HAVE_NUMBA and all(a.flags.c_contiguous for a in arrays)
+            and all(a.dtype == arrays[0].dtype for a in arrays))
 
 
 class Optimizer:
@@ -70,17 +78,25 @@ class SGD(Optimizer):
 
     and with ``nesterov=True`` the weight step is :math:`w \leftarrow w + m v - \eta g`
     (v already updated). Keras defaults: lr 0.01, momentum 0, nesterov False.
+    ``use_jit=True`` (default) runs the step as one Numba loop per weight
+    (:func:`~mfcore.nn.kernels.sgd_step`: same operations, same numbers as the
+    NumPy lines below, without their temporaries).
     """
 
-    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, lazy=False):
+    def __init__(self, lr=0.01, momentum=0.0, nesterov=False, lazy=False, use_jit=True):
         super().__init__(lr, lazy)
         self.momentum = momentum
         self.nesterov = nesterov
+        self.use_jit = use_jit
         self.slot_names = ("momentum",) if momentum else ()
 
     def _update(self, w, g, slots, t):
         c = w.dtype.type
         lr = c(self.lr)
+        v = slots.get("momentum", w)  # (w: a placeholder when there is no momentum slot)
+        if _jit_ok(self.use_jit, w, g, v):
+            sgd_step(w, v, g, lr, c(self.momentum), bool(self.nesterov))
+            return
         if not self.momentum:
             w -= g * lr
             return
@@ -106,13 +122,16 @@ class Adam(Optimizer):
 
     (epsilon outside the square root and NOT bias-corrected: Keras' "epsilon
     hat"). Defaults lr 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7.
+    ``use_jit=True`` (default): one Numba loop per weight
+    (:func:`~mfcore.nn.kernels.adam_step`; same numbers as the NumPy lines below).
     """
 
     slot_names = ("momentum", "velocity")
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, lazy=False):
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, lazy=False, use_jit=True):
         super().__init__(lr, lazy)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.use_jit = use_jit
 
     def _update(self, w, g, slots, t):
         c = w.dtype.type
@@ -120,6 +139,9 @@ class Adam(Optimizer):
         b1p, b2p = c(self.beta_1) ** step, c(self.beta_2) ** step
         alpha = c(self.lr) * np.sqrt(c(1) - b2p) / (c(1) - b1p)
         m, v = slots["momentum"], slots["velocity"]
+        if _jit_ok(self.use_jit, w, g, m, v):
+            adam_step(w, m, v, g, c(alpha), c(1 - self.beta_1), c(1 - self.beta_2), c(self.epsilon))
+            return
         m += (g - m) * c(1 - self.beta_1)
         v += (np.square(g) - v) * c(1 - self.beta_2)
         w -= (m * alpha) / (np.sqrt(v) + c(self.epsilon))
