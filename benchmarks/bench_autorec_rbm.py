@@ -22,7 +22,7 @@ the tuning holdout (``random_split(train, 0.1, rng=42)`` of the 80/20 training r
 never the test rows) and records its per-epoch holdout RMSE under ``rbm_tuning``.
 
     MFCORE_DATA_DIR=/work/shared/data python benchmarks/bench_autorec_rbm.py [--fast]
-    python benchmarks/bench_autorec_rbm.py --rbm-only | --rbm-tune SETTINGS... | --render-only
+    python benchmarks/bench_autorec_rbm.py --rbm-only | --rbm-tune SETTINGS... | --render-only | --speed-only
 
 Writes ``results/autorec_rbm.json`` and ``results/autorec_rbm.md``.
 """
@@ -223,6 +223,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fast", action="store_true", help="2 epochs everywhere (smoke test)")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="re-measure the speed table; keep the recorded accuracy rows and tuning")
     ap.add_argument("--render-only", action="store_true", help="rewrite the .md from the existing .json")
     ap.add_argument("--rbm-only", action="store_true",
                     help="refit only the softmax RBM rows; keep the other rows and the speed table")
@@ -251,7 +253,10 @@ def main():
         return
     ratings = load_ml100k(data_dir() / "ml-100k")
     split = random_split(ratings, 0.2, rng=42)
-    acc = {} if args.skip_accuracy else accuracy(split, args.fast)
+    if args.speed_only and old is None:
+        raise SystemExit(f"{old_path} not found: run the full benchmark first")
+    acc = (old["accuracy_80_20"] if args.speed_only else {} if args.skip_accuracy
+           else accuracy(split, args.fast))
     sets = {"ml-100k 80/20 train": split.train, "synthetic 1M": make_like("1m", rng=0)}
     spd = speed(sets, args.fast)
     tuning = old.get("rbm_tuning") if old else None  # the holdout record survives a full rerun

@@ -88,10 +88,22 @@ def save_set(r, set_name):
     return folder
 
 
+def peak_rss_mb():
+    """This process's peak resident memory (MB) since it started: ``VmHWM``.
+
+    Not ``getrusage().ru_maxrss``: Linux carries that over from the parent across
+    fork and exec, so a child of this 2 GB benchmark reported the parent's peak.
+    """
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    import resource  # not Linux: the best available figure
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def memory_child(folder, engine):
     """Runs in a child process: load the set, fit 2 epochs, print peak RSS (MB) as JSON."""
-    import resource
-
     from mfcore.data import IdMap, Ratings, RatingScale
     from mfcore.models.mf import BiasedMF
 
@@ -102,10 +114,10 @@ def memory_child(folder, engine):
                       RatingScale(*spec["scale"]), name=spec["set"])
     with open("/proc/self/statm") as fh:
         rss_data = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    peak_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_data = peak_rss_mb()
     model = BiasedMF(n_factors=15, n_epochs=2, lr=0.005, reg=0.02, init_std=0.1, dtype="float32",
                      engine=engine, rng=0).fit(ratings)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    peak = peak_rss_mb()
     print(json.dumps({"set": spec["set"], "engine": engine, "n_ratings": len(ratings),
                       "rss_after_data_mb": rss_data, "peak_after_loading_mb": peak_data,
                       "peak_mb": peak, "fit_epoch_seconds": list(model.history_["seconds"]),
@@ -230,6 +242,20 @@ CPU-time (stretch 50M/s). Two Hogwild threads over one: jit
 jit-fast {mx(s['jit-fast-hogwild over jit-fast (median wall)'])} median,
 {mx(s['jit-fast-hogwild over jit-fast (best wall)'])} best (aim 1.5x).
 
+What limits Hogwild here (measured apart, on this machine): not the machine, whose
+two cores give 2.0x on compute, random reads and random read-modify-writes into a
+400 MB array (``benchmarks/results/threads.md``); not contention on popular rows
+either: on 25M ratings with uniformly random users and items, two ``jit-fast``
+threads gained the same as on the skewed set (1.43x and 1.43x in one standalone
+run). Each thread of ``jit-fast-hogwild`` runs the single-thread kernel on half of
+the shuffled order, so the remaining suspects are the serial parts of an epoch
+(padded copies of P and Q in and out) and two threads' prefetches and
+write-backs competing for the same memory queues, which the simple loops of
+``threads.md`` do not reproduce; not pinned down. On ML-100k (everything in
+cache) Hogwild is slower than one thread (engines.md), most likely because its
+1,682 item rows are so few that the two cores keep taking the same cache lines
+from each other.
+
 ## Peak memory (child process, BiasedMF.fit, K=15, float32, 2 epochs; target < 1500 MB)
 
 The child loads the set from .npy files (users int32, items int32, values float64),
@@ -242,7 +268,9 @@ float32 ratings, the int64 order of each epoch and P, Q (+0.35 GB; it does not
 copy users/items), and ``jit-fast`` its 16-byte records (+0.4 GB). Measured peaks:
 0.97 GB (jit), 1.37 GB (jit-fast). Before ``csr_structure``, ``fit`` built the full
 CSR and its mask (peak 1.30 GB there) and kept the mask alive during training:
-1.66 GB for jit-fast.
+1.66 GB for jit-fast. The peaks below are the child's ``VmHWM``; earlier versions
+of this script read ``ru_maxrss``, which Linux inherits from the (2 GB) parent
+across fork and exec, and so reported the parent's peak (1.86 GB) for every child.
 
 {mem}
 
