@@ -95,9 +95,9 @@ NOTES = """\
   against Keras' 0.9909, and its epoch losses track Keras' (15.42, 13.30, 10.84 vs 15.49, 13.39, 10.91).
 - `bernoulli-rbm` is the toy notebook's model with its flaws fixed: ratings scaled to [0, 1],
   unrated items absent, predictions low + (high - low) p(v = 1 | mean-field h).
-- The speed table's RBM columns were measured before shared weights became the default (plain W);
-  (R6) adds one sum and one add over W per batch: on ML-100k, measured apart in one run, 0.16 s/epoch
-  against 0.09 plain (item-based, batch 20), 0.08 against 0.06 (user-based, batch 100).
+- The speed table's RBM columns use the default, with shared weights (R6), which add one sum and one
+  add over W per batch: on ML-100k, measured apart in one run, 0.16 s/epoch against 0.09 plain
+  (item-based, batch 20), 0.08 against 0.06 (user-based, batch 100).
 - Speed: mfcore's I-AutoRec-with-Adam time is dominated on the 1M set by Keras' dense Adam rule
   (every entry of the two 6040 x 500 matrices moves at every batch), run single-threaded; Keras
   runs it on 2 threads. The sparse forward/backward itself costs O(nnz k).
