@@ -42,3 +42,19 @@ class Figures:
         plt.show()
         plt.close(fig)
         return path
+
+
+def tutorial_dataset(consequence=""):
+    """``(path, name)`` of the data a tutorial runs on: ML-100k when this machine has it.
+
+    Otherwise ``(None, "ml-latest-small")`` (bundled), after a note that says how to
+    get ML-100k and ``consequence``: what changes in the tutorial without it.
+    """
+    from .data import find_dataset
+
+    path = find_dataset("ml-100k")  # $MFCORE_DATA_DIR/ml-100k, or the download cache
+    if path is not None:
+        return path, "ml-100k"
+    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/, or run "
+          "`mfcore fetch ml-100k`); using the bundled ml-latest-small. " + consequence)
+    return None, "ml-latest-small"

@@ -48,21 +48,17 @@ import pandas as pd
 
 import mfcore
 from mfcore import Ratings
-from mfcore.data import find_dataset, load_dataset, load_ml100k_split, random_split
+from mfcore.data import load_dataset, load_ml100k_split, random_split
 from mfcore.data.split import TrainTest
 from mfcore import plots
-from mfcore.tutorial import Figures
+from mfcore.tutorial import Figures, tutorial_dataset
 
 SEED = 42                                        # the seed of the reference 80/20 split
 FAST = os.environ.get("MFCORE_FAST") == "1"      # quick pass (tests); nothing here is slow anyway
 TEST_SIZE = 0.2
 
-ML100K = find_dataset("ml-100k")                 # $MFCORE_DATA_DIR/ml-100k, or the download cache
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/, "
-          "or run `mfcore fetch ml-100k`); using the bundled ml-latest-small instead, so the "
-          "numbers below will differ from the ones quoted in the text.")
+ML100K, DATASET = tutorial_dataset(
+    'The numbers below will differ from the ones quoted in the text.')
 
 FIGURES = Figures("tutorial-00")
 FIG_DIR = FIGURES.dir

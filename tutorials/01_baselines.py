@@ -44,9 +44,9 @@ import pandas as pd
 
 import mfcore
 from mfcore import Biases, GlobalMean, TruncatedSVD, UserKNN
-from mfcore.data import find_dataset, load_dataset, random_split
+from mfcore.data import load_dataset, random_split
 from mfcore.ranking import ranking_report
-from mfcore.tutorial import Figures, find_results
+from mfcore.tutorial import Figures, find_results, tutorial_dataset
 
 SEED = 42                                        # the reference 80/20 split
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -55,12 +55,8 @@ SVD_K_GRID = (2, 6, 15, 50) if not FAST else (2, 6)
 K_TOP = 10                                       # length of the top-N lists
 THRESHOLD = 4.0                                  # a test rating >= 4 makes an item relevant
 
-ML100K = find_dataset("ml-100k")
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/); "
-          "using the bundled ml-latest-small, so the numbers differ from the text and the "
-          "reference columns do not apply.")
+ML100K, DATASET = tutorial_dataset(
+    'The numbers differ from the text and the reference columns do not apply.')
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)

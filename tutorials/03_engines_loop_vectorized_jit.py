@@ -49,9 +49,9 @@ import pandas as pd
 
 from mfcore import BiasedMF, engines
 from mfcore import plots
-from mfcore.data import find_dataset, load_dataset, random_split
+from mfcore.data import load_dataset, random_split
 from mfcore.engines import mf_jit, mf_loop, mf_vectorized
-from mfcore.tutorial import Figures, find_results
+from mfcore.tutorial import Figures, find_results, tutorial_dataset
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -62,11 +62,7 @@ N_LOOP = 20_000 if not FAST else 2_000    # ratings timed with the slow loop eng
 TIMING_REPEATS = 5 if not FAST else 2
 BATCH_SIZES = (256, 4096)                 # minibatches of the vectorized engine
 
-ML100K = find_dataset("ml-100k")
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/); "
-          "using the bundled ml-latest-small instead.")
+ML100K, DATASET = tutorial_dataset()
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)

@@ -47,12 +47,12 @@ import pandas as pd
 
 from mfcore import BiasedMF, Biases, GlobalMean
 from mfcore import plots
-from mfcore.data import find_dataset, load_dataset, random_split
+from mfcore.data import load_dataset, random_split
 from mfcore.models.keras_mf import BiasedMFKeras
 from mfcore.nn.mfnet import MFNet
 from mfcore.nn.optim import SGD
 from mfcore.reference import keras_reference
-from mfcore.tutorial import Figures, find_results
+from mfcore.tutorial import Figures, find_results, tutorial_dataset
 
 SEED = 42                                              # the 80/20 split of the Keras reference
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -62,12 +62,8 @@ N_SAMPLES = 10                                         # sample predictions show
 TOP_N = 10
 SURPRISE = {"BaselineOnly": 0.9514, "SVD (k=100)": 0.9468}   # SEED_RESULTS.md, 80/20 split
 
-ML100K = find_dataset("ml-100k")
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/); "
-          "using the bundled ml-latest-small. The Keras and Surprise figures below were "
-          "measured on ML-100k and do not apply to it.")
+ML100K, DATASET = tutorial_dataset(
+    'The Keras and Surprise figures below were measured on ML-100k and do not apply to it.')
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)

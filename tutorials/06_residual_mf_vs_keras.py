@@ -56,12 +56,12 @@ import numpy as np                               # noqa: E402
 import pandas as pd                              # noqa: E402
 
 from mfcore import Biases, plots                 # noqa: E402
-from mfcore.data import find_dataset, load_dataset, random_split  # noqa: E402
+from mfcore.data import load_dataset, random_split  # noqa: E402
 from mfcore.models._neural import NeuralRecommender               # noqa: E402
 from mfcore.models.keras_mf import BiasedMFKeras                  # noqa: E402
 from mfcore.models.residual import ResidualMF, ResidualNet        # noqa: E402
 from mfcore.reference import keras_curve                          # noqa: E402
-from mfcore.tutorial import Figures, find_results                 # noqa: E402
+from mfcore.tutorial import Figures, find_results, tutorial_dataset                 # noqa: E402
 
 SEED = 42                                  # the 80/20 split of the Keras reference
 SPLIT = "random:0.2"                       # that split, in mfcore.reference's spelling
@@ -74,12 +74,8 @@ VARIANTS = {"K15-512": (15, 512, "default"), "K10-400": (10, 400, "k10-400")}
 if FAST:
     VARIANTS = {"K15-512": VARIANTS["K15-512"]}
 
-ML100K = find_dataset("ml-100k")
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/); "
-          "using the bundled ml-latest-small. The Keras curves below are then the ones "
-          "measured on ml-latest-small.")
+ML100K, DATASET = tutorial_dataset(
+    'The Keras curves below are then the ones measured on ml-latest-small.')
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
 FIGURES = Figures("tutorial-06")

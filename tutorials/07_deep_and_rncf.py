@@ -58,13 +58,13 @@ import numpy as np                               # noqa: E402
 import pandas as pd                              # noqa: E402
 
 from mfcore import Biases, GlobalMean, plots     # noqa: E402
-from mfcore.data import find_dataset, load_dataset, random_split  # noqa: E402
+from mfcore.data import load_dataset, random_split  # noqa: E402
 from mfcore.models._neural import predict_net                     # noqa: E402
 from mfcore.models.deep import DeepMF, DeepNet                    # noqa: E402
 from mfcore.models.rncf import RNCF                               # noqa: E402
 from mfcore.nn import BatchNormalization, Dropout                 # noqa: E402
 from mfcore.reference import keras_curve                          # noqa: E402
-from mfcore.tutorial import Figures, find_results                 # noqa: E402
+from mfcore.tutorial import Figures, find_results, tutorial_dataset                 # noqa: E402
 
 SEED = 42                                      # the 80/20 split of the Keras reference
 SPLIT = "random:0.2"
@@ -74,12 +74,8 @@ RNCF_EPOCHS = 15 if not FAST else 2            # per stage, as in the residual n
 RNCF_UNITS = (512, 256, 256) if not FAST else (64, 32, 32)   # stages 2 and 3
 DEEP_BATCH = DeepMF().batch_size               # 1024
 
-ML100K = find_dataset("ml-100k")
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/); "
-          "using the bundled ml-latest-small. The Keras curves below are then the ones "
-          "measured on ml-latest-small.")
+ML100K, DATASET = tutorial_dataset(
+    'The Keras curves below are then the ones measured on ml-latest-small.')
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
 FIGURES = Figures("tutorial-07")

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from mfcore import plots
-from mfcore.data import find_dataset, load_dataset, random_split
+from mfcore.data import load_dataset, random_split
 from mfcore.data.synthetic import make_ratings
 from mfcore.engines import autorec_numpy
 from mfcore.models import autorec
@@ -54,7 +54,7 @@ from mfcore.models.autorec import DeepAutoRec, IAutoRec, UAutoRec
 from mfcore.nn import masked_mse, mse
 from mfcore.nn.gradcheck import check_gradients
 from mfcore.reference import keras_curve
-from mfcore.tutorial import Figures, find_results
+from mfcore.tutorial import Figures, find_results, tutorial_dataset
 
 SEED = 42                                   # the 80/20 split of the Keras reference
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -63,12 +63,8 @@ LBFGS_ITER = 25 if not FAST else 3          # L-BFGS iterations per epoch (the d
 U_EPOCHS = 12 if not FAST else 1            # U-AutoRec, same iterations per epoch
 DEEP_EPOCHS = 50 if not FAST else 2         # the deep AutoRec: the notebook's 50 epochs
 
-ML100K = find_dataset("ml-100k")
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/); "
-          "using the bundled ml-latest-small. The Keras figures below were measured on "
-          "ML-100k and do not apply to it.")
+ML100K, DATASET = tutorial_dataset(
+    'The Keras figures below were measured on ML-100k and do not apply to it.')
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)

@@ -50,13 +50,13 @@ import numpy as np
 import pandas as pd
 
 from mfcore import Biases, GlobalMean, plots
-from mfcore.data import find_dataset, load_dataset, random_split
+from mfcore.data import load_dataset, random_split
 from mfcore.engines import rbm_jit
 from mfcore.engines.toy import TOY_R
 from mfcore.engines.rbm_numpy import cd_batch_numpy, free_energy, momentum_step_numpy, visible_probs
 from mfcore.models import rbm
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM
-from mfcore.tutorial import find_results
+from mfcore.tutorial import find_results, tutorial_dataset
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -66,12 +66,9 @@ N_CD_DRAWS = 4000 if not FAST else 500      # draws averaged in the CD-vs-exact 
 N_TOY_STEPS = 60                            # updates of the toy notebook's flawed RBM
 N_VIS, N_HID = 4, 3                         # the tiny Bernoulli RBM: 2^7 = 128 joint states
 
-ML100K = find_dataset("ml-100k")
-DATASET = "ml-100k" if ML100K is not None else "ml-latest-small"
-if ML100K is None:
-    print("note: ML-100k was not found (set MFCORE_DATA_DIR to the folder holding ml-100k/); "
-          "using the bundled ml-latest-small (half stars: 10 rating levels). The reference "
-          "figures below were measured on ML-100k and do not apply to it.")
+ML100K, DATASET = tutorial_dataset(
+    'It has half stars: 10 rating levels. The reference figures below were measured '
+    'on ML-100k and do not apply to it.')
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
