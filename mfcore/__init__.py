@@ -20,14 +20,20 @@ reg        L2 regularization strength (lambda)
 __version__ = "0.1.0"
 
 from .data import IdMap, Ratings, RatingScale
-from .exceptions import (ChecksumError, DataError, DivergenceError, ModelFileError,
-                         NotFittedError)
+from .exceptions import (ChecksumError, DataError, DivergenceError, DivergenceWarning,
+                         ModelFileError, NotFittedError, TrainingWarning)
 from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
+from .models.autorec import IAutoRec, UAutoRec
+from .models.deep import DeepMF, ResNetMF
+from .models.deep_autorec import DeepAutoRec
 from .models.keras_mf import BiasedMFKeras, DotMF
 from .models.knn import UserKNN
 from .models.mf import BiasedMF, FunkMF
+from .models.rbm import BernoulliRBM, SoftmaxRBM
+from .models.residual import ResidualMF
+from .models.rncf import RNCF
 from .models.svd import TruncatedSVD
-from .training import EarlyStopping, History, PrintProgress
+from .training import DivergenceGuard, EarlyStopping, History, PrintProgress
 
 
 def load_model(path):
@@ -37,8 +43,9 @@ def load_model(path):
 
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
-    "DivergenceError", "ModelFileError", "NotFittedError", "Recommender", "GlobalMean",
-    "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF", "BiasedMFKeras", "DotMF",
-    "get_model_class", "make_model", "model_names", "EarlyStopping", "History",
-    "PrintProgress", "load_model",
+    "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
+    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF",
+    "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
+    "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "get_model_class", "make_model", "model_names",
+    "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",
 ]

@@ -1,6 +1,7 @@
 """The ``mfcore`` command line.
 
     mfcore datasets
+    mfcore models [NAME] [--defaults] [--json FILE]
     mfcore fetch NAME
     mfcore train MODEL [--data NAME|PATH] [--train PATH --test PATH | --split SPEC]
                        [--seed S] [--engine E] [--factors K] [--epochs N] [--lr LR]
@@ -158,18 +159,26 @@ def build_model(name, args):
 
 
 def train_record(model, name, data_name, split, train, test, fit_seconds, seed):
-    """The ``--json`` record of ``mfcore train`` (fields are only ever added)."""
+    """The ``--json`` record of ``mfcore train`` (fields are only ever added).
+
+    ``history[].val_rmse`` is the validation RMSE (ratings carved from the
+    training set, never the test set; None when the model had no validation),
+    ``history[].test_rmse`` the test monitor (recorded, never used); the final
+    ``test_rmse`` scores the fitted model once.
+    """
     rep = model.evaluate(test)
     hist = model.history_
     history = []
     if hist is not None:
         for row in hist.to_records():
             history.append({"epoch": row["epoch"], "train_loss": row.get("train_loss"),
-                            "val_rmse": row.get("val_rmse"), "seconds": row.get("seconds"),
+                            "val_rmse": row.get("val_rmse"), "test_rmse": row.get("test_rmse"),
+                            "seconds": row.get("seconds"),
                             **{k: v for k, v in row.items()
-                               if k not in ("epoch", "train_loss", "val_rmse", "seconds")}})
+                               if k not in ("epoch", "train_loss", "val_rmse", "test_rmse", "seconds")}})
     params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
               for k, v in model.get_params().items()}
+    mean_rmse = float(np.sqrt(np.mean((test.values - train.global_mean) ** 2)))
     return {
         "model": name,
         "data": data_name,
@@ -191,6 +200,12 @@ def train_record(model, name, data_name, split, train, test, fit_seconds, seed):
         "best_epoch": hist.best("val_rmse")[0] if hist is not None and "val_rmse" in hist else None,
         "scale": [train.scale.low, train.scale.high, train.scale.step],
         "mfcore_version": __version__,
+        "n_valid": int(getattr(model, "n_valid_", 0)),
+        "n_fit": len(train) - int(getattr(model, "n_valid_", 0)),
+        "stopped_epoch": hist.stopped_epoch if hist is not None else None,
+        "restored_epoch": hist.best_epoch if hist is not None else None,
+        "diverged": hist.diverged if hist is not None else None,
+        "test_rmse_global_mean": mean_rmse,
     }
 
 
@@ -226,13 +241,20 @@ def cmd_train(args):
     print(f"{args.model} on {data_name} ({split}): {len(train):,} train / {len(test):,} test ratings, "
           f"{train.n_users:,} users x {train.n_items:,} items")
     t0 = time.perf_counter()
-    model.fit(train, valid=test)
+    with _warnings_as_lines("train"):
+        model.fit(train, monitor=test)  # the test curve is recorded, never used to train
     fit_seconds = time.perf_counter() - t0
     record = train_record(model, args.model, data_name, split, train, test, fit_seconds, args.seed)
     print(f"test RMSE {record['test_rmse']:.4f}  MAE {record['test_mae']:.4f} (clipped to "
           f"{train.scale}; unclipped RMSE {record['test_rmse_unclipped']:.4f})  "
           f"fit {fit_seconds:.2f}s" + (f", compile {record['compile_seconds']:.2f}s"
                                         if record["compile_seconds"] else ""))
+    if record["n_valid"]:
+        print(f"validation: {record['n_valid']:,} ratings carved from the training set "
+              f"(early stopping; best epoch {record['best_epoch']})")
+    if record["test_rmse_unclipped"] > record["test_rmse_global_mean"]:
+        print(f"note: this is worse than predicting the global mean (test RMSE "
+              f"{record['test_rmse_global_mean']:.4f}); see `mfcore models` and the model's docstring")
     if record["n_test_unknown"]:
         print(f"{record['n_test_unknown']} test ratings had a user or item with no training rating "
               "(predicted by the fallback)")
@@ -276,12 +298,72 @@ def cmd_recommend(args):
     return 0
 
 
+def model_table():
+    """One row per registered model: name, one-line summary, note, default parameters."""
+    import inspect
+
+    from .models.registry import get_model_class, model_names
+
+    rows = []
+    for name in model_names():
+        cls = get_model_class(name)
+        doc = inspect.getdoc(cls) or ""
+        defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()
+                    if k not in ("self", "rng", "verbose") and v.default is not inspect.Parameter.empty}
+        rows.append({"name": name, "class": cls.__name__, "summary": doc.splitlines()[0] if doc else "",
+                     "note": getattr(cls, "note", None), "iterative": bool(cls.iterative),
+                     "defaults": {k: (v if isinstance(v, (int, float, str, bool, type(None)))
+                                      else list(v) if isinstance(v, tuple) else str(v))
+                                  for k, v in defaults.items()}})
+    return rows
+
+
+def cmd_models(args):
+    rows = model_table()
+    if args.name:
+        from .models.registry import get_model_class
+
+        get_model_class(args.name)  # a clear error for an unknown name
+        rows = [r for r in rows if r["name"] == args.name]
+    if args.json:
+        write_json(args.json, rows)
+    for r in rows:
+        print(f"{r['name']}  ({r['class']})  {r['summary'].replace('``', '')}")
+        if r["note"]:
+            print(f"    note: {r['note']}")
+        if args.defaults or args.name:
+            print("    defaults: " + ", ".join(f"{k}={v}" for k, v in r["defaults"].items()))
+    return 0
+
+
 def cmd_tour(args):
     from .tour import run_tour
 
     run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
              seed=args.seed, full=args.full)
     return 0
+
+
+class _warnings_as_lines:
+    """Show warnings raised while training as one ``mfcore CMD: warning: ...`` line each."""
+
+    def __init__(self, command):
+        self.command = command
+
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = self._show
+        return self
+
+    def _show(self, message, category, filename, lineno, file=None, line=None):
+        print(f"mfcore {self.command}: warning: {message}", file=sys.stderr)
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)
 
 
 # ---------------------------------------------------------------- parser
@@ -310,8 +392,17 @@ def build_parser():
                    help="accept an archive with no published checksum (ml-latest): not recommended")
     s.set_defaults(func=cmd_fetch)
 
+    s = sub.add_parser("models", help="list the models with a one-line description (and defaults)")
+    s.add_argument("name", nargs="?", help="show only this model")
+    s.add_argument("--defaults", action="store_true", help="also print every default parameter")
+    s.add_argument("--json", metavar="FILE")
+    s.set_defaults(func=cmd_models)
+
+    from .models.registry import _MODULES
+
     s = sub.add_parser("train", help="train a model and report test RMSE/MAE")
-    s.add_argument("model", help="model name (mfcore tour --help lists them)")
+    s.add_argument("model", help=f"model name, one of: {', '.join(_MODULES)} (mfcore models "
+                   "describes them)")
     s.add_argument("--data", default="ml-latest-small", help="dataset name or ratings file/folder "
                    "(default: the bundled ml-latest-small)")
     s.add_argument("--split", help="random:0.2 (default), user:0.2, user:5, warm:0.2, temporal:0.2, "

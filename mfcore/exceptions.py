@@ -23,4 +23,14 @@ class ChecksumError(OSError):
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss (usually: the learning rate is too high)."""
+    """Training diverged: a non-finite or exploding loss, or a validation RMSE far above the
+    global mean's and rising (usually: the learning rate is too high). See
+    :class:`mfcore.training.DivergenceGuard`."""
+
+
+class DivergenceWarning(UserWarning):
+    """A divergence that a model expects by design was handled by restoring its best epoch."""
+
+
+class TrainingWarning(UserWarning):
+    """A fit that finished but learned less than the global mean (validation RMSE above it)."""

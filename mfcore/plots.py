@@ -164,7 +164,7 @@ def _as_history(obj):
                     f"got {type(obj).__name__}")
 
 
-def plot_history(model_or_history, keys=("train_loss", "val_rmse"), ax=None, label=None):
+def plot_history(model_or_history, keys=("train_loss", "val_rmse", "test_rmse"), ax=None, label=None):
     """Plot per-epoch metrics of a model, a :class:`History` or a Keras-style dict.
 
     One line per key in ``keys`` that the history holds (missing keys are

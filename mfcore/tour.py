@@ -84,7 +84,7 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
             params["rng"] = seed
         model = cls(**params)
         t0 = time.perf_counter()
-        model.fit(train, valid=test if getattr(cls, "iterative", False) else None)
+        model.fit(train, monitor=test if getattr(cls, "iterative", False) else None)  # recorded only
         seconds = time.perf_counter() - t0
         rep = model.evaluate(test)
         ref = keras_reference(ratings.name, split, seed, name, epoch=changed.get("n_epochs"))
@@ -137,8 +137,8 @@ def write_plots(ratings, fitted, rows, out):
 
     os.makedirs(out, exist_ok=True)
     paths = []
-    curves = {name: m.history_["val_rmse_clipped"] for name, m in fitted.items()
-              if m.history_ is not None and "val_rmse_clipped" in m.history_ and len(m.history_) > 1}
+    curves = {name: m.history_["test_rmse_clipped"] for name, m in fitted.items()
+              if m.history_ is not None and "test_rmse_clipped" in m.history_ and len(m.history_) > 1}
     if curves:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         plot_learning_curves(curves, ax=ax, ylabel="test RMSE (clipped)")

@@ -40,12 +40,37 @@ def test_train_json_contract(tmp_path, two_files, capsys):
     assert rec["n_train"] == len(train_rows) and rec["n_test"] == len(test_rows)
     assert rec["params"]["n_epochs"] == 4
     assert [h["epoch"] for h in rec["history"]] == [1, 2, 3, 4]
-    assert set(rec["history"][0]) >= {"epoch", "train_loss", "val_rmse", "seconds"}
+    assert set(rec["history"][0]) >= {"epoch", "train_loss", "val_rmse", "test_rmse", "seconds"}
     assert rec["test_rmse"] <= rec["test_rmse_unclipped"] + 1e-12
-    # the JSON's final val_rmse is the unclipped test RMSE of the returned model
-    assert rec["history"][-1]["val_rmse"] == pytest.approx(rec["test_rmse_unclipped"])
+    # no validation (biases does not stop early): val_rmse is empty, never the test set
+    assert rec["history"][-1]["val_rmse"] is None and rec["n_valid"] == 0
+    # the test monitor's last value is the unclipped test RMSE of the returned model
+    assert rec["history"][-1]["test_rmse"] == pytest.approx(rec["test_rmse_unclipped"])
+    assert rec["test_rmse_global_mean"] > 0
     printed = capsys.readouterr().out
     assert "epoch   4" in printed and "test RMSE" in printed
+
+
+def test_train_early_stopping_validates_on_training_rows(tmp_path, two_files):
+    train, test, train_rows, _ = two_files
+    out = tmp_path / "run.json"
+    assert main(["train", "biased-mf", "--train", str(train), "--test", str(test), "--json", str(out),
+                 "--param", "early_stopping=true", "--param", "validation_fraction=0.25",
+                 "--epochs", "30", "--quiet"]) == 0
+    rec = json.loads(out.read_text())
+    assert rec["n_valid"] == round(0.25 * len(train_rows)) and rec["n_fit"] + rec["n_valid"] == rec["n_train"]
+    val = [h["val_rmse"] for h in rec["history"]]
+    assert all(v is not None for v in val)
+    assert rec["best_epoch"] == 1 + val.index(min(val))  # chosen on validation, not on test_rmse
+
+
+def test_train_divergence_is_one_clear_line(tmp_path, two_files, capsys):
+    train, test, _, _ = two_files
+    code = main(["train", "biased-mf", "--train", str(train), "--test", str(test), "--lr", "20",
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "diverged at epoch" in err and "lower lr" in err
+    assert "Traceback" not in err
 
 
 def test_train_save_evaluate_recommend(tmp_path, two_files, capsys):
@@ -140,3 +165,18 @@ def test_reader_flags_reach_the_file_reader(tmp_path, capsys):
     assert rec["n_train"] + rec["n_test"] == len(rows)  # the duplicate collapsed into one row
     assert main(["train", "mean", "--data", "ml-latest-small", "--sep", ","]) == 2
     assert "apply to ratings files" in capsys.readouterr().err
+
+
+def test_models_lists_every_model_with_its_defaults(tmp_path, capsys):
+    from mfcore import model_names
+
+    out = tmp_path / "models.json"
+    assert main(["models", "--defaults", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = json.loads(out.read_text())
+    assert [r["name"] for r in rows] == model_names()
+    for r in rows:
+        assert r["summary"] and f"{r['name']}  (" in printed
+    assert "n_factors=100" in printed  # biased-mf's default K
+    assert main(["models", "no-such-model"]) == 2
+    assert "unknown model 'no-such-model'" in capsys.readouterr().err

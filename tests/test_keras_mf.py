@@ -186,7 +186,7 @@ def test_unknown_ids_follow_the_fallback(tiny_ratings):
     p = bm.predict(np.array([0, -1, 0]), np.array([4, 0, 0]))
     assert p[0] == pytest.approx(bm.global_mean_ + bm.user_bias_[0])
     assert p[1] == pytest.approx(bm.global_mean_ + bm.item_bias_[0])
-    dm = DotMF(n_factors=2, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
+    dm = DotMF(n_factors=2, n_epochs=2, batch_size=4, rng=0, early_stopping=False).fit(tiny_ratings)
     q = dm.predict(np.array([0, 0]), np.array([4, 0]))
     assert q[0] == pytest.approx(dm.global_mean_ + dm.fallback_user_bias_[0])
     assert q[1] == pytest.approx(dm.user_factors_[0] @ dm.item_factors_[0])

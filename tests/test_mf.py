@@ -129,9 +129,16 @@ def test_parameter_errors(split, param, value, exc, msg):
         BiasedMF(**{param: value}).fit(split[0])
 
 
-def test_early_stopping_needs_validation(split):
-    with pytest.raises(ValueError, match="early_stopping=True needs validation"):
-        BiasedMF(early_stopping=True).fit(split[0])
+def test_early_stopping_without_valid_carves_a_validation_slice(split):
+    train = split[0]
+    model = BiasedMF(n_factors=4, n_epochs=5, early_stopping=True, validation_fraction=0.2,
+                     rng=0).fit(train)
+    assert model.n_valid_ == round(0.2 * len(train))
+    assert int(model.user_counts_.sum()) == len(train) - model.n_valid_  # trained on the rest
+    assert "val_rmse" in model.history_ and model.history_.best_epoch is not None
+    again = BiasedMF(n_factors=4, n_epochs=5, early_stopping=True, validation_fraction=0.2,
+                     rng=0).fit(train)
+    assert np.array_equal(again.user_factors_, model.user_factors_)  # the same slice, int rng
 
 
 def test_early_stopping_restores_the_best_epoch(split):

@@ -348,8 +348,8 @@ curves, final = {}, {}
 for B in (1,) + BATCH_SIZES:
     engine = "jit" if B == 1 else "vectorized"
     model = BiasedMF(n_factors=K, n_epochs=N_EPOCHS, lr=0.01, reg=0.05, engine=engine,
-                     batch_size=B, rng=SEED).fit(train, test)
-    curves[f"B={B} ({engine})"] = model.history_["val_rmse_clipped"]
+                     batch_size=B, rng=SEED).fit(train, monitor=test)
+    curves[f"B={B} ({engine})"] = model.history_["test_rmse_clipped"]
     final[B] = model.evaluate(test)["rmse"]
     print(f"B = {B:>4} ({engine:>10}): test RMSE after {N_EPOCHS} epochs {final[B]:.4f}, "
           f"{np.sum(model.history_['seconds']):.2f} s of training")

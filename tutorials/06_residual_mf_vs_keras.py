@@ -198,7 +198,7 @@ print(pd.Series(report_init).to_string())
 
 # %%
 src = inspect.getsource(NeuralRecommender._fit)
-print(src[src.index("        offset ="):src.index("        callbacks = list")].rstrip())
+print(src[src.index("        offset ="):src.index("        self._run_epochs")].rstrip())
 
 # %% [markdown]
 # `ResidualMF`'s defaults are the first notebook's settings (K = 15, 512
@@ -219,9 +219,9 @@ print(ResidualMF())
 models, ours, keras = {}, {}, {}
 for name, (k, hidden, variant) in VARIANTS.items():
     model = ResidualMF(n_factors=k, hidden=hidden, n_epochs=N_EPOCHS, rng=SEED)
-    model.fit(train, test)
+    model.fit(train, monitor=test)
     models[name] = model
-    ours[name] = np.asarray(model.history_["val_rmse_clipped"])
+    ours[name] = np.asarray(model.history_["test_rmse_clipped"])
     keras[name] = keras_curve("residual-mf", DATASET, SPLIT, variant)
     print(f"residual {name}: final test RMSE {ours[name][-1]:.4f} after {N_EPOCHS} epochs, "
           f"{np.sum(model.history_['seconds']):.1f} s of training "
@@ -289,8 +289,8 @@ print(paths.to_string(float_format="{:.3g}".format))
 # comparison of section 6.
 
 # %%
-biased = BiasedMFKeras(n_epochs=N_EPOCHS, rng=SEED).fit(train, test)
-ours_biased = np.asarray(biased.history_["val_rmse_clipped"])
+biased = BiasedMFKeras(n_epochs=N_EPOCHS, rng=SEED).fit(train, monitor=test)
+ours_biased = np.asarray(biased.history_["test_rmse_clipped"])
 keras_biased = keras_curve("biased-mf-keras", DATASET, SPLIT)
 res_biases = Biases().fit(train).evaluate(test)
 

@@ -230,14 +230,14 @@ print(doc[doc.index("Defaults (tuning)"):doc.index("early_stopping")].rstrip())
 # %%
 iautorec = IAutoRec(n_epochs=N_EPOCHS, lbfgs_iter=LBFGS_ITER, rng=SEED)
 print(iautorec)
-iautorec.fit(train, test)
+iautorec.fit(train, monitor=test)
 res_i = iautorec.evaluate(test)
 print(f"I-AutoRec: test RMSE {res_i['rmse']:.4f} after {N_EPOCHS} x {LBFGS_ITER} L-BFGS iterations, "
       f"{np.sum(iautorec.history_['seconds']):.1f} s")
 
 # %%
 uautorec = UAutoRec(n_epochs=U_EPOCHS, lbfgs_iter=LBFGS_ITER, rng=SEED)
-uautorec.fit(train, test)
+uautorec.fit(train, monitor=test)
 res_u = uautorec.evaluate(test)
 print(f"U-AutoRec: test RMSE {res_u['rmse']:.4f} after {U_EPOCHS} x {LBFGS_ITER} L-BFGS iterations")
 if FAST:
@@ -245,8 +245,8 @@ if FAST:
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.plot_learning_curves({"I-AutoRec": iautorec.history_["val_rmse_clipped"],
-                            "U-AutoRec": uautorec.history_["val_rmse_clipped"]},
+plots.plot_learning_curves({"I-AutoRec": iautorec.history_["test_rmse_clipped"],
+                            "U-AutoRec": uautorec.history_["test_rmse_clipped"]},
                            ax=ax, ylabel="test RMSE (clipped to 1-5)")
 ax.set_xlabel(f"epoch ({LBFGS_ITER} L-BFGS iterations each)")
 ax.set_title(f"AutoRec on {DATASET} 80/20")
@@ -264,13 +264,13 @@ show(fig, "autorec_curves")
 
 # %%
 src = inspect.getsource(DeepAutoRec._fit)
-print(src[src.index("        def train_epoch"):src.index("        self._run")].rstrip())
+print(src[src.index("        def train_epoch"):src.index("        self._run_epochs")].rstrip())
 
 # %%
 deep = DeepAutoRec(n_epochs=DEEP_EPOCHS, rng=SEED)
-deep.fit(train, test)
+deep.fit(train, monitor=test)
 res_deep = deep.evaluate(test)
-ours_deep = np.asarray(deep.history_["val_rmse_clipped"])
+ours_deep = np.asarray(deep.history_["test_rmse_clipped"])
 keras_deep = keras_curve("deep-autorec")                 # packaged with mfcore; None if absent
 keras_deep_curve = np.asarray(keras_deep["val_rmse_clipped"]) if keras_deep else None
 print(f"deep AutoRec: test RMSE {res_deep['rmse']:.4f} after {DEEP_EPOCHS} epochs")

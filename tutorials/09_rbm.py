@@ -344,7 +344,7 @@ print(doc_s[doc_s.index("item_based : bool"):doc_s.index("early_stopping,")].rst
 # %%
 soft = SoftmaxRBM(n_epochs=N_EPOCHS, rng=SEED)
 print(soft)
-soft.fit(train, test)
+soft.fit(train, monitor=test)
 res_soft = soft.evaluate(test)
 print(f"softmax RBM (item-based): test RMSE {res_soft['rmse']:.4f} after {N_EPOCHS} epochs, "
       f"{np.sum(soft.history_['seconds']):.1f} s")
@@ -416,7 +416,7 @@ print(doc_b[doc_b.index("What the toy"):doc_b.index("Parameters and")].rstrip())
 
 # %%
 bern = BernoulliRBM(n_epochs=N_EPOCHS_BERN, rng=SEED)
-bern.fit(train, test)
+bern.fit(train, monitor=test)
 res_bern = bern.evaluate(test)
 p_bern = bern.predict(test.users, test.items)
 print(f"Bernoulli RBM (fixed): test RMSE {res_bern['rmse']:.4f}; predictions span "
@@ -424,8 +424,8 @@ print(f"Bernoulli RBM (fixed): test RMSE {res_bern['rmse']:.4f}; predictions spa
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.plot_learning_curves({"softmax RBM": soft.history_["val_rmse_clipped"],
-                            "Bernoulli RBM (fixed)": bern.history_["val_rmse_clipped"]},
+plots.plot_learning_curves({"softmax RBM": soft.history_["test_rmse_clipped"],
+                            "Bernoulli RBM (fixed)": bern.history_["test_rmse_clipped"]},
                            ax=ax, ylabel="test RMSE (clipped to 1-5)")
 res_biases = Biases().fit(train).evaluate(test)
 ax.axhline(res_biases["rmse"], color="grey", linestyle=":", linewidth=1)

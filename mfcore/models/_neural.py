@@ -32,7 +32,6 @@ from .._validation import check_choice, check_dtype, check_number
 from ..nn import collect, mse
 from ..nn.optim import OPTIMIZERS
 from ..ranking import fill_unknown
-from ..training import EarlyStopping, run_epochs
 from .base import Recommender
 from .baseline import Biases
 
@@ -65,6 +64,15 @@ class Net:
                 out[f"{name}/moving_mean"] = layer.moving_mean
                 out[f"{name}/moving_variance"] = layer.moving_variance
         return out
+
+    def _get_state(self):
+        """Trained weights and buffers as copies-on-restore views (what a best-epoch restore saves)."""
+        return {**self.params, **self.buffers()}
+
+    def _set_state(self, state):
+        arrays = {**self.params, **self.buffers()}
+        for key, value in state.items():
+            arrays[key][...] = value
 
     def _penalised(self):
         return [f"{n}/embeddings" for n in self.embedding_names if n in self.layers]
@@ -194,16 +202,7 @@ class NeuralRecommender(Recommender):
         def train_epoch(epoch):
             return epoch_fn(order_rng.permutation(len(u)), timing)  # reshuffled every epoch
 
-        callbacks = list(callbacks or ())
-        if valid is not None and self.early_stopping:
-            callbacks.append(EarlyStopping(monitor="val_rmse", patience=self._patience, restore_best=True))
-
-        def validate():
-            logs = dict(timing)
-            if valid is not None:
-                logs.update(self._validation_logs(valid))
-            return logs
-        run_epochs(self, self._n_epochs, train_epoch, validate, callbacks, self.verbose)
+        self._run_epochs(self._n_epochs, train_epoch, callbacks, lr=self._lr, extra_logs=timing)
 
     def _epoch_fn(self, inputs, y):
         """``epoch_fn(order, timing) -> loss``: the readable NumPy engine."""

@@ -49,7 +49,6 @@ from ..engines import autorec_jit as K
 from ..engines.autorec_numpy import _act_np, csr_rows, encode, grads_numpy  # noqa: F401
 from ..nn import Adam, init
 from ..ranking import fill_unknown
-from ..training import EarlyStopping, run_epochs
 from .base import Recommender
 from .baseline import Biases
 from .registry import register
@@ -85,18 +84,8 @@ class _AutoRecBase(Recommender):
         fb = Biases(method="closed").fit(train)
         self.fallback_user_bias_, self.fallback_item_bias_ = fb.user_bias_, fb.item_bias_
 
-    def _run(self, n_epochs, train_epoch, valid, callbacks):
-        callbacks = list(callbacks or ())
-        if valid is not None and self.early_stopping:
-            callbacks.append(EarlyStopping(monitor="val_rmse", patience=self.patience, restore_best=True))
-
-        def validate():
-            self._refresh_codes()
-            return self._validation_logs(valid)
-        run_epochs(self, n_epochs, train_epoch, validate if valid is not None else None,
-                   callbacks, self.verbose)
-        if valid is None or not self.early_stopping:
-            self._refresh_codes()
+    def _sync(self):
+        self._refresh_codes()  # predictions read the codes of the training rows
 
     def _rc(self, u, i):
         return (i, u) if self._item_rows else (u, i)
@@ -120,7 +109,7 @@ class _AutoRecBase(Recommender):
 class _ShallowAutoRec(_AutoRecBase):
     def __init__(self, n_hidden=500, activation="sigmoid", output_activation="identity", reg=300.0,
                  optimizer="lbfgs", n_epochs=12, lr=1e-3, batch_size=32, lbfgs_iter=25,
-                 early_stopping=False, patience=3, engine="jit", rng=None, verbose=0):
+                 early_stopping=False, patience=3, validation_fraction=0.1, engine="jit", rng=None, verbose=0):
         self.n_hidden = n_hidden
         self.activation = activation
         self.output_activation = output_activation
@@ -132,6 +121,7 @@ class _ShallowAutoRec(_AutoRecBase):
         self.lbfgs_iter = lbfgs_iter
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.engine = engine
         self.rng = rng
         self.verbose = verbose
@@ -218,8 +208,10 @@ class _ShallowAutoRec(_AutoRecBase):
                         opt.step(self.params_, grads)
                         total += J
                 return total / n
-        with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported by run_epochs
-            self._run(self._n_epochs, train_epoch, valid, callbacks)
+        # J / n includes the weight decay, which dwarfs the error on small data: no absolute bound
+        self._run_epochs(self._n_epochs, train_epoch, callbacks, loss_var=None,
+                         lr=self._lr if self.optimizer == "adam" else None,
+                         fix="lower lr" if self.optimizer == "adam" else "raise reg")
         del self._csr
 
     def _refresh_codes(self):

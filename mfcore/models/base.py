@@ -3,8 +3,11 @@
 A model subclasses :class:`Recommender` and provides
 
 * ``name``: the CLI name (``"biases"``, ``"biased-mf"``, ...),
-* ``_fit(train, valid, callbacks)``: learn the parameters (``self.history_`` is
-  set by :func:`mfcore.training.run_epochs` for iterative models),
+* ``_fit(train, valid, callbacks)``: learn the parameters. A model that trains
+  in epochs writes ``train_epoch(epoch) -> loss`` and hands it to
+  :meth:`Recommender._run_epochs`, the one fit skeleton (early stopping on
+  validation ratings, the test monitor, the divergence guard, progress, the
+  history),
 * ``_predict_known(u, i)``: predictions for index arrays of users and items
   that both had training ratings,
 * ``_get_state()`` / ``_set_state(state)``: its learned arrays as a dict (used by
@@ -32,7 +35,7 @@ import tempfile
 
 import numpy as np
 
-from .._validation import check_is_fitted
+from .._validation import check_is_fitted, check_number
 from ..data.ratings import IdMap, Ratings, RatingScale
 from ..exceptions import DataError, ModelFileError
 from ..metrics import error_report
@@ -71,16 +74,40 @@ class Recommender:
         return f"{type(self).__name__}({args})"
 
     # ------------------------------------------------------------------ fit
-    def fit(self, train, valid=None, callbacks=None):
-        """Learn from ``train`` (a :class:`Ratings`); ``valid`` feeds the per-epoch history.
+    def fit(self, train, valid=None, callbacks=None, monitor=None):
+        """Learn from ``train`` (a :class:`Ratings`); returns self.
 
-        Returns self.
+        Parameters
+        ----------
+        train : Ratings
+        valid : Ratings, optional
+            Validation ratings: the per-epoch ``val_*`` history, and the only
+            ratings that early stopping, best-epoch restore and the divergence
+            guard look at. When a model has ``early_stopping=True`` and no
+            ``valid`` is given, it carves ``validation_fraction`` of ``train``
+            at random (seeded from ``rng``) and trains on the rest, as
+            scikit-learn's estimators do.
+        callbacks : list, optional
+            ``cb(epoch, logs, model) -> bool | None`` (see :mod:`mfcore.training`).
+        monitor : Ratings, optional
+            Ratings scored after every epoch and recorded as ``test_rmse``,
+            ``test_rmse_clipped`` and ``test_mae`` in ``history_``: the test
+            curve that the tutorials draw beside Keras'. Nothing reads them
+            during training, so a fit with and without ``monitor`` learns the
+            same parameters (tested). Never pass test ratings as ``valid``.
         """
         if not isinstance(train, Ratings):
             raise TypeError(f"{type(self).__name__}.fit expects mfcore Ratings; got "
                             f"{type(train).__name__}. Build one with Ratings.from_arrays or a loader")
         if len(train) == 0:
             raise DataError(f"{type(self).__name__}.fit got no training ratings ({train.name} is empty)")
+        for arg, what in ((valid, "valid"), (monitor, "monitor")):
+            if arg is not None and not isinstance(arg, Ratings):
+                raise TypeError(f"{type(self).__name__}.fit: {what} must be mfcore Ratings or None; "
+                                f"got {type(arg).__name__}")
+        self._check_training_params()
+        if valid is None and self._wants_validation():
+            train, valid = self._carve_validation(train)
         self.user_map_ = train.user_map
         self.item_map_ = train.item_map
         self.scale_ = train.scale
@@ -88,27 +115,157 @@ class Recommender:
         self.user_counts_ = train.user_counts()
         self.item_counts_ = train.item_counts()
         self.history_ = None
+        self.n_valid_ = 0 if valid is None else len(valid)
         # the training items of each user (CSR structure), excluded by recommend(); no
         # values or mask (to_csr's would hold 0.6 GB during training on 25M ratings)
         self.rated_indptr_, self.rated_indices_ = train.csr_structure()
         self.item_titles_ = _titles(train)
         self._train_ref = train
-        if valid is not None:
-            valid = self._aligned(valid)
-        self._fit(train, valid, callbacks)
-        self._train_ref = None
+        self._valid_data = None if valid is None else self._aligned(valid)
+        self._monitor_data = None if monitor is None else self._aligned(monitor)
+        self._target_var = float(np.var(train.values))
+        try:
+            self._fit(train, self._valid_data, callbacks)
+        finally:
+            self._train_ref = self._valid_data = self._monitor_data = None
         return self
 
     def _fit(self, train, valid, callbacks):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _check_training_params(self):
+        """Check the parameters every epoch-trained model shares (where it has them)."""
+        if hasattr(self, "early_stopping") and not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(f"The 'early_stopping' parameter of {type(self).__name__} must be True or "
+                            f"False. Got {self.early_stopping!r} instead.")
+        if hasattr(self, "patience"):
+            check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
+        if hasattr(self, "validation_fraction"):
+            check_number(self.validation_fraction, "validation_fraction", self, low=0, high=1,
+                         high_inclusive=False)
+
+    def _wants_validation(self):
+        """True for an iterative model asked to stop early (it then needs validation ratings)."""
+        return bool(self.iterative and getattr(self, "early_stopping", False))
+
+    def _carve_validation(self, train):
+        """``(fit part, validation part)``: ``validation_fraction`` of ``train`` at random.
+
+        The draw comes from a generator of its own (``rng`` itself, never one of
+        the streams the model spawns for its initialisation and order), so an
+        int ``rng`` gives the same slice on every fit.
+        """
+        from .._random import as_generator
+        from ..data.split import random_split
+
+        frac = getattr(self, "validation_fraction", 0.1)
+        if len(train) < 2:
+            raise DataError(f"{type(self).__name__}: early_stopping=True needs validation ratings, and "
+                            f"{len(train)} training rating cannot be split; pass valid= to fit or set "
+                            "early_stopping=False")
+        parts = random_split(train, frac, rng=as_generator(self.rng))
+        if len(parts.test) == 0:
+            parts = random_split(train, 1, rng=as_generator(self.rng))
+        return parts.train, parts.test
+
+    def _error_logs(self, triple, prefix):
+        """RMSE/MAE of the current predictions on an aligned ``(u, i, r)`` triple."""
+        u, i, r = triple
+        with np.errstate(over="ignore", invalid="ignore"):
+            pred = self.predict(u, i)
+        rep = error_report(r, pred, self.scale_)
+        return {f"{prefix}rmse": rep["rmse_unclipped"], f"{prefix}rmse_clipped": rep["rmse"],
+                f"{prefix}mae": rep["mae_unclipped"]}
+
     def _validation_logs(self, valid):
         """Per-epoch validation metrics (the History keys ``val_rmse`` etc.)."""
-        u, i, r = valid
-        pred = self.predict(u, i)
-        rep = error_report(r, pred, self.scale_)
-        return {"val_rmse": rep["rmse_unclipped"], "val_rmse_clipped": rep["rmse"],
-                "val_mae": rep["mae_unclipped"]}
+        return self._error_logs(valid, "val_")
+
+    def _sync(self):
+        """Bring whatever predictions read up to date with the trained parameters
+        (AutoRec's codes, the RBM's hidden units); a no-op for most models."""
+
+    def _run_epochs(self, n_epochs, train_epoch, callbacks=None, *, lr=None, loss_var="ratings",
+                    action="raise", fix=None, extra_logs=None, label=None, state=None,
+                    monitor=None):
+        """The one fit skeleton of every model that trains in epochs.
+
+        Wires, around ``train_epoch(epoch) -> loss``: early stopping on the
+        validation ratings (``early_stopping``, ``patience``), the per-epoch
+        validation and monitor metrics, the divergence guard, progress output
+        (``verbose``) and the history. Returns the History (also ``history_``
+        unless ``state`` names another object being trained, as RNCF's stages do).
+
+        ``loss_var``: the variance of what the loss is a mean squared error of
+        ("ratings": the training ratings; a float; None when the loss is not
+        one, e.g. it includes a large penalty) bounds the loss at
+        ``DivergenceGuard.BOUND_FACTOR`` times it. ``action="restore"`` handles
+        a divergence by restoring the best epoch instead of raising.
+        ``extra_logs``: a dict the epoch fills (timings), or a function returning
+        one, logged every epoch (callbacks see it). ``monitor``: for a
+        sub-network (``state`` given), a function returning its own monitor
+        metrics (recorded only).
+        """
+        from ..training import DivergenceGuard, EarlyStopping, run_epochs
+
+        own = state is None
+        callbacks = list(callbacks or ())
+        if own and self._wants_validation():
+            callbacks.append(EarlyStopping(monitor="val_rmse", patience=int(self.patience), restore_best=True))
+
+        sub_monitor = monitor
+        valid, monitor = self._valid_data, self._monitor_data
+        with_valid = valid is not None and own
+        with_monitor = monitor is not None and own
+
+        def validate():
+            logs = dict((extra_logs() if callable(extra_logs) else extra_logs) or {})
+            if with_valid:
+                self._sync()
+                logs.update(self._error_logs(valid, "val_"))
+            return logs
+
+        def monitor_fn():
+            self._sync()
+            return self._error_logs(monitor, "test_")
+
+        baseline = None  # the global mean's RMSE on the validation ratings
+        if with_valid and len(valid[2]) >= DivergenceGuard.MIN_VALID:
+            baseline = float(np.sqrt(np.mean((np.asarray(valid[2], np.float64) - self.global_mean_) ** 2)))
+        if loss_var == "ratings":
+            loss_var = self._target_var
+        bound = None if loss_var is None else DivergenceGuard.BOUND_FACTOR * max(loss_var, 1e-12)
+        fix = fix or (f"lower lr (now {lr:g})" if isinstance(lr, (int, float)) else "lower the learning rate")
+        guard = DivergenceGuard(loss_bound=bound, baseline_val_rmse=baseline, action=action, fix=fix)
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = run_epochs(
+                n_epochs, train_epoch,
+                validate=validate if (with_valid or extra_logs is not None) else None,
+                monitor=monitor_fn if with_monitor else sub_monitor,
+                callbacks=callbacks, verbose=getattr(self, "verbose", 0),
+                model=self if own else state, label=label or type(self).__name__, lr=lr,
+                compile_seconds=getattr(self, "_compile_seconds", 0.0), guard=guard)
+        if own:
+            self.history_ = history
+            if not (with_valid or with_monitor):  # else the last validation synced, and a
+                self._sync()  # best-epoch restore brought back a synced snapshot
+            self._warn_if_worse_than_mean(baseline)
+        return history
+
+    def _warn_if_worse_than_mean(self, baseline):
+        """Warn (TrainingWarning) when the final validation RMSE is above the global mean's."""
+        if baseline is None or self._valid_data is None:
+            return
+        val = self._error_logs(self._valid_data, "val_")["val_rmse"]
+        if np.isfinite(val) and val > baseline:
+            import warnings
+
+            from ..exceptions import TrainingWarning
+            from ..training import user_stacklevel
+            warnings.warn(f"{type(self).__name__}: the validation RMSE after training ({val:.4f}) is above "
+                          f"the global mean's ({baseline:.4f}): the model learned less than the mean "
+                          "rating; train longer, change lr, or see the model's docstring",
+                          TrainingWarning, stacklevel=user_stacklevel())
 
     # -------------------------------------------------------------- predict
     def _predict_known(self, u, i):  # pragma: no cover - abstract
@@ -307,9 +464,7 @@ class Recommender:
         hist = header.get("history")
         model.history_ = None
         if hist is not None:
-            model.history_ = History(epoch=hist["epoch"], metrics=hist["metrics"],
-                                     compile_seconds=hist["compile_seconds"],
-                                     stopped_epoch=hist["stopped_epoch"], best_epoch=hist["best_epoch"])
+            model.history_ = History.from_dict(hist)
         return model
 
 

@@ -5,7 +5,6 @@ Every other model should beat these; if it does not, something is wrong.
 import numpy as np
 
 from .._validation import check_choice, check_number
-from ..training import run_epochs
 from .base import Recommender
 from .registry import register
 
@@ -111,8 +110,7 @@ class Biases(Recommender):
             e = r - (mu + bu[u] + bi[i])  # (n,)
             return float(np.mean(e ** 2))
 
-        validate = (lambda: self._validation_logs(valid)) if valid is not None else None
-        run_epochs(self, n_epochs, epoch, validate, callbacks, self.verbose)
+        self._run_epochs(n_epochs, epoch, callbacks)
 
     def _predict_known(self, u, i):
         return self.global_mean_ + self.user_bias_[u] + self.item_bias_[i]

@@ -276,7 +276,8 @@ class DeepMF(NeuralRecommender):
 
     def __init__(self, n_factors=10, units=(512, 128), dropout=0.5, plain=False, n_epochs=25, lr=0.08,
                  momentum=0.9, nesterov=False, optimizer="sgd", batch_size=1024, reg=0.0,
-                 early_stopping=False, patience=2, engine="jit", rng=None, dtype="float64", verbose=0):
+                 early_stopping=False, patience=2, validation_fraction=0.1, engine="jit", rng=None,
+                 dtype="float64", verbose=0):
         self.n_factors = n_factors
         self.units = units
         self.dropout = dropout
@@ -290,6 +291,7 @@ class DeepMF(NeuralRecommender):
         self.reg = reg
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.engine = engine
         self.rng = rng
         self.dtype = dtype
@@ -343,6 +345,7 @@ class ResNetMF(NeuralRecommender):
 
     def __init__(self, n_factors=20, hidden=64, n_epochs=10, lr=0.001, momentum=0.0, nesterov=False,
                  optimizer="adam", batch_size=32, reg=0.0, early_stopping=False, patience=2,
+                 validation_fraction=0.1,
                  engine="vectorized", rng=None, dtype="float64", verbose=0):
         self.n_factors = n_factors
         self.hidden = hidden
@@ -355,6 +358,7 @@ class ResNetMF(NeuralRecommender):
         self.reg = reg
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.engine = engine
         self.rng = rng
         self.dtype = dtype

@@ -61,7 +61,7 @@ class DeepAutoRec(_AutoRecBase):
     _item_rows = False
 
     def __init__(self, n_hidden1=700, n_hidden2=128, dropout=0.2, reg=0.01, lr=0.08, momentum=0.9,
-                 batch_size=128, n_epochs=50, early_stopping=False, patience=3, rng=None, verbose=0):
+                 batch_size=128, n_epochs=50, early_stopping=False, patience=3, validation_fraction=0.1, rng=None, verbose=0):
         self.n_hidden1 = n_hidden1
         self.n_hidden2 = n_hidden2
         self.dropout = dropout
@@ -72,6 +72,7 @@ class DeepAutoRec(_AutoRecBase):
         self.n_epochs = n_epochs
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.rng = rng
         self.verbose = verbose
 
@@ -136,7 +137,7 @@ class DeepAutoRec(_AutoRecBase):
                     total, n_batches = total + loss, n_batches + 1
             return total / n_batches
 
-        self._run(n_epochs, train_epoch, valid, callbacks)
+        self._run_epochs(n_epochs, train_epoch, callbacks, loss_var=None, lr=lr)
         del self._csr
 
     def _refresh_codes(self):

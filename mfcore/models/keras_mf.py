@@ -26,7 +26,6 @@ from .._validation import check_choice, check_dtype, check_number
 from ..nn import SGD, Adamax, kernels
 from ..nn.mfnet import MFNet
 from ..ranking import fill_unknown
-from ..training import EarlyStopping, run_epochs
 from .base import Recommender
 from .baseline import Biases
 from .registry import register
@@ -37,7 +36,6 @@ class _KerasMF(Recommender):
 
     iterative = True
     _has_bias = True
-    _monitor = "val_rmse"
 
     def _check_common(self):
         self._k = check_number(self.n_factors, "n_factors", self, kind="int", low=1, low_inclusive=True)
@@ -84,11 +82,7 @@ class _KerasMF(Recommender):
         def train_epoch(epoch):
             return epoch_fn(order_rng.permutation(len(u)))  # reshuffled every epoch
 
-        callbacks = list(callbacks or ())
-        if valid is not None and self.early_stopping:
-            callbacks.append(EarlyStopping(monitor=self._monitor, patience=self._patience, restore_best=True))
-        validate = (lambda: self._validation_logs(valid)) if valid is not None else None
-        run_epochs(self, self._n_epochs, train_epoch, validate, callbacks, self.verbose)
+        self._run_epochs(self._n_epochs, train_epoch, callbacks, lr=self._lr)
 
     def _jit_engine(self, u, i, y, tables):
         """Allocate the optimizer tables, compile on a dummy, return ``epoch_fn(order)``."""
@@ -204,7 +198,7 @@ class BiasedMFKeras(_KerasMF):
     _n_slots = 1
 
     def __init__(self, n_factors=15, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
-                 batch_size=128, reg=0.0, early_stopping=False, patience=2, engine="jit",
+                 batch_size=128, reg=0.0, early_stopping=False, patience=2, validation_fraction=0.1, engine="jit",
                  rng=None, dtype="float64", verbose=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -215,6 +209,7 @@ class BiasedMFKeras(_KerasMF):
         self.reg = reg
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.engine = engine
         self.rng = rng
         self.dtype = dtype
@@ -302,7 +297,7 @@ class DotMF(_KerasMF):
     _n_slots = 2
 
     def __init__(self, n_factors=100, n_epochs=30, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 batch_size=32, reg=0.0, early_stopping=True, patience=2, engine="jit",
+                 batch_size=32, reg=0.0, early_stopping=True, patience=2, validation_fraction=0.1, engine="jit",
                  rng=None, dtype="float64", verbose=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -314,6 +309,7 @@ class DotMF(_KerasMF):
         self.reg = reg
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.engine = engine
         self.rng = rng
         self.dtype = dtype

@@ -11,7 +11,6 @@ import numpy as np
 from .. import engines
 from .._random import spawn
 from .._validation import check_choice, check_dtype, check_is_fitted, check_number
-from ..training import EarlyStopping, run_epochs
 from .base import Recommender
 from .registry import register
 
@@ -24,7 +23,7 @@ class _SGDMF(Recommender):
 
     def __init__(self, n_factors=100, n_epochs=20, lr=0.005, reg=0.02, engine="jit", batch_size=1,
                  init_std=0.1, dtype="float64", rng=None, early_stopping=False, patience=3,
-                 verbose=0):
+                 validation_fraction=0.1, verbose=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.lr = lr
@@ -36,6 +35,7 @@ class _SGDMF(Recommender):
         self.rng = rng
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
@@ -56,17 +56,10 @@ class _SGDMF(Recommender):
             raise ValueError(f"engine={engine!r} is not reproducible (threads race on shared rows), "
                              f"so {name} refuses an int rng, which promises identical refits; pass "
                              "rng=None or a numpy Generator, or use engine='jit' for reproducible runs")
-        patience = check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
-        return K, n_epochs, lr, reg, init_std, engine, B, check_dtype(self.dtype, self), patience
+        return K, n_epochs, lr, reg, init_std, engine, B, check_dtype(self.dtype, self)
 
     def _fit(self, train, valid, callbacks):
-        K, n_epochs, lr, reg, init_std, engine, B, dt, patience = self._check_params()
-        callbacks = list(callbacks or ())
-        if self.early_stopping:
-            if valid is None:
-                raise ValueError(f"early_stopping=True needs validation ratings: "
-                                 f"{type(self).__name__}.fit(train, valid)")
-            callbacks.append(EarlyStopping(monitor="val_rmse", patience=patience, restore_best=True))
+        K, n_epochs, lr, reg, init_std, engine, B, dt = self._check_params()
         epoch_fn = engines.get_epoch_fn(self._kind, engine, batch_size=B)
         init_rng, order_rng = spawn(self.rng, 2)  # independent streams: init, order
         # Contiguous arrays in the model dtype. No engine writes them, so the
@@ -97,24 +90,16 @@ class _SGDMF(Recommender):
             call(u1, i1, r1, np.zeros(1, np.int64), z1.copy(), z1.copy(), zK.copy(), zK.copy())
             self._compile_seconds = time.perf_counter() - t0
         n = len(ratings)
-        last = {}
+        logs = {}
 
         def epoch(_):
             order = order_rng.permutation(n)  # (n,) reshuffle every epoch
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence: run_epochs raises
-                sse = call(users, items, ratings, order, getattr(self, "user_bias_", None),
-                           getattr(self, "item_bias_", None), self.user_factors_, self.item_factors_)
-            last["mse"] = sse / n
+            sse = call(users, items, ratings, order, getattr(self, "user_bias_", None),
+                       getattr(self, "item_bias_", None), self.user_factors_, self.item_factors_)
+            logs["train_rmse"] = float(np.sqrt(sse / n))
             return sse / n
 
-        def logs():
-            out = {"train_rmse": float(np.sqrt(last["mse"]))}
-            if valid is not None:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    out.update(self._validation_logs(valid))
-            return out
-
-        run_epochs(self, n_epochs, epoch, logs, callbacks, self.verbose)
+        self._run_epochs(n_epochs, epoch, callbacks, lr=self.lr, extra_logs=logs)
 
     # -------------------------------------------------------------- predict
     def _dot(self, u, i):
@@ -178,9 +163,9 @@ class FunkMF(_SGDMF):
 
     def __init__(self, n_factors=50, n_epochs=40, lr=0.01, reg=0.05, engine="jit", batch_size=1,
                  init_std=0.1, dtype="float64", rng=None, early_stopping=False, patience=3,
-                 verbose=0):
+                 validation_fraction=0.1, verbose=0):
         super().__init__(n_factors, n_epochs, lr, reg, engine, batch_size, init_std, dtype, rng,
-                         early_stopping, patience, verbose)
+                         early_stopping, patience, validation_fraction, verbose)
 
     def _predict_known(self, u, i):
         return self._dot(u, i)
@@ -245,8 +230,11 @@ class BiasedMF(_SGDMF):
         differs. Split into independent ``init`` and ``order`` streams.
     early_stopping : bool, default False
         Stop when ``val_rmse`` has not improved for ``patience`` epochs and
-        restore the best epoch's parameters (needs ``valid`` in ``fit``).
+        restore the best epoch's parameters. Validation ratings are ``valid``
+        in ``fit`` or, without it, ``validation_fraction`` of the training
+        ratings carved at random (never the test ratings).
     patience : int, default 3
+    validation_fraction : float, default 0.1
     verbose : int, default 0
         Print every ``verbose`` epochs.
 
@@ -293,9 +281,9 @@ class BiasedMF(_SGDMF):
 
     def __init__(self, n_factors=100, n_epochs=35, lr=0.01, reg=0.05, engine="jit", batch_size=1,
                  init_std=0.01, dtype="float64", rng=None, early_stopping=False, patience=3,
-                 verbose=0):
+                 validation_fraction=0.1, verbose=0):
         super().__init__(n_factors, n_epochs, lr, reg, engine, batch_size, init_std, dtype, rng,
-                         early_stopping, patience, verbose)
+                         early_stopping, patience, validation_fraction, verbose)
 
     def _predict_known(self, u, i):
         bias = self.user_bias_[u].astype(np.float64) + self.item_bias_[i]

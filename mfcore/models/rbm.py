@@ -79,7 +79,6 @@ from ..engines.rbm_numpy import (_sigmoid, cd_batch_numpy, free_energy,  # noqa:
                                  momentum_step_numpy, visible_probs)
 from ..exceptions import DataError
 from ..ranking import fill_unknown
-from ..training import EarlyStopping, run_epochs
 from ..engines.autorec_numpy import csr_rows
 from .base import Recommender
 from .baseline import Biases
@@ -98,7 +97,8 @@ class _CFRBM(Recommender):
 
     def __init__(self, n_hidden=100, n_epochs=50, lr=0.1, momentum=0.5, weight_decay=0.01,
                  batch_size=20, cd_k=1, cd_k_max=5, cd_k_every=20, init_std=0.01,
-                 item_based=True, shared_weights=False, early_stopping=False, patience=3, engine="jit",
+                 item_based=True, shared_weights=False, early_stopping=False, patience=3,
+                 validation_fraction=0.1, engine="jit",
                  rng=None, verbose=0):
         self.n_hidden = n_hidden
         self.n_epochs = n_epochs
@@ -114,6 +114,7 @@ class _CFRBM(Recommender):
         self.shared_weights = shared_weights
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.engine = engine
         self.rng = rng
         self.verbose = verbose
@@ -195,19 +196,11 @@ class _CFRBM(Recommender):
                          self.weight_decay if j == 0 else 0.0, users.size)
             return sse * scale2 / n
 
-        callbacks = list(callbacks or ())
-        if valid is not None and self.early_stopping:
-            callbacks.append(EarlyStopping(monitor="val_rmse", patience=self.patience, restore_best=True))
-
-        def validate():
-            self._refresh_hidden()
-            return self._validation_logs(valid)
-        with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported by run_epochs
-            run_epochs(self, self.n_epochs, train_epoch, validate if valid is not None else None,
-                       callbacks, self.verbose)
-            if valid is None or not self.early_stopping:
-                self._refresh_hidden()
+        self._run_epochs(self.n_epochs, train_epoch, callbacks, lr=self.lr)
         del self._data
+
+    def _sync(self):
+        self._refresh_hidden()  # predictions read the hidden units of the training rows
 
     def _refresh_hidden(self):
         """Mean-field hidden probabilities of every user from its training ratings (R2)."""
@@ -324,13 +317,14 @@ class SoftmaxRBM(_CFRBM):
 
     def __init__(self, n_hidden=100, n_epochs=80, lr=0.05, momentum=0.5, weight_decay=0.01,
                  batch_size=20, cd_k=1, cd_k_max=5, cd_k_every=20, init_std=0.01,
-                 item_based=True, shared_weights=True, early_stopping=False, patience=3, engine="jit",
+                 item_based=True, shared_weights=True, early_stopping=False, patience=3,
+                 validation_fraction=0.1, engine="jit",
                  rng=None, verbose=0):
         super().__init__(n_hidden=n_hidden, n_epochs=n_epochs, lr=lr, momentum=momentum,
                          weight_decay=weight_decay, batch_size=batch_size, cd_k=cd_k, cd_k_max=cd_k_max,
                          cd_k_every=cd_k_every, init_std=init_std, item_based=item_based,
                          shared_weights=shared_weights, early_stopping=early_stopping, patience=patience,
-                         engine=engine, rng=rng, verbose=verbose)
+                         validation_fraction=validation_fraction, engine=engine, rng=rng, verbose=verbose)
 
     def _levels(self, train):
         levels = train.scale.levels  # DataError for a continuous scale

@@ -242,7 +242,7 @@ class ResidualMF(NeuralRecommender):
     _engines = ("jit", "vectorized")
 
     def __init__(self, n_factors=15, hidden=512, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
-                 optimizer="sgd", batch_size=128, reg=0.0, early_stopping=False, patience=2,
+                 optimizer="sgd", batch_size=128, reg=0.0, early_stopping=False, patience=2, validation_fraction=0.1,
                  engine="jit", rng=None, dtype="float64", verbose=0, warm_start=None, mf_epochs=35,
                  mf_lr=0.01, mf_reg=0.05, mf_init_std=0.01, reg_per_rating=0.0):
         self.n_factors = n_factors
@@ -256,6 +256,7 @@ class ResidualMF(NeuralRecommender):
         self.reg = reg
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.engine = engine
         self.rng = rng
         self.dtype = dtype

@@ -9,7 +9,6 @@ import numpy as np
 from .._random import spawn
 from .._validation import check_choice, check_dtype, check_number
 from ..nn import ELU, Concatenate, Dense, Embedding
-from ..training import EarlyStopping, run_epochs
 from ._neural import Net, NeuralRecommender, make_optimizer, predict_net, train_epoch_numpy
 from .baseline import Biases
 from .keras_mf import BiasedMFKeras
@@ -148,7 +147,7 @@ class RNCF(NeuralRecommender):
 
     def __init__(self, n_factors=15, units=(512, 256, 256), n_epochs=15, lr=0.08, momentum=0.9,
                  mlp_lr=0.01, batch_size=128, error_target="corrected", reg=0.0, early_stopping=False,
-                 patience=2, rng=None, dtype="float64", verbose=0):
+                 patience=2, validation_fraction=0.1, rng=None, dtype="float64", verbose=0):
         self.n_factors = n_factors
         self.units = units
         self.n_epochs = n_epochs
@@ -160,6 +159,7 @@ class RNCF(NeuralRecommender):
         self.reg = reg
         self.early_stopping = early_stopping
         self.patience = patience
+        self.validation_fraction = validation_fraction
         self.rng = rng
         self.dtype = dtype
         self.verbose = verbose
@@ -185,19 +185,28 @@ class RNCF(NeuralRecommender):
             self.error_net_ = RNCFNet(n_users, n_items, self._k, self._units, False, init_rng, self._dtype)
         return RNCFNet(n_users, n_items, self._k, self._units, True, init_rng, self._dtype)
 
-    def _stage(self, net, inputs, y, order_rng, valid_fn, callbacks, label):
-        """Train ``net`` with Adam(mlp_lr) for n_epochs; return its History."""
+    def _stage(self, net, inputs, y, order_rng, callbacks, label, valid_fn=None, monitor_fn=None):
+        """Train ``net`` with Adam(mlp_lr) for n_epochs through the fit skeleton; return its History.
+
+        Stages 2 and 3 spike and collapse by design (tutorial 07): a divergence
+        restores the stage's best epoch (by validation RMSE when there is
+        validation, else by training loss), records it in the history and warns.
+        """
         opt = make_optimizer("adam", self._mlp_lr)
         timing = {}
-        owner = self if label == "stage3" else RNCFStage2(self._mlp_lr)
 
         def train_epoch(epoch):
             order = order_rng.permutation(len(y))  # reshuffled every epoch
             return train_epoch_numpy(net, opt, inputs, y, order, self._batch, self._reg, timing)
 
-        def validate():
+        def extra_logs():
             return {**timing, **(valid_fn() if valid_fn is not None else {})}
-        return run_epochs(owner, self._n_epochs, train_epoch, validate, callbacks, self.verbose)
+        own = label == "stage3"
+        return self._run_epochs(self._n_epochs, train_epoch, callbacks, lr=self._mlp_lr,
+                                loss_var="ratings" if own else float(np.var(y)), action="restore",
+                                fix="lower mlp_lr", extra_logs=extra_logs,
+                                label=f"RNCF {label}", state=None if own else net,
+                                monitor=monitor_fn)
 
     def _fit(self, train, valid, callbacks):
         self._check_common()
@@ -210,7 +219,7 @@ class RNCF(NeuralRecommender):
         self.stage1_ = BiasedMFKeras(n_factors=self._k, n_epochs=self._n_epochs, lr=self._lr,
                                      momentum=self.momentum, batch_size=self._batch, rng=rng1,
                                      dtype=self._dtype, verbose=self.verbose)
-        self.stage1_.fit(train, None if valid is None else _as_ratings(train, valid))
+        self.stage1_.fit(train, _as_ratings(train, valid), monitor=_as_ratings(train, self._monitor_data))
         u = np.ascontiguousarray(train.users, dtype=np.int64)  # (n,)
         i = np.ascontiguousarray(train.items, dtype=np.int64)  # (n,)
         r = train.values  # (n,)
@@ -222,26 +231,24 @@ class RNCF(NeuralRecommender):
         init2, order2 = spawn(rng2, 2)
         self.error_net_ = RNCFNet(train.n_users, train.n_items, self._k, self._units, False, init2,
                                   self._dtype)
-        valid2 = None
-        if valid is not None:
-            vu, vi, vr = valid
+
+        def error_logs(triple, key):
+            """``{key: MSE}`` of stage 2 against stage 1's squared errors on the known pairs."""
+            vu, vi, vr = triple
             vk = self.known_mask(vu, vi)
             ve = (vr[vk] - (offset + self.stage1_.predict(vu[vk], vi[vk]) - mu)) ** 2  # (m,)
+            return lambda: {key: float(np.mean((predict_net(self.error_net_, vu[vk], vi[vk]) - ve) ** 2))}
 
-            def valid2():
-                return {"val_mse": float(np.mean((predict_net(self.error_net_, vu[vk], vi[vk]) - ve) ** 2))}
-        h2 = self._stage(self.error_net_, (u, i), e, order2, valid2, (), "stage2")
+        valid2 = None if valid is None else error_logs(valid, "val_mse")
+        monitor2 = None if self._monitor_data is None else error_logs(self._monitor_data, "test_mse")
+        h2 = self._stage(self.error_net_, (u, i), e, order2, (), "stage2", valid2, monitor2)
         self.stage_histories_ = {"stage1": self.stage1_.history_, "stage2": h2}
         # ---- stage 3: inference net on (p_u, q_i, predicted error) -> raw rating
         init3, order3 = spawn(rng3, 2)
         self.net_ = RNCFNet(train.n_users, train.n_items, self._k, self._units, True, init3, self._dtype)
         g = np.ascontiguousarray(predict_net(self.error_net_, u, i), dtype=self._dtype)  # (n,)
         y = np.ascontiguousarray(r, dtype=self._dtype)  # (n,)
-        callbacks = list(callbacks or ())
-        if valid is not None and self.early_stopping:
-            callbacks.append(EarlyStopping(monitor="val_rmse", patience=self._patience, restore_best=True))
-        valid3 = (lambda: self._validation_logs(valid)) if valid is not None else None
-        self._stage(self.net_, (u, i, g), y, order3, valid3, callbacks, "stage3")
+        self._stage(self.net_, (u, i, g), y, order3, callbacks, "stage3")
 
     def _predict_known(self, u, i):
         u, i = np.asarray(u, np.int64), np.asarray(i, np.int64)
@@ -260,19 +267,14 @@ class RNCF(NeuralRecommender):
                 params[key[4:].replace(".", "/")][...] = value
 
 
-class RNCFStage2:
-    """Stands for the model in stage 2's epoch loop (names it in a DivergenceError)."""
-
-    def __init__(self, lr):
-        self.lr = lr
-        self._compile_seconds = 0.0
-
-
-def _as_ratings(train, valid):
-    """The aligned validation triple as Ratings in the training maps (for stage 1's history)."""
+def _as_ratings(train, triple):
+    """An aligned ``(u, i, r)`` triple (or None) as Ratings in the training maps, without the
+    rows of unknown ids (for stage 1's validation and monitor)."""
     from ..data.ratings import Ratings
 
-    vu, vi, vr = valid
+    if triple is None:
+        return None
+    vu, vi, vr = triple
     keep = (vu >= 0) & (vi >= 0)
     return Ratings(vu[keep].astype(np.int32), vi[keep].astype(np.int32), np.asarray(vr[keep], np.float64),
                    train.user_map, train.item_map, scale=train.scale, name="valid")

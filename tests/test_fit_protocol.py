@@ -1,0 +1,146 @@
+"""The fit protocol every registered model shares.
+
+* The test monitor (``fit(train, monitor=test)``) is recorded and never used:
+  the fitted parameters are bit-identical with and without it.
+* ``early_stopping=True`` without ``valid`` carves a validation slice from the
+  training ratings (or the model has no early stopping and says so).
+* Every family of models, driven to explode with a huge learning rate, stops
+  with a clear DivergenceError (or, for RNCF's stages, restores its best epoch
+  and says so) within a few epochs.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+from mfcore import DivergenceError, make_model, model_names
+from mfcore.data.split import random_split
+from mfcore.data.synthetic import make_ratings
+from mfcore.exceptions import TrainingWarning
+
+# small, quick settings per model (the protocol does not depend on size)
+SMALL = {
+    "biases": {"n_epochs": 3},
+    "mf": {"n_factors": 4, "n_epochs": 3},
+    "biased-mf": {"n_factors": 4, "n_epochs": 3},
+    "biased-mf-keras": {"n_factors": 4, "n_epochs": 3},
+    "dot-mf": {"n_factors": 4, "n_epochs": 3},
+    "i-autorec": {"n_hidden": 8, "n_epochs": 2, "lbfgs_iter": 3},
+    "u-autorec": {"n_hidden": 8, "n_epochs": 2, "lbfgs_iter": 3},
+    "deep-autorec": {"hidden_units": (16, 8), "n_epochs": 2},
+    "rbm": {"n_hidden": 8, "n_epochs": 3},
+    "bernoulli-rbm": {"n_hidden": 8, "n_epochs": 3},
+    "residual-mf": {"n_factors": 4, "hidden": 8, "n_epochs": 3},
+    "deep": {"n_factors": 4, "units": (16, 8), "n_epochs": 3, "batch_size": 64},
+    "resnet-mf": {"n_factors": 4, "hidden": 8, "n_epochs": 2},
+    "rncf": {"n_factors": 4, "units": (16, 8, 8), "n_epochs": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    ratings = make_ratings(120, 60, 3000, rng=0)
+    parts = random_split(ratings, 0.2, rng=1)
+    return parts.train, parts.test
+
+
+def _small(name, **extra):
+    cls = make_model(name).__class__
+    params = dict(SMALL.get(name, {}))
+    params = {k: v for k, v in params.items() if k in cls._param_names()}
+    if "deep-autorec" == name and "hidden_units" not in cls._param_names():
+        params["n_hidden1"], params["n_hidden2"] = 16, 8  # until the vocabulary is unified
+    if "rng" in cls._param_names():
+        params["rng"] = 0
+    params.update(extra)
+    return cls(**params)
+
+
+def _iterative():
+    return [n for n in model_names() if make_model(n).iterative]
+
+
+def _state_equal(a, b):
+    sa, sb = a._get_state(), b._get_state()
+    assert sorted(sa) == sorted(sb)
+    for key in sa:
+        assert np.array_equal(np.asarray(sa[key]), np.asarray(sb[key])), key
+
+
+@pytest.mark.parametrize("name", _iterative())
+def test_the_monitor_changes_nothing(data, name):
+    train, test = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = _small(name).fit(train)
+        watched = _small(name).fit(train, monitor=test)
+    _state_equal(plain, watched)
+    h = watched.history_
+    assert "test_rmse" in h and len(h["test_rmse"]) == len(h)
+    assert np.all(np.isfinite(h["test_rmse"]))
+    assert "test_rmse" not in (plain.history_ or {})
+    # the last monitor value is the fitted model scored on the test ratings
+    assert h["test_rmse"][-1] == pytest.approx(watched.evaluate(test)["rmse_unclipped"], rel=1e-9)
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_early_stopping_without_valid_carves_from_train(data, name):
+    train, _ = data
+    model = _small(name)
+    if "early_stopping" not in model._param_names():
+        with pytest.raises(ValueError, match="has no parameter 'early_stopping'"):
+            model.set_params(early_stopping=True)
+        return
+    model.set_params(early_stopping=True, validation_fraction=0.2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(train)
+    assert model.n_valid_ == round(0.2 * len(train))
+    assert int(model.item_counts_.sum()) == len(train) - model.n_valid_
+    assert "val_rmse" in model.history_ and model.history_.best_epoch is not None
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if "validation_fraction" in
+                                  make_model(n)._param_names()])
+def test_validation_fraction_is_checked(data, name):
+    with pytest.raises(ValueError, match="'validation_fraction' parameter of"):
+        _small(name, early_stopping=True, validation_fraction=1.5).fit(data[0])
+
+
+# lr that makes each family explode (the models' own defaults train fine)
+EXPLODE = {
+    "biased-mf": {"lr": 5.0, "engine": "jit"},
+    "mf": {"lr": 5.0, "engine": "loop"},
+    "biased-mf-keras": {"lr": 50.0},
+    "dot-mf": {"lr": 50.0, "early_stopping": False},
+    "residual-mf": {"lr": 50.0},
+    "deep": {"lr": 50.0, "engine": "vectorized"},
+    "i-autorec": {"optimizer": "adam", "lr": 50.0, "reg": 0.0},
+    "rncf": {"mlp_lr": 0.5},
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPLODE))
+def test_an_exploding_run_stops_with_a_clear_error(data, name):
+    train, test = data
+    model = _small(name, **EXPLODE[name], n_epochs=6)
+    with pytest.raises(DivergenceError, match=r"diverged at epoch \d: .*(lower lr|lower mlp_lr)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            model.fit(train, valid=test)
+
+
+def test_a_saturated_rbm_is_not_silent(data):
+    # the RBM's reconstruction is an average of rating levels, so its loss cannot explode;
+    # a huge lr saturates it instead, worse than the global mean, and the fit says so
+    train, test = data
+    with pytest.warns(TrainingWarning, match="above the global mean's"):
+        _small("rbm", lr=1e4, n_epochs=4).fit(train, valid=test)
+
+
+def test_every_registered_model_is_exported_at_the_top_level():
+    import mfcore
+
+    for name in model_names():
+        cls = make_model(name).__class__
+        assert getattr(mfcore, cls.__name__) is cls and cls.__name__ in mfcore.__all__
