@@ -79,7 +79,7 @@ def run_mfcore(seeds):
     train, test = random_split(load_ml100k(DATA / "ml-100k"), 0.2, rng=42)
     for seed in seeds:
         t0 = time.perf_counter()
-        m = make_model("rncf", rng=seed).fit(train, monitor=test)
+        m = make_model("rncf", rng=seed, mlp_lr=0.01, early_stopping=False).fit(train, monitor=test)
         h = m.history_
         row = summary(h["test_rmse_clipped"], time.perf_counter() - t0)
         row["stage1_best"] = m.stage_histories_["stage1"].best("test_rmse_clipped")[1]

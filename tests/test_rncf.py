@@ -12,7 +12,8 @@ from tests.conftest import make_planted
 
 
 def _small(**kw):
-    base = dict(n_factors=4, units=(8, 6, 6), n_epochs=3, batch_size=32, lr=0.02, rng=0)
+    base = dict(n_factors=4, units=(8, 6, 6), n_epochs=3, batch_size=32, lr=0.02, rng=0,
+                early_stopping=False)
     base.update(kw)
     return RNCF(**base)
 
@@ -50,6 +51,15 @@ def test_stage1_network_gradient_check():
     _, grads = net.loss_and_grads(u, i, y, reg=0.01)
     res = check_gradients(lambda: net.loss_terms(u, i, y, reg=0.01), net.params, grads)
     assert res.max_rel < GRAD, res
+
+
+def test_default_early_stopping_carves_validation_before_stage_1(planted_split):
+    train, _ = planted_split
+    m = _small(early_stopping=True).fit(train)
+    assert m.n_valid_ == round(0.1 * len(train))
+    fitted = len(train) - m.n_valid_
+    assert int(m.stage1_.user_counts_.sum()) == int(m.user_counts_.sum()) == fitted
+    assert "val_rmse" in m.history_ and "val_mse" in m.stage_histories_["stage2"]
 
 
 def test_stage1_is_biased_mf_keras(planted_split):
@@ -125,11 +135,13 @@ def test_fallback_score_users_and_save_load(tiny_ratings, tmp_path):
     np.testing.assert_array_equal(back.predict_ratings(tiny_ratings), m.predict_ratings(tiny_ratings))
 
 
-def test_registry_defaults_are_the_notebooks():
-    m = make_model("rncf")
+def test_notebook_settings_are_the_notebooks():
+    m = make_model("rncf", **RNCF.NOTEBOOK_SETTINGS)
     assert isinstance(m, RNCF)
-    assert (m.n_factors, m.units, m.n_epochs, m.lr, m.momentum, m.mlp_lr, m.batch_size, m.error_target) == \
-        (15, (512, 256, 256), 15, 0.08, 0.9, 0.01, 128, "corrected")
+    assert (m.n_factors, m.units, m.n_epochs, m.lr, m.momentum, m.mlp_lr, m.batch_size, m.error_target,
+            m.early_stopping) == (15, (512, 256, 256), 15, 0.08, 0.9, 0.01, 128, "corrected", False)
+    stable = make_model("rncf")  # the defaults: Adam's own lr, stage 3 stopped on validation
+    assert (stable.mlp_lr, stable.early_stopping) == (0.001, True)
 
 
 @pytest.mark.parametrize("param,value,exc", [
@@ -152,8 +164,8 @@ def test_rncf_ml100k_80_20_behaviour(ml100k_dir):
     # measured with the notebook's 15 epochs per stage (float64, rng=42; benchmarks/bench_neural.py):
     # corrected 0.9967 @ 1 / 1.1338 (Keras 0.9624 @ 1 / 1.1401), stage 1 alone 0.9263 / 0.9271.
     # 8 epochs per stage keep this test shorter; the shape is the same by then.
-    m = RNCF(rng=42, n_epochs=8).fit(train, test)
-    v = m.history_["val_rmse_clipped"]
-    stage1_best = m.stage_histories_["stage1"].best("val_rmse_clipped")[1]
+    m = RNCF(rng=42, n_epochs=8, **RNCF.NOTEBOOK_SETTINGS).fit(train, monitor=test)
+    v = m.history_["test_rmse_clipped"]
+    stage1_best = m.stage_histories_["stage1"].best("test_rmse_clipped")[1]
     assert int(np.argmin(v)) + 1 <= 3
     assert v[-1] > stage1_best and v[-1] > 0.951

@@ -374,7 +374,8 @@ def keep_best(target):
 
 rncf = {}
 for target in ("corrected", "notebook"):
-    model = RNCF(n_epochs=RNCF_EPOCHS, units=RNCF_UNITS, error_target=target, rng=SEED)
+    model = RNCF(n_epochs=RNCF_EPOCHS, units=RNCF_UNITS, error_target=target, rng=SEED,
+                 **RNCF.NOTEBOOK_SETTINGS)             # Adam(0.01), no early stopping
     model.fit(train, monitor=test, callbacks=[keep_best(target)])
     rncf[target] = model
     h = model.stage_histories_
