@@ -105,7 +105,7 @@ class RNCF(NeuralRecommender):
     and end far above the global mean. The defaults are therefore Adam's own
     ``mlp_lr=0.001`` and ``early_stopping=True`` (stage 3 stops on validation
     ratings carved from the training set), which train without a spike there
-    and on ML-100k (benchmarks/results/defaults.md). The notebook's exact
+    and on ML-100k (benchmarks/results/default_settings.md). The notebook's exact
     settings, used by tutorial 07 and the Keras comparison, are
     ``RNCF(**RNCF.NOTEBOOK_SETTINGS)`` (``--param mlp_lr=0.01 --param
     early_stopping=false`` on the command line). Either way a divergence
