@@ -6,8 +6,7 @@ import pytest
 from mfcore import DivergenceError, load_model, make_model
 from mfcore.models.deep import DeepMF, DeepNet, ResNetMF, ResNetNet
 from mfcore.nn import check_gradients, numerical_gradient
-from tests._tol import F64, GRAD
-from tests.conftest import make_planted
+from helpers import F64, GRAD
 
 CONFIGS = {
     "deep": (DeepMF, dict(units=(16, 8), batch_size=32)),
@@ -22,13 +21,6 @@ def _small(config, **kw):
     params.update(base)
     params.update(kw)
     return cls(**params)
-
-
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 def _randomize(net, rng, scale=0.5):
@@ -235,11 +227,8 @@ def test_parameter_errors(cls, param, value, exc, tiny_ratings):
 
 # ----------------------------------------------------------------- ML-100k
 @pytest.mark.slow
-def test_deep_ml100k_80_20_matches_keras(ml100k_dir):
-    from mfcore.data.movielens import load_ml100k
-    from mfcore.data.split import random_split
-
-    train, test = random_split(load_ml100k(ml100k_dir), 0.2, rng=42)
+def test_deep_ml100k_80_20_matches_keras(ml100k_80_20):
+    train, test = ml100k_80_20
     m = DeepMF(rng=42).fit(train, test)
     h = m.history_
     assert len(h) == 25

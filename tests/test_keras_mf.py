@@ -5,8 +5,7 @@ import pytest
 from mfcore import DivergenceError, EarlyStopping, Ratings, load_model, make_model
 from mfcore.models.keras_mf import BiasedMFKeras, DotMF
 from mfcore.nn.mfnet import MFNet
-from tests._tol import F32, F64
-from tests.conftest import make_planted
+from helpers import F32, F64, make_planted
 
 MODELS = [BiasedMFKeras, DotMF]
 
@@ -19,13 +18,6 @@ def _small(cls, **kw):
         base.update(lr=0.02)
     base.update(kw)
     return cls(**base)
-
-
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 @pytest.mark.parametrize("cls", MODELS)
@@ -238,17 +230,9 @@ def test_parameter_errors(cls, param, value, exc, tiny_ratings):
 
 
 # ----------------------------------------------------------------- ML-100k
-@pytest.fixture(scope="module")
-def split_80_20(ml100k_dir):
-    from mfcore.data.movielens import load_ml100k
-    from mfcore.data.split import random_split
-
-    return random_split(load_ml100k(ml100k_dir), 0.2, rng=42)  # Keras' 80/20 protocol
-
-
 @pytest.mark.slow
-def test_biased_mf_keras_ml100k_80_20_band(split_80_20):
-    train, test = split_80_20
+def test_biased_mf_keras_ml100k_80_20_band(ml100k_80_20):
+    train, test = ml100k_80_20
     m = BiasedMFKeras(rng=42).fit(train, test)
     h = m.history_
     assert len(h) == 15
@@ -259,8 +243,8 @@ def test_biased_mf_keras_ml100k_80_20_band(split_80_20):
 
 
 @pytest.mark.slow
-def test_dot_mf_ml100k_80_20_band(split_80_20):
-    train, test = split_80_20
+def test_dot_mf_ml100k_80_20_band(ml100k_80_20):
+    train, test = ml100k_80_20
     m = DotMF(n_epochs=8, early_stopping=False, rng=42).fit(train)
     # measured (float64, rng=42): clipped RMSE 1.3114 after 8 epochs: the slow start from
     # near-zero factors (0.9521 after 30; Keras 0.9614 after 30, with no fallback for the

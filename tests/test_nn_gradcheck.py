@@ -9,7 +9,7 @@ import pytest
 from mfcore import nn
 from mfcore.nn.gradcheck import check_gradients, relative_error
 from mfcore.nn.mfnet import MFNet
-from tests._tol import GRAD
+from helpers import GRAD
 
 SIZES = [(1, 3, 2), (4, 5, 3), (16, 8, 6)]
 

@@ -9,8 +9,8 @@ from mfcore import DataError, DivergenceError, Ratings, RatingScale, load_model,
 from mfcore.engines import rbm_jit
 from mfcore.models.autorec import csr_rows
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM, cd_batch_numpy, free_energy, visible_probs
-from tests._tol import F64
-from tests.conftest import make_planted
+import helpers
+from helpers import F64
 
 
 def _energy(items, V, h, W, bv, bh):
@@ -92,11 +92,8 @@ def test_numba_and_numpy_give_the_same_numbers(K, k):
 
 @pytest.fixture(scope="module")
 def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    r = np.clip(np.round(ratings.values), 1, 5)
-    ratings = Ratings.from_arrays(ratings.users, ratings.items, r, scale=RatingScale(1, 5, 1))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
+    """conftest's planted split with the ratings rounded to whole stars (the RBMs model stars)."""
+    return helpers.planted_split(stars=True)
 
 
 @pytest.mark.parametrize("cls,shared", [(SoftmaxRBM, False), (SoftmaxRBM, True), (BernoulliRBM, True)])
@@ -167,10 +164,8 @@ def test_parameter_errors(planted_split):
 
 
 @pytest.mark.slow
-def test_ml100k_softmax_rbm_beats_biases(ml100k_dir):
-    from mfcore.data import load_ml100k, random_split
-
-    split = random_split(load_ml100k(ml100k_dir), 0.2, rng=42)
+def test_ml100k_softmax_rbm_beats_biases(ml100k_80_20):
+    split = ml100k_80_20
     rmse = SoftmaxRBM(rng=0).fit(split.train).evaluate(split.test)["rmse"]
     assert rmse < 0.9514  # biases baseline (Surprise BaselineOnly) on this split; measured 0.9156 (rng=0)
 

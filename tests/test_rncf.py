@@ -7,21 +7,13 @@ from mfcore.models.keras_mf import BiasedMFKeras
 from mfcore.models.rncf import RNCF, RNCFNet
 from mfcore.nn.mfnet import MFNet
 from mfcore.nn import check_gradients
-from tests._tol import F64, GRAD
-from tests.conftest import make_planted
+from helpers import F64, GRAD
 
 
 def _small(**kw):
     base = dict(n_factors=4, units=(8, 6, 6), n_epochs=3, batch_size=32, lr=0.02, rng=0)
     base.update(kw)
     return RNCF(**base)
-
-
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 @pytest.mark.parametrize("extra", [False, True], ids=["stage2", "stage3"])
