@@ -98,21 +98,21 @@ def module_version(module, python=None):
 
 def peer_python(module, python=None):
     """``(interpreter, note)`` for a peer library that mfcore never imports (TensorFlow, Surprise,
-    PyTorch): ``python`` when given (a flag or an environment variable), else this interpreter
-    when it can import ``module``. ``interpreter`` is None when the peer is not there, and
-    ``note`` then says so ("not installed") and how to provide it."""
+    PyTorch): ``python`` when given (a flag or an environment variable) and it can import
+    ``module``, else this interpreter when it can. ``interpreter`` is None when neither can,
+    and ``note`` then says so ("not installed ...") and how to provide the peer."""
+    tried = []
     if python:
-        if not Path(python).exists():
-            return None, f"{NOT_INSTALLED}: {python} does not exist"
-        version = module_version(module, python)
-        if version is None:
-            return None, f"{NOT_INSTALLED}: {python} cannot import {module}"
-        return str(python), f"{module} {version} ({python})"
+        version = module_version(module, python) if Path(python).exists() else None
+        if version is not None:
+            return str(python), f"{module} {version} ({python})"
+        tried.append(f"{python} {'cannot import it' if Path(python).exists() else 'does not exist'}")
     version = module_version(module)
-    if version is None:
-        return None, (f"{NOT_INSTALLED}: {module} is not importable here; install it in this "
-                      "environment or pass the interpreter that has it (see benchmarks/README.md)")
-    return sys.executable, f"{module} {version} (this interpreter)"
+    if version is not None:
+        return sys.executable, f"{module} {version} (this interpreter)"
+    tried.append(f"{sys.executable} cannot import it")
+    return None, (f"{NOT_INSTALLED} ({module}: {'; '.join(tried)}); install it here or pass a "
+                  "Python that has it (see benchmarks/README.md)")
 
 
 @contextmanager

@@ -350,6 +350,9 @@ def markdown(results):
                              s["cpu_seconds"], m["keras_cpu"],
                              f"{s['cpu_ratio_vs_keras']:.2f}x" if no_keras is None else None])
         threads = sorted({str(r.get("mfcore_blas_threads", 1)) for r in speed.values()})
+        known = [n for n in threads if n.isdigit()]  # the others: threadpoolctl was not installed
+        threads_text = (f"{' or '.join(known)} thread(s)" if known
+                        else "a thread count not recorded (threadpoolctl not installed)")
         lines += ["## Seconds per epoch against TensorFlow/Keras (same session, alternating runs)", "",
                   markdown_table(["model", "batch", "mfcore", "wall s/epoch", "forward", "backward", "update",
                                   "Keras wall", "wall speed-up (per round)", "CPU s/epoch", "Keras CPU",
@@ -361,7 +364,7 @@ def markdown(results):
                   "first epoch dropped: set-up and tracing); in brackets the lowest and highest ratio of one "
                   "round's medians (each mfcore run against the Keras run beside it). Keras runs float32 "
                   "(its default) with 2 intra-op threads and op determinism on; mfcore's BLAS runs "
-                  f"{' or '.join(threads)} thread(s) (`OPENBLAS_NUM_THREADS`, 1 unless set: on a "
+                  f"{threads_text} (`OPENBLAS_NUM_THREADS`, 1 unless set: on a "
                   "shared 2-core machine a second BLAS thread mostly waits), its own loops one. The like-for-like "
                   "comparison is the float32 row: same precision as Keras. CPU seconds are the process's CPU "
                   "time (all threads): the work each side does, which a busy shared machine distorts less than "
