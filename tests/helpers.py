@@ -80,3 +80,26 @@ def ml100k_u1(folder):
     from mfcore.data import load_ml100k_split
 
     return load_ml100k_split(folder, "u1")
+
+
+# ------------------------------------------------------------------ model contracts
+def assert_scores_match_predict(model, users):
+    """``score_users(users)`` row by row equals ``predict`` of (u, every item)."""
+    scores = model.score_users(users)
+    items = np.arange(model.item_counts_.size)
+    assert scores.shape == (len(users), items.size)
+    for row, u in zip(scores, users):
+        np.testing.assert_allclose(row, model.predict(np.full(items.size, u), items), **F64)
+
+
+def assert_loads_back(model, ratings, path):
+    """``model`` saved to ``path`` and loaded back: same class, parameters, history epochs
+    and, bit for bit, the same predictions on ``ratings``. Returns the loaded model."""
+    from mfcore import load_model
+
+    back = load_model(model.save(path))
+    assert type(back) is type(model) and back.get_params() == model.get_params()
+    np.testing.assert_array_equal(back.predict_ratings(ratings), model.predict_ratings(ratings))
+    if model.history_ is not None:
+        assert back.history_.epoch == model.history_.epoch
+    return back

@@ -3,10 +3,10 @@ properties, policies, and the ML-100k band."""
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, load_model, make_model
+from mfcore import DivergenceError, make_model
 from mfcore.models.deep import DeepMF, DeepNet, ResNetMF, ResNetNet
 from mfcore.nn import check_gradients, numerical_gradient
-from helpers import F64, GRAD
+from helpers import F64, GRAD, assert_loads_back, assert_scores_match_predict
 
 CONFIGS = {
     "deep": (DeepMF, dict(units=(16, 8), batch_size=32)),
@@ -195,14 +195,8 @@ def test_fallback_score_users_and_save_load(config, tiny_ratings, tmp_path):
     m = _small(config, batch_size=4, n_epochs=2).fit(tiny_ratings)
     p = m.predict(np.array([0]), np.array([4]))  # item "z" has no training rating
     assert p[0] == pytest.approx(m.global_mean_ + m.fallback_user_bias_[0])
-    users = np.array([0, 3])
-    scores = m.score_users(users)
-    n = m.item_counts_.size
-    for row, u in enumerate(users):
-        np.testing.assert_allclose(scores[row], m.predict(np.full(n, u), np.arange(n)), **F64)
-    back = load_model(m.save(tmp_path / "m.npz"))
-    assert type(back) is type(m) and back.get_params() == m.get_params()
-    np.testing.assert_array_equal(back.predict_ratings(tiny_ratings), m.predict_ratings(tiny_ratings))
+    assert_scores_match_predict(m, np.array([0, 3]))
+    assert_loads_back(m, tiny_ratings, tmp_path / "m.npz")
 
 
 def test_registry_defaults_are_the_notebooks():

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, EarlyStopping, Ratings, load_model, make_model
+from mfcore import DivergenceError, EarlyStopping, Ratings, make_model
 from mfcore.models.keras_mf import BiasedMFKeras, DotMF
 from mfcore.nn.mfnet import MFNet
-from helpers import F32, F64, make_planted
+from helpers import F32, F64, assert_loads_back, assert_scores_match_predict, make_planted
 
 MODELS = [BiasedMFKeras, DotMF]
 
@@ -190,22 +190,14 @@ def test_unknown_ids_follow_the_fallback(tiny_ratings):
 @pytest.mark.parametrize("cls", MODELS)
 def test_score_users_matches_predict(cls, tiny_ratings):
     m = cls(n_factors=3, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
-    users = np.array([0, 2, 4])
-    scores = m.score_users(users)
-    n_items = m.item_counts_.size
-    for row, u in enumerate(users):
-        np.testing.assert_allclose(scores[row], m.predict(np.full(n_items, u), np.arange(n_items)), **F64)
+    assert_scores_match_predict(m, np.array([0, 2, 4]))
 
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_save_load_round_trip(cls, planted_split, tmp_path):
     train, test = planted_split
     m = _small(cls, dtype="float32").fit(train, test)
-    path = m.save(tmp_path / "m.npz")
-    back = load_model(path)
-    assert type(back) is cls and back.get_params() == m.get_params()
-    np.testing.assert_array_equal(back.predict_ratings(test), m.predict_ratings(test))
-    assert back.history_.epoch == m.history_.epoch
+    assert type(assert_loads_back(m, test, tmp_path / "m.npz")) is cls
 
 
 def test_registry_names():

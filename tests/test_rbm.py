@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from mfcore import DataError, DivergenceError, Ratings, RatingScale, load_model, make_model
+from mfcore import DataError, DivergenceError, Ratings, RatingScale, make_model
 from mfcore.engines import rbm_jit
 from mfcore.models.autorec import csr_rows
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM, cd_batch_numpy, free_energy, visible_probs
 import helpers
-from helpers import F64
+from helpers import F64, assert_loads_back, assert_scores_match_predict
 
 
 def _energy(items, V, h, W, bv, bh):
@@ -118,11 +118,8 @@ def test_learns_predicts_ratings_save_load(name, kw, planted_split, tmp_path):
     assert len(m.history_) == 8
     pred = m.predict(valid.users, valid.items)
     assert pred.min() >= 1.0 and pred.max() <= 5.0  # an expected rating, not a binary value
-    users = np.array([1, 4])
-    for row, u in zip(m.score_users(users), users):
-        np.testing.assert_allclose(row, m.predict(np.full(row.size, u), np.arange(row.size)), **F64)
-    loaded = load_model(m.save(tmp_path / "rbm.npz"))
-    np.testing.assert_array_equal(loaded.predict(valid.users, valid.items), pred)
+    assert_scores_match_predict(m, np.array([1, 4]))
+    assert_loads_back(m, valid, tmp_path / "rbm.npz")
     assert m.predict(np.array([-1]), np.array([2]))[0] == pytest.approx(m.global_mean_ + m.fallback_item_bias_[2])
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, Ratings, load_model, make_model
+from mfcore import DivergenceError, Ratings, make_model
 from mfcore.models.residual import ResidualMF, ResidualNet
 from mfcore.nn import check_gradients
-from helpers import F32, F64, GRAD, make_planted
+from helpers import F32, F64, GRAD, assert_loads_back, assert_scores_match_predict, make_planted
 
 
 def _small(**kw):
@@ -152,20 +152,13 @@ def test_unknown_ids_follow_the_fallback(tiny_ratings):
 
 def test_score_users_matches_predict(tiny_ratings):
     m = ResidualMF(n_factors=3, hidden=4, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
-    users = np.array([0, 2, 4])
-    scores = m.score_users(users)
-    n = m.item_counts_.size
-    for row, u in enumerate(users):
-        np.testing.assert_allclose(scores[row], m.predict(np.full(n, u), np.arange(n)), **F64)
+    assert_scores_match_predict(m, np.array([0, 2, 4]))
 
 
 def test_save_load_round_trip(planted_split, tmp_path):
     train, test = planted_split
     m = _small(dtype="float32", n_factors=10, hidden=12).fit(train, test)
-    back = load_model(m.save(tmp_path / "m.npz"))
-    assert type(back) is ResidualMF and back.get_params() == m.get_params()
-    np.testing.assert_array_equal(back.predict_ratings(test), m.predict_ratings(test))
-    assert back.history_.epoch == m.history_.epoch
+    assert type(assert_loads_back(m, test, tmp_path / "m.npz")) is ResidualMF
 
 
 def test_registry_defaults_are_the_notebooks():
