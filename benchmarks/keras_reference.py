@@ -615,20 +615,20 @@ def run_biased_mf(data, args):
     return _train_mf_family(model, data, args, s, "biased_mf")
 
 
-def run_residual_k15(data, args):
+def _run_residual(data, args, k, units):
     _layers(); _reseed()
-    model = build_residual_mf(data["n_users"], data["n_items"], 15, 512)
-    s = dict(MF_COMMON, model="biased MF + concat -> Dense(512) -> ELU -> Dense(1)",
-             K=15, units=512, batch_size=128, epochs=15)
-    return _train_mf_family(model, data, args, s, "residual_k15")
+    model = build_residual_mf(data["n_users"], data["n_items"], k, units)
+    s = dict(MF_COMMON, model=f"biased MF + concat -> Dense({units}) -> ELU -> Dense(1)",
+             K=k, units=units, batch_size=128, epochs=15)
+    return _train_mf_family(model, data, args, s, f"residual_k{k}")
+
+
+def run_residual_k15(data, args):
+    return _run_residual(data, args, 15, 512)
 
 
 def run_residual_k10(data, args):
-    _layers(); _reseed()
-    model = build_residual_mf(data["n_users"], data["n_items"], 10, 400)
-    s = dict(MF_COMMON, model="biased MF + concat -> Dense(400) -> ELU -> Dense(1)",
-             K=10, units=400, batch_size=128, epochs=15)
-    return _train_mf_family(model, data, args, s, "residual_k10")
+    return _run_residual(data, args, 10, 400)
 
 
 def run_deep(data, args):
@@ -981,10 +981,7 @@ def render_markdown(results):
             entry = results["results"][name].get(split)
             if entry is None:
                 continue
-            b, f = entry["best"], entry["final"]
-            n_ep = len(entry["epochs"]["val_rmse_clipped"])
-            ours = _fmt(b["val_rmse_clipped"], b["epoch"] if n_ep > 1 else None,
-                        f["val_rmse_clipped"] if n_ep > 1 else None)
+            b, f, n_ep, ours, secs = _row_figures(entry)
             seed = SEED_FIGURES.get((name, split))
             diffs = "-"
             if seed is not None:
@@ -999,14 +996,22 @@ def render_markdown(results):
                 if bad:
                     flags.append(f"{name} {split}")
             seed_txt = _fmt(*seed) if seed else "-"
-            secs = entry.get("median_seconds_per_epoch")
-            secs = f"{secs:.2f}" if secs else "-"
             lines.append(f"| {name} | {split} | {ours} | {seed_txt} | {diffs} | {secs} | "
                          f"{SEED_SECONDS.get(name, '-') if split == '80/20' else '-'} |")
     lines += ["", "Flagged (|diff| > %.2f): %s" % (FLAG_TOLERANCE, ", ".join(flags) or "none"), ""]
     lines += _render_latest_small(results, order)
     lines += ["## Notes", ""] + [f"- {n}" for n in NOTES] + [""]
     return "\n".join(lines)
+
+
+def _row_figures(entry):
+    """``(best, final, n_epochs, "best @ epoch / final" text, median s/epoch text)`` of an entry."""
+    b, f = entry["best"], entry["final"]
+    n_ep = len(entry["epochs"]["val_rmse_clipped"])
+    ours = _fmt(b["val_rmse_clipped"], b["epoch"] if n_ep > 1 else None,
+                f["val_rmse_clipped"] if n_ep > 1 else None)
+    secs = entry.get("median_seconds_per_epoch")
+    return b, f, n_ep, ours, f"{secs:.2f}" if secs else "-"
 
 
 def _render_latest_small(results, order):
@@ -1016,14 +1021,9 @@ def _render_latest_small(results, order):
         entry = results["results"][name].get(LATEST_SMALL_SPLIT)
         if entry is None:
             continue
-        b, f = entry["best"], entry["final"]
-        n_ep = len(entry["epochs"]["val_rmse_clipped"])
-        ours = _fmt(b["val_rmse_clipped"], b["epoch"] if n_ep > 1 else None,
-                    f["val_rmse_clipped"] if n_ep > 1 else None)
+        _, f, n_ep, ours, secs = _row_figures(entry)
         final_raw = f.get("val_rmse")
         final_raw = f"{final_raw:.4f}" if final_raw is not None else "-"
-        secs = entry.get("median_seconds_per_epoch")
-        secs = f"{secs:.2f}" if secs else "-"
         ref100k = results["results"][name].get("80/20")
         ref100k = (f"{ref100k['final']['val_rmse_clipped']:.4f}" if ref100k else "-")
         rows.append(f"| {name} | {ours} | {final_raw} | {f['epoch'] if n_ep > 1 else '-'} | "
