@@ -1,7 +1,7 @@
 """Finite-difference checks of every layer, every loss and both MF networks.
 
 Central differences, float64, eps 1e-6; pass: max relative error < 1e-6 and
-mean < 1e-7 (tests/_tol.GRAD). Inputs are kept at least 0.1 from kinks.
+mean < 1e-7 (helpers.GRAD). Inputs are kept at least 0.1 from kinks.
 """
 import numpy as np
 import pytest
