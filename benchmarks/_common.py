@@ -1,12 +1,21 @@
-"""Shared by the benchmark scripts: the environment record and atomic result files.
+"""Shared by the benchmark scripts: data, peers, the environment record and result files.
 
-    env = environment()                       # versions, CPUs, BLAS threads, date
+    folder = ml100k_dir()                     # $MFCORE_DATA_DIR/ml-100k or mfcore's download cache
+    python, note = peer_python("tensorflow", flag)   # an interpreter that has the peer, or None
+    env = environment()                       # versions, CPUs, BLAS threads, peers, date
     write_results("baselines", data, text)    # results/baselines.json + .md
+
+The scripts import this file as ``from _common import ...``: Python puts the folder of
+the script it runs (``benchmarks/``) on ``sys.path``, so run them as
+``python benchmarks/bench_x.py`` from anywhere. mfcore itself is imported as installed
+(``pip install -e .``).
 """
 import datetime
+import importlib.util
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +43,8 @@ def environment():
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
         "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "packages": {p: _version(p) for p in ("mfcore", "numpy", "scipy", "numba", "pandas")},
+        "packages": {p: _version(p) or NOT_INSTALLED
+                     for p in ("mfcore", "numpy", "scipy", "numba", "pandas", "threadpoolctl")},
         "thread_env": {v: os.environ[v] for v in THREAD_VARS if v in os.environ},
     }
     try:
@@ -44,8 +54,65 @@ def environment():
                                                          "num_threads")}
                               for info in threadpoolctl.threadpool_info()]
     except ImportError:
-        env["threadpools"] = None  # threadpoolctl not installed
+        env["threadpools"] = NOT_INSTALLED  # pip install -e ".[bench]"
     return env
+
+
+# ------------------------------------------------------------------ data
+def ml100k_dir():
+    """The folder holding ML-100k: ``$MFCORE_DATA_DIR/ml-100k``, else mfcore's download cache.
+
+    Exits with a message saying how to get it when there is none. (In an environment
+    without mfcore, such as a bare TensorFlow one, only ``$MFCORE_DATA_DIR`` is read.)
+    """
+    try:
+        from mfcore.data import find_dataset
+    except ImportError:
+        env = os.environ.get("MFCORE_DATA_DIR")
+        folder = Path(env) / "ml-100k" if env and (Path(env) / "ml-100k" / "u.data").is_file() else None
+    else:
+        folder = find_dataset("ml-100k")
+    if folder is None:
+        raise SystemExit("ML-100k not found: run `mfcore fetch ml-100k` (downloads it into "
+                         "mfcore's cache), or set MFCORE_DATA_DIR to a folder holding ml-100k/")
+    return folder
+
+
+# ------------------------------------------------------------------ peers
+NOT_INSTALLED = "not installed"
+
+
+def module_version(module, python=None):
+    """The version of ``module`` importable by ``python`` (default: this interpreter), or None."""
+    if python is None or Path(python) == Path(sys.executable):
+        if importlib.util.find_spec(module) is None:
+            return None
+        return _version({"torch": "torch", "surprise": "scikit-surprise"}.get(module, module)) or "unknown"
+    code = f"import {module}; print(getattr({module}, '__version__', 'unknown'))"
+    try:
+        out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=600)
+    except OSError:
+        return None
+    return out.stdout.strip().splitlines()[-1] if out.returncode == 0 and out.stdout.strip() else None
+
+
+def peer_python(module, python=None):
+    """``(interpreter, note)`` for a peer library that mfcore never imports (TensorFlow, Surprise,
+    PyTorch): ``python`` when given (a flag or an environment variable) and it can import
+    ``module``, else this interpreter when it can. ``interpreter`` is None when neither can,
+    and ``note`` then says so ("not installed ...") and how to provide the peer."""
+    tried = []
+    if python:
+        version = module_version(module, python) if Path(python).exists() else None
+        if version is not None:
+            return str(python), f"{module} {version} ({python})"
+        tried.append(f"{python} {'cannot import it' if Path(python).exists() else 'does not exist'}")
+    version = module_version(module)
+    if version is not None:
+        return sys.executable, f"{module} {version} (this interpreter)"
+    tried.append(f"{sys.executable} cannot import it")
+    return None, (f"{NOT_INSTALLED} ({module}: {'; '.join(tried)}); install it here or pass a "
+                  "Python that has it (see benchmarks/README.md)")
 
 
 @contextmanager

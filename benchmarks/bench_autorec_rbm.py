@@ -10,9 +10,11 @@ I-AutoRec (Adam, batch 32 item rows, lambda 100: the Keras reference's
 training, not the L-BFGS default) and of the softmax RBM (default settings
 but CD-1, batch 20 cases) on ML-100k and on a synthetic set with 1M ratings
 (``make_like("1m")``); I-AutoRec against the same Keras model at the same
-batch size (run in a subprocess with ``/work/tfvenv/bin/python`` when it
-exists: TensorFlow is never imported here), and the RBM's Numba kernel against
-its NumPy twin. Ratios are measured in one run (the machine is shared).
+batch size (run in a subprocess: this interpreter when it can import
+TensorFlow, else the one given by ``--keras-python`` or ``$MFCORE_TF_PYTHON``;
+TensorFlow is never imported here; without it the Keras column says "not
+installed"), and the RBM's Numba kernel against its NumPy twin. Ratios are
+measured in one run (the machine is shared).
 
 RBM rows: the default ``rbm`` (item-based), the paper's user-based orientation
 with its own tuned settings (``mfcore.models.rbm.USER_BASED``), and both without
@@ -21,7 +23,7 @@ keeps the others; ``--rbm-tune 'item_based=False, lr=0.02' ...`` fits each setti
 the tuning holdout (``random_split(train, 0.1, rng=42)`` of the 80/20 training rows,
 never the test rows) and records its per-epoch holdout RMSE under ``rbm_tuning``.
 
-    MFCORE_DATA_DIR=/work/shared/data python benchmarks/bench_autorec_rbm.py [--fast]
+    python benchmarks/bench_autorec_rbm.py [--fast] [--keras-python PATH]
     python benchmarks/bench_autorec_rbm.py --rbm-only | --rbm-tune SETTINGS... | --render-only | --speed-only
 
 Writes ``results/autorec_rbm.json`` and ``results/autorec_rbm.md``.
@@ -30,21 +32,17 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, environment, markdown_table, write_results  # noqa: E402
+from _common import RESULTS, environment, markdown_table, ml100k_dir, peer_python, write_results
+from mfcore import make_model
+from mfcore.data import load_ml100k, make_like, random_split
+from mfcore.models.rbm import USER_BASED
 
-from mfcore import make_model  # noqa: E402
-from mfcore.data import load_ml100k, make_like, random_split  # noqa: E402
-from mfcore.models.rbm import USER_BASED  # noqa: E402
-
-TFPY = Path(os.environ.get("MFCORE_TF_PYTHON", "/work/tfvenv/bin/python"))
 KERAS_SCRIPT = r'''
 import json, os, sys, time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -105,25 +103,22 @@ NOTES = """\
   measured in one run only."""
 
 
-def data_dir():
-    return Path(os.environ.get("MFCORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
 def seconds_per_epoch(model, train):
     model.fit(train)
     s = model.history_["seconds"]
     return float(np.median(s[1:] if s.size > 1 else s)), float(model.history_.compile_seconds)
 
 
-def keras_seconds(train, epochs, batch):
+def keras_seconds(train, epochs, batch, keras_python=None):
     """Median s/epoch of the Keras I-AutoRec (epochs after the first), or a note why not."""
-    if not TFPY.exists():
-        return None, f"{TFPY} not found: Keras column skipped"
+    python, note = peer_python("tensorflow", keras_python)
+    if python is None:
+        return None, f"TensorFlow {note}: Keras column skipped"
     with tempfile.TemporaryDirectory() as tmp:
         np.savez(Path(tmp) / "m.npz", rows=train.items, cols=train.users, vals=train.values,
                  n_rows=train.n_items, n_cols=train.n_users)
         (Path(tmp) / "k.py").write_text(KERAS_SCRIPT)
-        out = subprocess.run([str(TFPY), str(Path(tmp) / "k.py"), str(Path(tmp) / "m.npz"), str(epochs),
+        out = subprocess.run([python, str(Path(tmp) / "k.py"), str(Path(tmp) / "m.npz"), str(epochs),
                               str(batch)], capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         return None, "Keras run failed: " + out.stderr.strip().splitlines()[-1]
@@ -202,14 +197,14 @@ TUNING_REFERENCE = dict(n_hidden=100, n_epochs=50, lr=0.1, momentum=0.5, weight_
                         early_stopping=False, patience=3, engine="jit")
 
 
-def speed(sets, fast):
+def speed(sets, fast, keras_python=None):
     ep = 2 if fast else 3
     rows = {}
     for label, train in sets.items():
         r = {"n_ratings": len(train), "n_users": train.n_users, "n_items": train.n_items}
         r["iautorec_mfcore"], r["iautorec_compile"] = seconds_per_epoch(
             make_model("i-autorec", optimizer="adam", batch_size=32, reg=100.0, n_epochs=ep, rng=0), train)
-        r["iautorec_keras"], r["keras_note"] = keras_seconds(train, ep + 1, 32)
+        r["iautorec_keras"], r["keras_note"] = keras_seconds(train, ep + 1, 32, keras_python)
         r["rbm_numba"], r["rbm_compile"] = seconds_per_epoch(
             make_model("rbm", n_epochs=ep, rng=0, cd_k_every=1000), train)
         r["rbm_numpy"], _ = seconds_per_epoch(
@@ -230,6 +225,9 @@ def main():
                     help="refit only the softmax RBM rows; keep the other rows and the speed table")
     ap.add_argument("--rbm-tune", nargs="+", metavar="SETTINGS",
                     help="fit each 'key=value, ...' RBM setting on the tuning holdout and add it to rbm_tuning")
+    ap.add_argument("--keras-python", default=os.environ.get("MFCORE_TF_PYTHON"), metavar="PATH",
+                    help="a Python that can import TensorFlow, for the Keras column (default: "
+                         "$MFCORE_TF_PYTHON, else this interpreter if it has TensorFlow)")
     args = ap.parse_args()
     ref_path = RESULTS / "keras_reference.json"
     ref = json.loads(ref_path.read_text()) if ref_path.exists() else {}
@@ -242,7 +240,7 @@ def main():
             raise SystemExit("--fast would overwrite the recorded RBM rows with a smoke run; run it without "
                              "--rbm-only / --rbm-tune")
         if args.rbm_only or args.rbm_tune:
-            split = random_split(load_ml100k(data_dir() / "ml-100k"), 0.2, rng=42)
+            split = random_split(load_ml100k(ml100k_dir()), 0.2, rng=42)
             if args.rbm_only:
                 old["accuracy_80_20"] = _with_rbm(old["accuracy_80_20"], rbm_accuracy(split, args.fast))
             if args.rbm_tune:
@@ -251,14 +249,14 @@ def main():
         write_results("autorec_rbm", old, render(old["accuracy_80_20"], old["speed"], ref, old["fast"],
                                                  old.get("rbm_tuning")))
         return
-    ratings = load_ml100k(data_dir() / "ml-100k")
+    ratings = load_ml100k(ml100k_dir())
     split = random_split(ratings, 0.2, rng=42)
     if args.speed_only and old is None:
         raise SystemExit(f"{old_path} not found: run the full benchmark first")
     acc = (old["accuracy_80_20"] if args.speed_only else {} if args.skip_accuracy
            else accuracy(split, args.fast))
     sets = {"ml-100k 80/20 train": split.train, "synthetic 1M": make_like("1m", rng=0)}
-    spd = speed(sets, args.fast)
+    spd = speed(sets, args.fast, args.keras_python)
     tuning = old.get("rbm_tuning") if old else None  # the holdout record survives a full rerun
     write_results("autorec_rbm", {"accuracy_80_20": acc, "speed": spd, "fast": args.fast, "rbm_tuning": tuning},
                   render(acc, spd, ref, args.fast, tuning))

@@ -12,36 +12,31 @@ unclipped, fit seconds, and precision@10 / NDCG@10 (relevant: rating >= 4).
 It also reruns the choice of TruncatedSVD's default ``n_factors`` on
 validation slices of u1.base (never the test set).
 
-    MFCORE_DATA_DIR=/work/shared/data python benchmarks/bench_baselines.py
+    python benchmarks/bench_baselines.py    # ML-100k from $MFCORE_DATA_DIR or `mfcore fetch ml-100k`
 
 Writes ``benchmarks/results/baselines.json`` and ``baselines.md``.
 """
-import os
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, timed, write_results  # noqa: E402
+from _common import markdown_table, ml100k_dir, timed, write_results
+from mfcore import Biases, GlobalMean, make_model
+from mfcore.ranking import ranking_report
 
-from mfcore import Biases, GlobalMean, make_model  # noqa: E402
-from mfcore.ranking import ranking_report  # noqa: E402
-
-DATA = Path(os.environ.get("MFCORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
-ML100K = DATA / "ml-100k"
 SVD_GRID = (4, 6, 8, 10, 12, 15)
-# Published references (shared/reference/SEED_RESULTS.md): Surprise defaults, RMSE clipped.
+# Surprise's defaults re-run on these splits (the reference results published with the seed
+# notebooks that mfcore re-implements), RMSE clipped.
 REFERENCE = {"mean": {"u1": 1.1537, "80/20": 1.1331},
              "biases": {"u1": 0.9599, "80/20": 0.9514, "name": "Surprise BaselineOnly"},
              "svd": {"u1": 0.9561, "80/20": 0.9468, "name": "Surprise SVD (SGD, k=100)"}}
 
 
-def load_splits(folder=ML100K):
+def load_splits(folder=None):
     """``{"u1": (train, test), "80/20": (train, test)}``, each pair sharing one pair of maps."""
     from mfcore.data.movielens import load_ml100k, load_ml100k_split
 
+    folder = folder or ml100k_dir()
     full = load_ml100k(folder)
     perm = np.random.default_rng(42).permutation(len(full))
     cut = 80_000
@@ -105,8 +100,8 @@ def markdown(results, selection, agreement):
         "test rating >= 4, training items excluded, averaged over users with a relevant test item.",
         "Splits: `u1` = u1.base/u1.test; `80/20` = u.data rows in file order permuted by "
         "`default_rng(42).permutation(100000)`, first 80,000 train.",
-        "Reference RMSE: Surprise's published defaults re-run on these splits "
-        "(shared/reference/SEED_RESULTS.md): the global mean, BaselineOnly for `biases`, "
+        "Reference RMSE: Surprise's defaults re-run on these splits (the reference results "
+        "published with the seed notebooks): the global mean, BaselineOnly for `biases`, "
         "SVD (SGD-trained, k=100) for `svd` (a different model from this truncated SVD).",
         "",
         markdown_table(header, rows),

@@ -9,10 +9,12 @@ K in {15, 50, 100}, float32 and float64:
 * ``vectorized`` at several batch sizes;
 * ``loop`` (pure Python) on a fixed 20,000-rating subsample, since it is
   hundreds of times slower; ratings/second makes it comparable;
-* peers, when ``/work/peers-venv`` (or ``$MFCORE_PEERS_PYTHON``) holds them:
-  Surprise's ``SVD`` (Cython, float64, fixed order) and a PyTorch embedding
-  model (float32, one thread, plain SGD, batch 128 and 1024). They run in a
-  subprocess of that interpreter and are never mfcore dependencies.
+* peers, when an interpreter has them: Surprise's ``SVD`` (Cython, float64,
+  fixed order) and a PyTorch embedding model (float32, one thread, plain SGD,
+  batch 128 and 1024). Each runs in a subprocess of this interpreter when it
+  can import the peer, else of ``--peers-python PATH`` (or
+  ``$MFCORE_PEERS_PYTHON``); a peer found nowhere is recorded as "not
+  installed". They are never mfcore dependencies.
 
 Every row: warm-up epochs, then timed epochs; median and best wall-clock
 ratings/s, and the best *CPU-time* rate (process CPU seconds, single-thread
@@ -22,26 +24,26 @@ loaded machine. The shuffle is drawn outside the timed region (its own row);
 Numba compile time is reported apart: this script points ``NUMBA_CACHE_DIR`` at a
 fresh temporary folder, so it is a real compilation, not a cache load.
 
-    MFCORE_DATA_DIR=/work/shared/data python benchmarks/bench_engines.py [--quick]
+    python benchmarks/bench_engines.py [--quick] [--peers-python PATH]
 
 Writes ``benchmarks/results/engines.json`` and ``engines.md``.
 """
+import argparse
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 if __name__ == "__main__" and "--peer" not in sys.argv:  # real compile times, not cache loads
     os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="mfcore-bench-numba-"))
 
 import numpy as np  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("MFCORE_DATA_DIR", HERE.parents[1] / "shared" / "data"))
-PEERS_PYTHON = Path(os.environ.get("MFCORE_PEERS_PYTHON", "/work/peers-venv/bin/python"))
+from _common import markdown_table, ml100k_dir, peer_python, write_results  # noqa: E402
+
+PEERS = {"surprise": "Surprise", "torch": "PyTorch"}  # importable module -> name in the tables
 LR, REG, SEED = 0.005, 0.02, 0
 TARGETS = {"jit_100k": 60e6, "jit_25m": 14e6, "jit_fast_25m_stretch": 50e6, "vectorized_100k": 3e6,
            "over_surprise": 25.0, "hogwild_2_threads": 1.5, "peak_memory_25m_mb": 1500}
@@ -141,21 +143,25 @@ def time_fit(ratings, engine, K=15, dtype="float32", n_epochs=12):
 
 
 # ------------------------------------------------------------------ peers (another interpreter)
-def run_peers(ks, quick):
-    """Rows of Surprise and PyTorch, measured by this script under the peers' Python, or []."""
-    if not PEERS_PYTHON.exists():
-        print(f"peers: {PEERS_PYTHON} not found; Surprise and PyTorch columns left empty")
-        return []
-    rows = []
-    for peer in ("surprise", "torch"):
-        cmd = [str(PEERS_PYTHON), __file__, "--peer", peer, str(DATA / "ml-100k" / "u.data"),
+def run_peers(ks, quick, python=None):
+    """``(rows, notes)``: the rows of Surprise and PyTorch, each measured by this script in a
+    subprocess of an interpreter that has the peer, and per peer a note (its version and
+    interpreter, or "not installed ...", or why it failed)."""
+    rows, notes = [], {}
+    for peer in PEERS:
+        interpreter, notes[peer] = peer_python(peer, python)
+        if interpreter is None:
+            print(f"peer {PEERS[peer]}: {notes[peer]}", flush=True)
+            continue
+        cmd = [interpreter, __file__, "--peer", peer, str(ml100k_dir() / "u.data"),
                ",".join(map(str, ks)), "2" if quick else "4"]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
         if out.returncode:
-            print(f"peer {peer} failed:\n{out.stderr[-2000:]}")
+            notes[peer] = f"failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}"
+            print(f"peer {PEERS[peer]} failed:\n{out.stderr[-2000:]}", flush=True)
             continue
         rows += json.loads(out.stdout.strip().splitlines()[-1])
-    return rows
+    return rows, notes
 
 
 def peer_main(peer, path, ks, repeats):
@@ -255,8 +261,6 @@ def fmt_rate(x):
 
 
 def table(rows):
-    from _common import markdown_table
-
     return markdown_table(
         ["engine", "dtype", "K", "batch", "ratings", "M/s median", "M/s best", "M/s CPU-time",
          "epoch ms", "compile s"],
@@ -266,13 +270,10 @@ def table(rows):
          for r in rows])
 
 
-def main(quick=False):
-    sys.path.insert(0, str(HERE))
-    from _common import write_results
-
+def main(quick=False, peers_python=None):
     from mfcore.data import load_ml100k
 
-    ratings = load_ml100k(DATA / "ml-100k")
+    ratings = load_ml100k(ml100k_dir())
     data = (ratings.users, ratings.items, ratings.values, ratings.n_users, ratings.n_items)
     load_before = load_average()
     ks = (15,) if quick else (15, 50, 100)
@@ -297,13 +298,16 @@ def main(quick=False):
     add(time_shuffle(len(ratings), repeats=20))
     for engine in ("jit", "jit-fast"):
         add(time_fit(ratings, engine))
-    for row in run_peers(ks, quick):
+    peer_rows, peer_notes = run_peers(ks, quick, peers_python)
+    for row in peer_rows:
         add(row)
     summary = summarize(rows)
+    summary["peers"] = peer_notes
     summary["load_average_before"], summary["load_average_after"] = load_before, load_average()
     s = summary
     pct = (lambda x: "-" if x is None else f"{x / 1e6:.1f}M/s")
     ratio = (lambda x: "-" if x is None else f"{x:.0f}x")
+    peers_line = "; ".join(f"{PEERS[k]}: {v}" for k, v in peer_notes.items())
     text = f"""# SGD engines: biased MF on ML-100k u.data (100,000 ratings)
 
 lr {LR}, reg {REG}; one thread unless the engine says hogwild (all {os.cpu_count()} CPUs).
@@ -324,6 +328,8 @@ vectorized (best batch) {pct(s['vectorized_float32_K15_best_batch'])} (target 3M
 over Surprise's SVD at K=15: jit {ratio(s['jit_over_surprise'])}, jit-fast
 {ratio(s['jit_fast_over_surprise'])} (target 25x); jit over loop {ratio(s['jit_over_loop'])}.
 See scaling.md for the 1M-25M sets, Hogwild and memory.
+
+Peers: {peers_line}.
 """
     write_results("engines", {"config": {"lr": LR, "reg": REG, "quick": quick}, "rows": rows,
                               "summary": summary}, text)
@@ -336,4 +342,10 @@ if __name__ == "__main__":
         peer_main(sys.argv[at + 1], sys.argv[at + 2], [int(k) for k in sys.argv[at + 3].split(",")],
                   int(sys.argv[at + 4]))
     else:
-        main(quick="--quick" in sys.argv)
+        ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        ap.add_argument("--quick", action="store_true", help="K=15 only, fewer repeats")
+        ap.add_argument("--peers-python", default=os.environ.get("MFCORE_PEERS_PYTHON"), metavar="PATH",
+                        help="a Python that can import surprise and/or torch (default: "
+                             "$MFCORE_PEERS_PYTHON, else this interpreter when it has them)")
+        args = ap.parse_args()
+        main(quick=args.quick, peers_python=args.peers_python)

@@ -15,13 +15,16 @@ Parts (``--parts``, default all):
 * ``speed``: seconds per epoch for the residual model (batch 128) and the deep
   model (batch 1024): mfcore (float64 and float32; forward/backward/update split)
   and Keras (float32, 2 intra-op threads) run alternately in the same session,
-  Keras in a subprocess of ``/work/tfvenv/bin/python`` (``--keras-python``) that
-  builds the models with ``keras_reference.py``'s own definitions.
+  Keras in a subprocess that builds the models with ``keras_reference.py``'s own
+  definitions: this interpreter when it can import TensorFlow, else the one given
+  by ``--keras-python`` (or ``$MFCORE_TF_PYTHON``). Without TensorFlow the Keras
+  columns say "not installed" and the mfcore rows are still measured.
 
 mfcore runs with ``OPENBLAS_NUM_THREADS=1`` unless set (small products; on a shared
-2-core machine extra BLAS threads only contend).
+2-core machine extra BLAS threads only contend); the thread count actually used is
+read with threadpoolctl (``pip install -e ".[bench]"``; "not installed" otherwise).
 
-    MFCORE_DATA_DIR=/work/shared/data python benchmarks/bench_neural.py [--parts speed]
+    python benchmarks/bench_neural.py [--parts accuracy tuned speed] [--keras-python PATH]
 """
 import argparse
 import json
@@ -29,13 +32,13 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("MFCORE_DATA_DIR", HERE.parents[1] / "shared" / "data"))
+from _common import (NOT_INSTALLED, RESULTS, environment, markdown_table, ml100k_dir,  # noqa: E402
+                     peer_python, write_results)
+
 ACCURACY = [  # (label, mfcore model, params, keras_reference key)
     ("residual K15-512", "residual-mf", {}, "residual_mf_k15_d512"),
     ("residual K10-400", "residual-mf", {"n_factors": 10, "hidden": 400}, "residual_mf_k10_d400"),
@@ -66,14 +69,14 @@ SPEED = [("residual K15-512", "residual-mf", {}, "residual_mf_k15_d512", 128),
 
 
 # --------------------------------------------------------------- Keras worker
-def keras_worker(model_key, epochs):
-    """Run inside the TensorFlow venv: time ``epochs`` epochs of a reference model, print JSON."""
-    sys.path.insert(0, str(HERE))
+def keras_worker(model_key, epochs, data_dir):
+    """Run by an interpreter with TensorFlow: time ``epochs`` epochs of a reference model, print
+    JSON. ``data_dir`` holds ``ml-100k/`` (the worker may not have mfcore to look for it)."""
     import keras_reference as kr
 
     kr._layers()
     kr._reseed()
-    data = kr.load_split(str(DATA), "80/20")
+    data = kr.load_split(data_dir, "80/20")
     if model_key == "residual_mf_k15_d512":
         model, batch = kr.build_residual_mf(data["n_users"], data["n_items"], 15, 512), 128
     else:
@@ -93,7 +96,8 @@ def keras_worker(model_key, epochs):
 
 
 def run_keras(python, model_key, epochs):
-    out = subprocess.run([python, __file__, "--keras-worker", model_key, "--epochs", str(epochs)],
+    out = subprocess.run([python, __file__, "--keras-worker", model_key, "--epochs", str(epochs),
+                          "--data-dir", str(ml100k_dir().parent)],
                          capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -106,7 +110,7 @@ def load_split():
     from mfcore.data.movielens import load_ml100k
     from mfcore.data.split import random_split
 
-    return random_split(load_ml100k(DATA / "ml-100k"), 0.2, rng=42)
+    return random_split(load_ml100k(ml100k_dir()), 0.2, rng=42)
 
 
 def curve(model):
@@ -205,9 +209,12 @@ def part_tuned(train, test):
 
 
 def blas_threads():
-    """The BLAS thread count mfcore runs with (``OPENBLAS_NUM_THREADS``, 1 unless set)."""
-    from threadpoolctl import threadpool_info
-
+    """The BLAS thread count mfcore runs with (``OPENBLAS_NUM_THREADS``, 1 unless set), or
+    "not installed" without threadpoolctl (the ``bench`` extra)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return f"threadpoolctl {NOT_INSTALLED}"
     return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1)
 
 
@@ -232,27 +239,31 @@ def paired_ratios(keras_runs, mfcore_runs):
 
 def part_speed(train, python, epochs, rounds, only=None, out=None):
     out = dict(out or {})
+    python, keras_note = peer_python("tensorflow", python)
+    print(f"Keras side: {keras_note}", flush=True)
     for label, name, params, key, batch in SPEED:
         if only and not any(o in label for o in only):
             continue
         rec = {"batch_size": batch, "mfcore_float64": [], "mfcore_float32": [], "keras": [],
-               "load_average_at_start": os.getloadavg()[0], "mfcore_blas_threads": blas_threads(),
-               "params": params}
+               "keras_note": keras_note, "load_average_at_start": os.getloadavg()[0],
+               "mfcore_blas_threads": blas_threads(), "params": params}
         for _ in range(rounds):  # alternate so that load changes hit both sides
             rec["mfcore_float64"].append(mfcore_seconds(train, name, params, "float64", epochs))
-            k = run_keras(python, key, epochs + 1)
-            rec["keras"].append({"seconds": k["seconds"][1:], "cpu_seconds": k["cpu_seconds"][1:]})  # drop tracing
+            if python is not None:
+                k = run_keras(python, key, epochs + 1)
+                rec["keras"].append({"seconds": k["seconds"][1:], "cpu_seconds": k["cpu_seconds"][1:]})  # drop tracing
             rec["mfcore_float32"].append(mfcore_seconds(train, name, params, "float32", epochs))
         def med(runs, key):
-            return float(np.median(sum((r[key] for r in runs), [])))
+            return float(np.median(sum((r[key] for r in runs), []))) if runs else None
         rec["median"] = {"keras": med(rec["keras"], "seconds"), "keras_cpu": med(rec["keras"], "cpu_seconds")}
         for side in ("mfcore_float64", "mfcore_float32"):
             m = rec["median"][side] = {k: med(rec[side], k) for k in ("seconds", "forward_seconds",
                                                                       "backward_seconds", "update_seconds",
                                                                       "cpu_seconds")}
-            m["speedup_vs_keras"] = rec["median"]["keras"] / m["seconds"]
-            m["cpu_ratio_vs_keras"] = rec["median"]["keras_cpu"] / m["cpu_seconds"]
-            m["speedup_range"] = paired_ratios(rec["keras"], rec[side])
+            have_keras = rec["median"]["keras"] is not None
+            m["speedup_vs_keras"] = rec["median"]["keras"] / m["seconds"] if have_keras else None
+            m["cpu_ratio_vs_keras"] = rec["median"]["keras_cpu"] / m["cpu_seconds"] if have_keras else None
+            m["speedup_range"] = paired_ratios(rec["keras"], rec[side]) if have_keras else None
         rec["load_average_at_end"] = os.getloadavg()[0]
         out[label] = rec
         print(label, json.dumps(rec["median"]), flush=True)
@@ -261,9 +272,6 @@ def part_speed(train, python, epochs, rounds, only=None, out=None):
 
 # ----------------------------------------------------------------- report
 def markdown(results):
-    sys.path.insert(0, str(HERE))
-    from _common import markdown_table
-
     lines = ["# Neural models on ML-100k 80/20 (issue 4)", "",
              "Produced by `benchmarks/bench_neural.py`. Test RMSE clipped to 1-5, rng 42, float64; "
              "best epoch chosen on the test set (optimistic, as in the Keras reference). The s/epoch "
@@ -334,12 +342,18 @@ def markdown(results):
             for side in ("mfcore_float64", "mfcore_float32"):
                 s = m[side]
                 lo_hi = s.get("speedup_range")
+                no_keras = rec.get("keras_note", NOT_INSTALLED) if m["keras"] is None else None
                 rows.append([label, rec["batch_size"], side.replace("mfcore_", "mfcore "), s["seconds"],
-                             s["forward_seconds"], s["backward_seconds"], s["update_seconds"], m["keras"],
-                             f"{s['speedup_vs_keras']:.2f}x"
-                             + (f" ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})" if lo_hi else ""),
-                             s["cpu_seconds"], m["keras_cpu"], f"{s['cpu_ratio_vs_keras']:.2f}x"])
-        threads = sorted({r.get("mfcore_blas_threads", 1) for r in speed.values()})
+                             s["forward_seconds"], s["backward_seconds"], s["update_seconds"],
+                             m["keras"] if no_keras is None else f"TensorFlow {NOT_INSTALLED}",
+                             f"{s['speedup_vs_keras']:.2f}x" + (f" ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})" if lo_hi else "")
+                             if no_keras is None else None,
+                             s["cpu_seconds"], m["keras_cpu"],
+                             f"{s['cpu_ratio_vs_keras']:.2f}x" if no_keras is None else None])
+        threads = sorted({str(r.get("mfcore_blas_threads", 1)) for r in speed.values()})
+        known = [n for n in threads if n.isdigit()]  # the others: threadpoolctl was not installed
+        threads_text = (f"{' or '.join(known)} thread(s)" if known
+                        else "a thread count not recorded (threadpoolctl not installed)")
         lines += ["## Seconds per epoch against TensorFlow/Keras (same session, alternating runs)", "",
                   markdown_table(["model", "batch", "mfcore", "wall s/epoch", "forward", "backward", "update",
                                   "Keras wall", "wall speed-up (per round)", "CPU s/epoch", "Keras CPU",
@@ -351,7 +365,7 @@ def markdown(results):
                   "first epoch dropped: set-up and tracing); in brackets the lowest and highest ratio of one "
                   "round's medians (each mfcore run against the Keras run beside it). Keras runs float32 "
                   "(its default) with 2 intra-op threads and op determinism on; mfcore's BLAS runs "
-                  f"{' or '.join(map(str, threads))} thread(s) (`OPENBLAS_NUM_THREADS`, 1 unless set: on a "
+                  f"{threads_text} (`OPENBLAS_NUM_THREADS`, 1 unless set: on a "
                   "shared 2-core machine a second BLAS thread mostly waits), its own loops one. The like-for-like "
                   "comparison is the float32 row: same precision as Keras. CPU seconds are the process's CPU "
                   "time (all threads): the work each side does, which a busy shared machine distorts less than "
@@ -364,17 +378,19 @@ def markdown(results):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--parts", nargs="+", default=["accuracy", "tuned", "speed"])
-    p.add_argument("--keras-python", default="/work/tfvenv/bin/python")
+    p.add_argument("--keras-python", default=os.environ.get("MFCORE_TF_PYTHON"), metavar="PATH",
+                   help="speed: a Python that can import TensorFlow (default: $MFCORE_TF_PYTHON, else "
+                        "this interpreter when it has TensorFlow; without it the Keras columns say "
+                        "'not installed')")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs per speed run")
     p.add_argument("--rounds", type=int, default=2, help="alternating speed rounds")
     p.add_argument("--only", nargs="+", help="accuracy/speed: rerun only the models whose label contains "
                    "one of these strings (the others are kept from the JSON file)")
     p.add_argument("--keras-worker", help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", help=argparse.SUPPRESS)  # the Keras worker's ML-100k parent folder
     args = p.parse_args(argv)
     if args.keras_worker:
-        return keras_worker(args.keras_worker, args.epochs)
-    sys.path.insert(0, str(HERE))
-    from _common import RESULTS, environment, write_results
+        return keras_worker(args.keras_worker, args.epochs, args.data_dir)
 
     path = RESULTS / "neural.json"
     results = json.loads(path.read_text()) if path.exists() else {}

@@ -12,13 +12,19 @@ float32 Keras, 15 epochs per stage). The figure is stage 3's clipped (1-5) test 
 Seed 42 is not re-run: its rows are read from ``results/neural.json`` (mfcore "RNCF corrected")
 and ``results/keras_reference.json`` (``rncf_fixed``), which used exactly these settings.
 
-    # Keras part (TensorFlow venv), merged seed by seed into results/rncf_spread_keras.json
-    /work/tfvenv/bin/python benchmarks/bench_rncf_spread.py --keras --seeds 1 2 3
+    # Keras part (a Python with TensorFlow, e.g. after pip install -e ".[keras]"),
+    # merged seed by seed into results/rncf_spread_keras.json
+    python benchmarks/bench_rncf_spread.py --keras --seeds 1 2 3
     # mfcore part, then results/rncf_spread.{json,md} (reads the Keras JSON)
-    MFCORE_DATA_DIR=/work/shared/data python benchmarks/bench_rncf_spread.py --seeds 1 2 3
+    python benchmarks/bench_rncf_spread.py --seeds 1 2 3
     python benchmarks/bench_rncf_spread.py --render-only     # redraw from the JSON files
+
+ML-100k comes from ``$MFCORE_DATA_DIR`` or mfcore's download cache (``mfcore fetch ml-100k``).
+Without TensorFlow ``--keras`` stops with a message saying so; the report then shows the
+Keras runs already recorded (or none).
 """
 import argparse
+import importlib.util
 import json
 import os
 import sys
@@ -28,11 +34,10 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+from _common import NOT_INSTALLED, RESULTS, markdown_table, ml100k_dir, write_results  # noqa: E402
+
 KERAS_JSON = RESULTS / "rncf_spread_keras.json"
 OUT_JSON = RESULTS / "rncf_spread.json"
-DATA = Path(os.environ.get("MFCORE_DATA_DIR", HERE.parents[1] / "shared" / "data"))
 TOLERANCE = 0.01  # issue 4
 
 
@@ -48,10 +53,12 @@ def _load(path):
 
 # ------------------------------------------------------------------- Keras (tfvenv only)
 def run_keras(seeds):
-    sys.path.insert(0, str(HERE))
+    if importlib.util.find_spec("tensorflow") is None:
+        raise SystemExit(f"TensorFlow {NOT_INSTALLED} in {sys.executable}: run --keras with a Python "
+                         "that has it (pip install -e \".[keras]\"); the mfcore part needs no TensorFlow")
     import keras_reference as kr  # imports TensorFlow lazily, inside _run_rncf
 
-    data = kr.load_split(str(DATA), "80/20")
+    data = kr.load_split(str(ml100k_dir().parent), "80/20")
     args = argparse.Namespace(epochs=None)
     for seed in seeds:
         kr.SEED = kr.SHUFFLE_SEED = seed
@@ -76,7 +83,7 @@ def run_mfcore(seeds):
     from mfcore.data.movielens import load_ml100k
     from mfcore.data.split import random_split
 
-    train, test = random_split(load_ml100k(DATA / "ml-100k"), 0.2, rng=42)
+    train, test = random_split(load_ml100k(ml100k_dir()), 0.2, rng=42)
     for seed in seeds:
         t0 = time.perf_counter()
         m = make_model("rncf", rng=seed, mlp_lr=0.01, early_stopping=False).fit(train, monitor=test)
@@ -116,9 +123,6 @@ def stats(runs):
 
 
 def _write(out):
-    sys.path.insert(0, str(HERE))
-    from _common import markdown_table, write_results
-
     out = dict(out)
     out.pop("environment", None)
     keras_runs = _load(KERAS_JSON).get("runs", {})

@@ -39,10 +39,8 @@ if __name__ == "__main__" and "--memory" not in sys.argv:  # real compile times,
 
 import numpy as np  # noqa: E402
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from bench_engines import (DATA, TARGETS, load_average, table, time_engine,  # noqa: E402
-                           time_shuffle)
+from _common import RESULTS, markdown_table, ml100k_dir, write_results  # noqa: E402
+from bench_engines import TARGETS, load_average, table, time_engine, time_shuffle  # noqa: E402
 
 BIG = 5_000_000  # from here on: the restricted grid
 PLOT_ENGINES = ("loop", "vectorized", "jit", "jit-fast", "jit-hogwild", "jit-fast-hogwild",
@@ -52,7 +50,7 @@ PLOT_ENGINES = ("loop", "vectorized", "jit", "jit-fast", "jit-hogwild", "jit-fas
 def datasets(quick):
     from mfcore.data import load_ml100k, make_like
 
-    r = load_ml100k(DATA / "ml-100k")
+    r = load_ml100k(ml100k_dir())
     yield "ml-100k", r
     for name in ("1m",) if quick else ("1m", "10m", "25m"):
         t0 = time.perf_counter()
@@ -168,8 +166,6 @@ def plot(rows, path):
 
 
 def main(quick=False):
-    from _common import RESULTS, markdown_table, write_results
-
     load_before = load_average()
     top = "synthetic-1m" if quick else "synthetic-25m"
     rows = []

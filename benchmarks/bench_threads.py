@@ -23,9 +23,10 @@ Writes ``benchmarks/results/threads.json`` and ``threads.md``.
 import os
 import time
 
+import numba
 import numpy as np
 
-import numba
+from _common import markdown_table, write_results
 
 N_COMPUTE = 200_000_000
 N_ARRAY = 50_000_000  # 400 MB of float64
@@ -93,8 +94,6 @@ def best(fn, *args):
 
 
 def main():
-    from _common import markdown_table, write_results
-
     T = 2
     load_before = [round(x, 2) for x in os.getloadavg()]
     rows = []

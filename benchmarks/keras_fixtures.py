@@ -3,7 +3,8 @@
 Like ``keras_reference.py`` this script needs TensorFlow and is never imported
 by the package, its tests or CI; it runs in a separate environment::
 
-    /work/tfvenv/bin/python benchmarks/keras_fixtures.py [--out-dir benchmarks/fixtures]
+    pip install -e ".[keras]"      # or any environment with TensorFlow and NumPy
+    python benchmarks/keras_fixtures.py [--out-dir benchmarks/fixtures]
 
 It builds small Keras layers and models with FIXED weights and inputs (drawn
 from ``numpy.random.default_rng(<case seed>)``, float32), computes the forward
@@ -132,7 +133,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "fixtures")
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import tensorflow as tf  # noqa: E402
+try:
+    import tensorflow as tf
+except ImportError:
+    raise SystemExit(f"TensorFlow is not installed in {sys.executable}: pip install -e \".[keras]\" "
+                     "(or run this script with a Python that has it)") from None
 import keras  # noqa: E402
 
 tf.config.threading.set_intra_op_parallelism_threads(1)

@@ -1,13 +1,19 @@
 """Keras reference numbers for mfcore's tutorials and benchmarks (run by hand).
 
 This script is NOT part of the package, its tests or CI: it needs TensorFlow,
-which mfcore never depends on. Run it from a separate virtual environment::
+which mfcore never depends on. Install it with the ``keras`` extra (or in a
+separate virtual environment: the script itself needs only TensorFlow, NumPy and
+SciPy, not mfcore)::
 
-    python3 -m venv /work/tfvenv
-    /work/tfvenv/bin/pip install tensorflow==2.21.0 numpy pandas scipy
-    /work/tfvenv/bin/python benchmarks/keras_reference.py            # everything
-    /work/tfvenv/bin/python benchmarks/keras_reference.py \
+    pip install -e ".[keras]"
+    python benchmarks/keras_reference.py            # everything
+    python benchmarks/keras_reference.py \
         --models biased_mf deep --splits 80/20 --epochs 2 --out /tmp/k.json
+    python benchmarks/keras_reference.py --render-only   # rewrite the .md (no TensorFlow needed)
+
+ML-100k is read from ``--data-dir`` (default ``$MFCORE_DATA_DIR``, else mfcore's
+download cache, ``mfcore fetch ml-100k``). Without TensorFlow the script stops
+with a message saying it is not installed.
 
 It re-runs, on MovieLens 100k, the Keras model definitions of the five seed
 notebooks that mfcore re-implements, and writes
@@ -15,7 +21,7 @@ notebooks that mfcore re-implements, and writes
 * ``benchmarks/results/keras_reference.json``: environment, and per (model,
   split) the settings, per-epoch curves, best and final figures;
 * ``benchmarks/results/keras_reference.md``: the same figures next to the
-  figures of ``shared/reference/SEED_RESULTS.md``.
+  figures published with the seed notebooks (``SEED_FIGURES`` below).
 
 Results are merged into an existing JSON file, so runs can be split over
 several invocations (``--models`` / ``--splits``); both files are written
@@ -33,7 +39,7 @@ both parts; predictions are clipped to 0.5..5. These results are stored under
 the split key ``"ml-latest-small 80/20"`` (the ML-100k keys stay ``"80/20"``
 and ``"u1"``)::
 
-    /work/tfvenv/bin/python benchmarks/keras_reference.py --dataset ml-latest-small \
+    python benchmarks/keras_reference.py --dataset ml-latest-small \
         --models global_mean biased_mf residual_mf_k15_d512 deep rncf_fixed \
                  deep_autorec i_autorec dot_mf
 
@@ -151,8 +157,8 @@ LATEST_SMALL_SPLIT = "ml-latest-small 80/20"
 DATASET_SPLITS = {"ml-100k": ("80/20", "u1"), "ml-latest-small": (LATEST_SMALL_SPLIT,)}
 SCALES = {"ml-100k": (1.0, 5.0), "ml-latest-small": (0.5, 5.0)}
 
-# Figures of shared/reference/SEED_RESULTS.md ("The same Keras definitions re-run
-# on ML-100k"): (best, best epoch, final) of the clipped test RMSE; None = not given.
+# Figures published with the seed notebooks ("the same Keras definitions re-run on
+# ML-100k"): (best, best epoch, final) of the clipped test RMSE; None = not given.
 SEED_FIGURES = {
     ("global_mean", "80/20"): (1.1331, None, 1.1331),
     ("global_mean", "u1"): (1.1537, None, 1.1537),
@@ -185,13 +191,13 @@ FLAG_TOLERANCE = 0.01
 # Observations of the reference runs, rendered into keras_reference.md.
 NOTES = [
     "Protocol check: biased MF, both residual models and the K100 dot MF reproduce the "
-    "SEED_RESULTS figures to the 4th decimal at every reported point (best, best epoch, "
+    "seed figures to the 4th decimal at every reported point (best, best epoch, "
     "final), and stage 1 of RNCF reproduces biased MF exactly; the deep model, deep AutoRec "
     "(50 and 300 epochs) differ by at most 0.0006 (BatchNorm/Dropout arithmetic across "
     "builds). So splits, indexing, mu, initialisers, the per-epoch rng(42) reshuffle and the "
     "evaluation match.",
     "RNCF (both variants) is flagged but is not a protocol mismatch: stage 1 matches, and "
-    "the stage-2 targets match SEED_RESULTS (stage-1 squared error 0.610 on its own training "
+    "the stage-2 targets match the seed figures (stage-1 squared error 0.610 on its own training "
     "rows vs 0.872 on test, corrected variant). Stages 2 and 3 (three linear Dense layers + "
     "ELU, Adam 0.01) diverge chaotically: stage 2 of rncf_fixed collapses to a constant after "
     "epoch 2 (a train-loss spike to 731 at epoch 3, then every prediction equal to 0.725), and "
@@ -202,7 +208,7 @@ NOTES = [
     "1-7; best 0.947-0.988, never better than stage 1 alone, 0.9305) and ends worse than "
     "stage 1 (final 0.997-2.62 against 0.9322). Treat RNCF's numbers as a range, not a "
     "target.",
-    "I-AutoRec: SEED_RESULTS does not state the optimizer. With lambda = 100 (the paper "
+    "I-AutoRec: the seed results do not state the optimizer. With lambda = 100 (the paper "
     "objective, penalty scaled per batch) Adam(1e-3) was tried at batch 32 (0.9245 @ 11 / "
     "0.9622, noisy), batch 64 (0.9120 @ 20 / 0.9285), batch 128 with lr 2e-3 (0.9114 @ 23 / "
     "0.9272) and batch 128 with lr 1e-3 (0.9061 @ 30 / 0.9061, smooth, still improving; "
@@ -219,7 +225,7 @@ NOTES = [
     "epochs (see early_stopping_patience2_would_stop_at in the JSON); the 34 test ratings "
     "(80/20) of items absent from the training rows keep their random embeddings and are "
     "predicted near 0 (clipped to 1): no fallback, as in Keras. dot_mf_es stops at epoch 60 "
-    "with its best clipped RMSE at epoch 58, exactly as in SEED_RESULTS.",
+    "with its best clipped RMSE at epoch 58, exactly as in the seed results.",
     "ml-latest-small (run of 2026-11-23, all models in one sequential process, settings "
     "unchanged): the split equals mfcore's random_split(0.2, rng=42) row for row (user, "
     "item, rating) and so do the dense user/item indices; 695 test ratings are of items "
@@ -249,7 +255,11 @@ def _import_tf():
     if tf is not None:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow
+    try:
+        import tensorflow
+    except ImportError:
+        raise SystemExit(f"TensorFlow is not installed in {sys.executable}: pip install -e \".[keras]\" "
+                         "(or run this script with a Python that has it)") from None
     tf = tensorflow
     tf.config.threading.set_intra_op_parallelism_threads(INTRA_THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(INTER_THREADS)
@@ -605,20 +615,20 @@ def run_biased_mf(data, args):
     return _train_mf_family(model, data, args, s, "biased_mf")
 
 
-def run_residual_k15(data, args):
+def _run_residual(data, args, k, units):
     _layers(); _reseed()
-    model = build_residual_mf(data["n_users"], data["n_items"], 15, 512)
-    s = dict(MF_COMMON, model="biased MF + concat -> Dense(512) -> ELU -> Dense(1)",
-             K=15, units=512, batch_size=128, epochs=15)
-    return _train_mf_family(model, data, args, s, "residual_k15")
+    model = build_residual_mf(data["n_users"], data["n_items"], k, units)
+    s = dict(MF_COMMON, model=f"biased MF + concat -> Dense({units}) -> ELU -> Dense(1)",
+             K=k, units=units, batch_size=128, epochs=15)
+    return _train_mf_family(model, data, args, s, f"residual_k{k}")
+
+
+def run_residual_k15(data, args):
+    return _run_residual(data, args, 15, 512)
 
 
 def run_residual_k10(data, args):
-    _layers(); _reseed()
-    model = build_residual_mf(data["n_users"], data["n_items"], 10, 400)
-    s = dict(MF_COMMON, model="biased MF + concat -> Dense(400) -> ELU -> Dense(1)",
-             K=10, units=400, batch_size=128, epochs=15)
-    return _train_mf_family(model, data, args, s, "residual_k10")
+    return _run_residual(data, args, 10, 400)
 
 
 def run_deep(data, args):
@@ -949,8 +959,8 @@ def render_markdown(results):
         "",
         "Produced by `benchmarks/keras_reference.py` (run by hand in a separate TensorFlow "
         "environment; see its docstring for the exact protocol). Figures: test RMSE of "
-        "predictions clipped to 1-5, `best @ epoch / final`; \"seed\" is the figure of "
-        "`shared/reference/SEED_RESULTS.md`. Diff = ours - seed on the best and on the final "
+        "predictions clipped to 1-5, `best @ epoch / final`; \"seed\" is the figure published "
+        "with the seed notebooks. Diff = ours - seed on the best and on the final "
         "figure; `FLAG` marks a difference above "
         f"{FLAG_TOLERANCE}. Best epochs are chosen on the test set (optimistic).",
         "",
@@ -971,10 +981,7 @@ def render_markdown(results):
             entry = results["results"][name].get(split)
             if entry is None:
                 continue
-            b, f = entry["best"], entry["final"]
-            n_ep = len(entry["epochs"]["val_rmse_clipped"])
-            ours = _fmt(b["val_rmse_clipped"], b["epoch"] if n_ep > 1 else None,
-                        f["val_rmse_clipped"] if n_ep > 1 else None)
+            b, f, n_ep, ours, secs = _row_figures(entry)
             seed = SEED_FIGURES.get((name, split))
             diffs = "-"
             if seed is not None:
@@ -989,14 +996,22 @@ def render_markdown(results):
                 if bad:
                     flags.append(f"{name} {split}")
             seed_txt = _fmt(*seed) if seed else "-"
-            secs = entry.get("median_seconds_per_epoch")
-            secs = f"{secs:.2f}" if secs else "-"
             lines.append(f"| {name} | {split} | {ours} | {seed_txt} | {diffs} | {secs} | "
                          f"{SEED_SECONDS.get(name, '-') if split == '80/20' else '-'} |")
     lines += ["", "Flagged (|diff| > %.2f): %s" % (FLAG_TOLERANCE, ", ".join(flags) or "none"), ""]
     lines += _render_latest_small(results, order)
     lines += ["## Notes", ""] + [f"- {n}" for n in NOTES] + [""]
     return "\n".join(lines)
+
+
+def _row_figures(entry):
+    """``(best, final, n_epochs, "best @ epoch / final" text, median s/epoch text)`` of an entry."""
+    b, f = entry["best"], entry["final"]
+    n_ep = len(entry["epochs"]["val_rmse_clipped"])
+    ours = _fmt(b["val_rmse_clipped"], b["epoch"] if n_ep > 1 else None,
+                f["val_rmse_clipped"] if n_ep > 1 else None)
+    secs = entry.get("median_seconds_per_epoch")
+    return b, f, n_ep, ours, f"{secs:.2f}" if secs else "-"
 
 
 def _render_latest_small(results, order):
@@ -1006,14 +1021,9 @@ def _render_latest_small(results, order):
         entry = results["results"][name].get(LATEST_SMALL_SPLIT)
         if entry is None:
             continue
-        b, f = entry["best"], entry["final"]
-        n_ep = len(entry["epochs"]["val_rmse_clipped"])
-        ours = _fmt(b["val_rmse_clipped"], b["epoch"] if n_ep > 1 else None,
-                    f["val_rmse_clipped"] if n_ep > 1 else None)
+        _, f, n_ep, ours, secs = _row_figures(entry)
         final_raw = f.get("val_rmse")
         final_raw = f"{final_raw:.4f}" if final_raw is not None else "-"
-        secs = entry.get("median_seconds_per_epoch")
-        secs = f"{secs:.2f}" if secs else "-"
         ref100k = results["results"][name].get("80/20")
         ref100k = (f"{ref100k['final']['val_rmse_clipped']:.4f}" if ref100k else "-")
         rows.append(f"| {name} | {ours} | {final_raw} | {f['epoch'] if n_ep > 1 else '-'} | "
@@ -1045,9 +1055,9 @@ def _render_latest_small(results, order):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data-dir", default=os.environ.get(
-        "MFCORE_DATA_DIR", os.path.join(REPO, "..", "shared", "data")),
-        help="folder holding ml-100k/ (default: $MFCORE_DATA_DIR or ../shared/data)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder holding ml-100k/ (default: $MFCORE_DATA_DIR, else mfcore's "
+                             "download cache when mfcore is installed)")
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS,
                         choices=sorted(RUNNERS), help="models to run (default: the main ten)")
     parser.add_argument("--dataset", default="ml-100k", choices=sorted(DATASET_SPLITS),
@@ -1071,6 +1081,10 @@ def main(argv=None):
     env = environment()
     print(f"TensorFlow {env['tensorflow']}, Keras {env['keras']}, threads "
           f"{env['intra_op_threads']}/{env['inter_op_threads']}", flush=True)
+    if args.data_dir is None and args.dataset == "ml-100k":
+        from _common import ml100k_dir
+
+        args.data_dir = str(ml100k_dir().parent)
     cache = {}
     run_splits = args.splits if args.dataset == "ml-100k" else DATASET_SPLITS[args.dataset]
     for name in args.models:

@@ -16,6 +16,21 @@ def _owner(owner):
     return owner if isinstance(owner, str) else type(owner).__name__
 
 
+def plain_repr(value):
+    """``repr`` for messages, NumPy scalars shown as the Python value they hold.
+
+    ``plain_repr(np.float64(-0.1))`` is ``-0.1`` and ``plain_repr(np.int64(7))`` is
+    ``7``, where ``repr`` (NumPy >= 2) gives ``np.float64(-0.1)`` and ``np.int64(7)``.
+    Tuples and lists are shown element by element: ``(1.0, 5.0)``.
+    """
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if type(value) in (tuple, list):
+        inner = ", ".join(plain_repr(v) for v in value)
+        return f"({inner}{',' if len(value) == 1 else ''})" if type(value) is tuple else f"[{inner}]"
+    return repr(value)
+
+
 def check_number(value, name, owner, *, kind="float", low=None, high=None,
                  low_inclusive=False, high_inclusive=True, allow_none=False):
     """Check a scalar hyperparameter and return it as a Python int or float.
@@ -38,13 +53,13 @@ def check_number(value, name, owner, *, kind="float", low=None, high=None,
         bounds.append(f"{'<=' if high_inclusive else '<'} {high}")
     desc = f"{what}{' ' + ' and '.join(bounds) if bounds else ''}"
     if not ok:
-        raise TypeError(f"The '{name}' parameter of {who} must be {desc}. Got {value!r} instead.")
+        raise TypeError(f"The '{name}' parameter of {who} must be {desc}. Got {plain_repr(value)} instead.")
     if not np.isfinite(value):
-        raise ValueError(f"The '{name}' parameter of {who} must be {desc}. Got {value!r} instead.")
+        raise ValueError(f"The '{name}' parameter of {who} must be {desc}. Got {plain_repr(value)} instead.")
     too_low = low is not None and (value < low if low_inclusive else value <= low)
     too_high = high is not None and (value > high if high_inclusive else value >= high)
     if too_low or too_high:
-        raise ValueError(f"The '{name}' parameter of {who} must be {desc}. Got {value!r} instead.")
+        raise ValueError(f"The '{name}' parameter of {who} must be {desc}. Got {plain_repr(value)} instead.")
     return int(value) if kind == "int" else float(value)
 
 
@@ -53,7 +68,7 @@ def check_choice(value, name, owner, choices):
     if value not in choices:
         opts = ", ".join(repr(c) for c in choices)
         raise ValueError(
-            f"The '{name}' parameter of {_owner(owner)} must be one of {opts}. Got {value!r} instead."
+            f"The '{name}' parameter of {_owner(owner)} must be one of {opts}. Got {plain_repr(value)} instead."
         )
     return value
 
@@ -66,7 +81,7 @@ def check_dtype(value, owner):
         dt = None
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(
-            f"The 'dtype' parameter of {_owner(owner)} must be float32 or float64. Got {value!r} instead."
+            f"The 'dtype' parameter of {_owner(owner)} must be float32 or float64. Got {plain_repr(value)} instead."
         )
     return dt
 

@@ -1,7 +1,7 @@
 """Top-n recommendations for one user, as a table with titles."""
 import numpy as np
 
-from ._validation import check_is_fitted, check_number
+from ._validation import check_is_fitted, check_number, plain_repr
 from .ranking import score_users, top_k
 
 
@@ -46,14 +46,14 @@ def recommend(model, user, n=10, exclude_rated=True, raw=True):
     if raw:
         u = model.user_map_.to_index(user, missing="ignore")
         if np.ndim(u) != 0:
-            raise TypeError(f"recommend takes one user id; got {user!r}")
+            raise TypeError(f"recommend takes one user id; got {plain_repr(user)}")
         if u < 0:
-            raise KeyError(f"unknown user {user!r}: this model was trained on {n_users} users and "
+            raise KeyError(f"unknown user {plain_repr(user)}: this model was trained on {n_users} users and "
                            "this id is not one of them; check the id (and its type: 196 vs '196'), "
                            "or list the datasets and their ids with `mfcore datasets`")
     else:
         if not isinstance(user, (int, np.integer)) or not 0 <= user < n_users:
-            raise KeyError(f"user index {user!r} is out of range for this model's {n_users} users; "
+            raise KeyError(f"user index {plain_repr(user)} is out of range for this model's {n_users} users; "
                            "pass raw=True to look the user up by its raw id")
         u = int(user)
     scores = score_users(model, np.array([u]))[0]  # (n_items,)

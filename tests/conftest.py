@@ -1,4 +1,6 @@
-"""Shared fixtures.
+"""Fixtures shared by the tests; the functions behind them live in ``helpers.py``.
+
+Import helpers with ``from helpers import ...``; never import this file.
 
 ML-100k is never committed (its licence forbids it). Tests that need it read it
 from ``$MFCORE_DATA_DIR/ml-100k`` (``.ci/run`` sets the variable to
@@ -8,27 +10,17 @@ sibling ``../shared/data`` of the checkout is tried, and only then are the
 ML-100k tests skipped with a message saying how to enable them.
 """
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+import helpers
 from mfcore import Ratings, RatingScale
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def data_dir():
-    env = os.environ.get("MFCORE_DATA_DIR")
-    if env:
-        return Path(env)
-    guess = REPO.parent / "shared" / "data"
-    return guess if guess.is_dir() else None
 
 
 @pytest.fixture(scope="session")
 def ml100k_dir():
-    d = data_dir()
+    d = helpers.data_dir()
     if d is None or not (d / "ml-100k" / "u.data").is_file():
         if os.environ.get("MFCORE_DATA_DIR"):
             pytest.fail(f"MFCORE_DATA_DIR={os.environ['MFCORE_DATA_DIR']} has no ml-100k/u.data; "
@@ -36,6 +28,18 @@ def ml100k_dir():
         pytest.skip("ML-100k not found: set MFCORE_DATA_DIR to a folder holding ml-100k/ "
                     "(mfcore fetch ml-100k puts it in the cache)")
     return d / "ml-100k"
+
+
+@pytest.fixture(scope="session")
+def ml100k_80_20(ml100k_dir):
+    """``(train, test)``: ``random_split(ml-100k, 0.2, rng=42)``, the Keras reference split."""
+    return helpers.ml100k_80_20(ml100k_dir)
+
+
+@pytest.fixture(scope="session")
+def ml100k_u1(ml100k_dir):
+    """``(train, test)``: ``u1.base`` / ``u1.test``."""
+    return helpers.ml100k_u1(ml100k_dir)
 
 
 @pytest.fixture
@@ -52,17 +56,13 @@ def tiny_ratings():
                                scale=RatingScale(1, 5, 1), name="tiny")
 
 
-def make_planted(rng, n_users=60, n_items=40, k=3, density=0.5, noise=0.1):
-    """Ratings from known rank-k factors plus Gaussian noise (no rounding)."""
-    P = rng.normal(0, 1, (n_users, k))
-    Q = rng.normal(0, 1, (n_items, k))
-    mask = rng.random((n_users, n_items)) < density
-    u, i = np.nonzero(mask)
-    r = 3.0 + np.sum(P[u] * Q[i], axis=1) + rng.normal(0, noise, u.size)
-    ratings = Ratings.from_arrays(u, i, r, name="planted")
-    return ratings, P, Q
-
-
 @pytest.fixture
 def planted():
-    return make_planted(np.random.default_rng(0))
+    """``(ratings, P, Q)``: :func:`helpers.make_planted` with ``default_rng(0)``."""
+    return helpers.make_planted(np.random.default_rng(0))
+
+
+@pytest.fixture(scope="session")
+def planted_split():
+    """``(train, test)``: :func:`helpers.planted_split`, 1000 training ratings."""
+    return helpers.planted_split()

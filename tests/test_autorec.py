@@ -2,12 +2,11 @@
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, Ratings, RatingScale, load_model, make_model
+from mfcore import DivergenceError, Ratings, RatingScale, make_model
 from mfcore.models.autorec import ACTIVATIONS, IAutoRec, UAutoRec, csr_rows, objective
 from mfcore.models.deep_autorec import DeepAutoRec
 from mfcore.nn import check_gradients
-from tests._tol import F64, GRAD
-from tests.conftest import make_planted
+from helpers import F64, GRAD, assert_loads_back, assert_scores_match_predict
 
 
 def _problem(rng, n_rows=6, d=7, k=4, density=0.5):
@@ -79,13 +78,6 @@ def test_rating_of_zero_is_observed():
     assert csr[0][-1] == 5  # all five ratings stored, the zeros included
 
 
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
-
-
 @pytest.mark.parametrize("cls", [IAutoRec, UAutoRec])
 def test_engines_agree_and_fit_is_repeatable(cls, planted_split):
     train, _ = planted_split
@@ -116,14 +108,8 @@ def test_predict_score_users_save_load_and_fallback(name, planted_split, tmp_pat
         name, dict(n_hidden=6, n_epochs=2, lbfgs_iter=3))
     m = make_model(name, rng=0, **small).fit(train, valid)
     assert len(m.history_) == 2 and "val_rmse" in m.history_
-    users = np.array([0, 5, 7])
-    scores = m.score_users(users)
-    items = np.arange(scores.shape[1])
-    for row, u in zip(scores, users):
-        np.testing.assert_allclose(row, m.predict(np.full(items.size, u), items), **F64)
-    path = m.save(tmp_path / "m.npz")
-    loaded = load_model(path)
-    np.testing.assert_array_equal(loaded.predict(valid.users, valid.items), m.predict(valid.users, valid.items))
+    assert_scores_match_predict(m, np.array([0, 5, 7]))
+    assert_loads_back(m, valid, tmp_path / "m.npz")
     fb = m.predict(np.array([-1]), np.array([0]))  # unknown user: mu + b_i
     assert fb[0] == pytest.approx(m.global_mean_ + m.fallback_item_bias_[0])
 
@@ -153,10 +139,8 @@ def test_parameter_errors(planted_split):
 
 
 @pytest.mark.slow
-def test_ml100k_i_autorec_default_and_deep_autorec(ml100k_dir):
-    from mfcore.data import load_ml100k, random_split
-
-    split = random_split(load_ml100k(ml100k_dir), 0.2, rng=42)
+def test_ml100k_i_autorec_default_and_deep_autorec(ml100k_80_20):
+    split = ml100k_80_20
     i_rmse = IAutoRec(rng=0).fit(split.train).evaluate(split.test)["rmse"]
     assert i_rmse <= 0.905  # measured 0.8978 (rng=0; Keras I-AutoRec, lambda 100, Adam: 0.9082)
     d_rmse = DeepAutoRec(rng=0).fit(split.train).evaluate(split.test)["rmse"]

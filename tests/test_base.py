@@ -1,6 +1,7 @@
 """The model base class: unknown-id policy, evaluate, save/load, parameter errors;
 and the baselines GlobalMean and Biases on hand-checked data."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -149,6 +150,29 @@ def test_loading_a_non_model_or_other_version_fails_clearly(tmp_path, tiny_ratin
     np.savez(tmp_path / "future.npz", **data)
     with pytest.raises(ModelFileError, match="format 999.*retrain"):
         mfcore.load_model(tmp_path / "future.npz")
+
+
+@pytest.mark.parametrize("damage,reason", [
+    ("garbage", r"it is not an \.npz archive, the format model\.save writes\. Make one by saving"),
+    ("empty", r"it is empty\. Make one by saving a fitted model: model\.save\(path\)"),
+    ("truncated", r"truncated or damaged .*Copy it again, or save the model again"),
+    ("cut short", r"truncated or damaged .*Copy it again, or save the model again"),
+    ("flipped byte", r"truncated or damaged .*Copy it again, or save the model again"),
+])
+def test_damaged_model_files_get_one_clear_error(tmp_path, tiny_ratings, damage, reason):
+    with open(Biases().fit(tiny_ratings).save(tmp_path / "b.npz"), "rb") as fh:
+        data = fh.read()
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes({"garbage": b"\x80\x04not a model" * 10, "empty": b"",
+                     "truncated": data[:len(data) // 2], "cut short": data[:-10],
+                     "flipped byte": data[:len(data) // 3] + bytes([data[len(data) // 3] ^ 0xFF])
+                     + data[len(data) // 3 + 1:]}[damage])
+    with pytest.raises(ModelFileError) as info:
+        mfcore.load_model(bad)
+    message = str(info.value)
+    assert message.startswith(f"{bad} is not an mfcore model file: ")
+    assert re.search(reason, message), message
+    assert "pickle" not in message and "zip" not in message.lower()
 
 
 def test_failed_save_leaves_nothing(tmp_path, tiny_ratings, monkeypatch):

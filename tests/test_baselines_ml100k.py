@@ -9,7 +9,7 @@ so the neighbours (and the prediction, mostly their means) ignore u's own level.
 import numpy as np
 import pytest
 
-from mfcore import Biases, GlobalMean, Ratings, RatingScale
+from mfcore import Biases, GlobalMean
 from mfcore.models.knn import UserKNN
 from mfcore.models.svd import TruncatedSVD
 from mfcore.ranking import ranking_report
@@ -17,35 +17,14 @@ from mfcore.ranking import ranking_report
 pytestmark = pytest.mark.slow
 
 
-def _read_u1(folder):
-    try:
-        from mfcore.data.movielens import load_ml100k_split
-    except ImportError:  # loaders not there yet: read the files directly
-        import pandas as pd
-
-        cols = ["user", "item", "rating", "ts"]
-        parts = [pd.read_csv(folder / f, sep="\t", names=cols) for f in ("u1.base", "u1.test")]
-        df = pd.concat(parts)
-        full = Ratings.from_arrays(df.user.to_numpy(), df.item.to_numpy(), df.rating.to_numpy(),
-                                   scale=RatingScale(1, 5, 1))
-        n = len(parts[0])
-        return full.subset(np.arange(n)), full.subset(np.arange(n, len(df)))
-    return load_ml100k_split(folder, "u1")
-
-
-@pytest.fixture(scope="module")
-def u1(ml100k_dir):
-    return _read_u1(ml100k_dir)
-
-
-def test_global_mean_and_biases(u1):
-    train, test = u1
+def test_global_mean_and_biases(ml100k_u1):
+    train, test = ml100k_u1
     assert GlobalMean().fit(train).evaluate(test)["rmse"] == pytest.approx(1.1537, abs=0.001)
     assert Biases().fit(train).evaluate(test)["rmse"] <= 0.96  # 0.9599 measured
 
 
-def test_truncated_svd(u1):
-    train, test = u1
+def test_truncated_svd(ml100k_u1):
+    train, test = ml100k_u1
     model = TruncatedSVD().fit(train)
     rep = model.evaluate(test)
     assert rep["rmse"] == pytest.approx(0.9439, abs=0.005)  # measured 0.9439
@@ -56,8 +35,8 @@ def test_truncated_svd(u1):
     assert rank["precision@10"] > ranking_report(Biases().fit(train), test)["precision@10"]
 
 
-def test_user_knn_dense_and_sparse(u1):
-    train, test = u1
+def test_user_knn_dense_and_sparse(ml100k_u1):
+    train, test = ml100k_u1
     dense = UserKNN(algorithm="dense").fit(train)
     sparse = UserKNN(algorithm="sparse").fit(train)
     np.testing.assert_allclose(dense.predict_ratings(test), sparse.predict_ratings(test),
@@ -66,8 +45,8 @@ def test_user_knn_dense_and_sparse(u1):
     assert ranking_report(sparse, test)["ndcg@10"] == pytest.approx(0.212, abs=0.02)  # 0.2120
 
 
-def test_recommend_for_user_1_has_titles_and_skips_rated(u1):
-    train, _ = u1
+def test_recommend_for_user_1_has_titles_and_skips_rated(ml100k_u1):
+    train, _ = ml100k_u1
     model = TruncatedSVD().fit(train)
     table = model.recommend(1, n=10)
     assert len(table) == 10 and table["score"].is_monotonic_decreasing

@@ -3,11 +3,10 @@ properties, policies, and the ML-100k band."""
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, load_model, make_model
+from mfcore import DivergenceError, make_model
 from mfcore.models.deep import DeepMF, DeepNet, ResNetMF, ResNetNet
 from mfcore.nn import check_gradients, numerical_gradient
-from tests._tol import F64, GRAD
-from tests.conftest import make_planted
+from helpers import F64, GRAD, assert_loads_back, assert_scores_match_predict
 
 CONFIGS = {
     "deep": (DeepMF, dict(units=(16, 8), batch_size=32)),
@@ -22,13 +21,6 @@ def _small(config, **kw):
     params.update(base)
     params.update(kw)
     return cls(**params)
-
-
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 def _randomize(net, rng, scale=0.5):
@@ -203,14 +195,8 @@ def test_fallback_score_users_and_save_load(config, tiny_ratings, tmp_path):
     m = _small(config, batch_size=4, n_epochs=2).fit(tiny_ratings)
     p = m.predict(np.array([0]), np.array([4]))  # item "z" has no training rating
     assert p[0] == pytest.approx(m.global_mean_ + m.fallback_user_bias_[0])
-    users = np.array([0, 3])
-    scores = m.score_users(users)
-    n = m.item_counts_.size
-    for row, u in enumerate(users):
-        np.testing.assert_allclose(scores[row], m.predict(np.full(n, u), np.arange(n)), **F64)
-    back = load_model(m.save(tmp_path / "m.npz"))
-    assert type(back) is type(m) and back.get_params() == m.get_params()
-    np.testing.assert_array_equal(back.predict_ratings(tiny_ratings), m.predict_ratings(tiny_ratings))
+    assert_scores_match_predict(m, np.array([0, 3]))
+    assert_loads_back(m, tiny_ratings, tmp_path / "m.npz")
 
 
 def test_registry_defaults_are_the_notebooks():
@@ -235,11 +221,8 @@ def test_parameter_errors(cls, param, value, exc, tiny_ratings):
 
 # ----------------------------------------------------------------- ML-100k
 @pytest.mark.slow
-def test_deep_ml100k_80_20_matches_keras(ml100k_dir):
-    from mfcore.data.movielens import load_ml100k
-    from mfcore.data.split import random_split
-
-    train, test = random_split(load_ml100k(ml100k_dir), 0.2, rng=42)
+def test_deep_ml100k_80_20_matches_keras(ml100k_80_20):
+    train, test = ml100k_80_20
     m = DeepMF(rng=42).fit(train, test)
     h = m.history_
     assert len(h) == 25

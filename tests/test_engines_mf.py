@@ -6,7 +6,7 @@ import pytest
 
 from mfcore.engines import ENGINES, get_epoch_fn, mf_jit, mf_jit_fast, mf_loop, mf_vectorized
 
-from _tol import F32, F64
+from helpers import F32, F64
 
 
 def make_problem(rng, dtype=np.float64, n=300, n_users=25, n_items=15, K=4):

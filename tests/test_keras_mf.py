@@ -2,11 +2,10 @@
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, EarlyStopping, Ratings, load_model, make_model
+from mfcore import DivergenceError, EarlyStopping, Ratings, make_model
 from mfcore.models.keras_mf import BiasedMFKeras, DotMF
 from mfcore.nn.mfnet import MFNet
-from tests._tol import F32, F64
-from tests.conftest import make_planted
+from helpers import F32, F64, assert_loads_back, assert_scores_match_predict, make_planted
 
 MODELS = [BiasedMFKeras, DotMF]
 
@@ -19,13 +18,6 @@ def _small(cls, **kw):
         base.update(lr=0.02)
     base.update(kw)
     return cls(**base)
-
-
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 @pytest.mark.parametrize("cls", MODELS)
@@ -198,22 +190,14 @@ def test_unknown_ids_follow_the_fallback(tiny_ratings):
 @pytest.mark.parametrize("cls", MODELS)
 def test_score_users_matches_predict(cls, tiny_ratings):
     m = cls(n_factors=3, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
-    users = np.array([0, 2, 4])
-    scores = m.score_users(users)
-    n_items = m.item_counts_.size
-    for row, u in enumerate(users):
-        np.testing.assert_allclose(scores[row], m.predict(np.full(n_items, u), np.arange(n_items)), **F64)
+    assert_scores_match_predict(m, np.array([0, 2, 4]))
 
 
 @pytest.mark.parametrize("cls", MODELS)
 def test_save_load_round_trip(cls, planted_split, tmp_path):
     train, test = planted_split
     m = _small(cls, dtype="float32").fit(train, test)
-    path = m.save(tmp_path / "m.npz")
-    back = load_model(path)
-    assert type(back) is cls and back.get_params() == m.get_params()
-    np.testing.assert_array_equal(back.predict_ratings(test), m.predict_ratings(test))
-    assert back.history_.epoch == m.history_.epoch
+    assert type(assert_loads_back(m, test, tmp_path / "m.npz")) is cls
 
 
 def test_registry_names():
@@ -238,17 +222,9 @@ def test_parameter_errors(cls, param, value, exc, tiny_ratings):
 
 
 # ----------------------------------------------------------------- ML-100k
-@pytest.fixture(scope="module")
-def split_80_20(ml100k_dir):
-    from mfcore.data.movielens import load_ml100k
-    from mfcore.data.split import random_split
-
-    return random_split(load_ml100k(ml100k_dir), 0.2, rng=42)  # Keras' 80/20 protocol
-
-
 @pytest.mark.slow
-def test_biased_mf_keras_ml100k_80_20_band(split_80_20):
-    train, test = split_80_20
+def test_biased_mf_keras_ml100k_80_20_band(ml100k_80_20):
+    train, test = ml100k_80_20
     m = BiasedMFKeras(rng=42).fit(train, test)
     h = m.history_
     assert len(h) == 15
@@ -259,8 +235,8 @@ def test_biased_mf_keras_ml100k_80_20_band(split_80_20):
 
 
 @pytest.mark.slow
-def test_dot_mf_ml100k_80_20_band(split_80_20):
-    train, test = split_80_20
+def test_dot_mf_ml100k_80_20_band(ml100k_80_20):
+    train, test = ml100k_80_20
     m = DotMF(n_epochs=8, early_stopping=False, rng=42).fit(train)
     # measured (float64, rng=42): clipped RMSE 1.3114 after 8 epochs: the slow start from
     # near-zero factors (0.9521 after 30; Keras 0.9614 after 30, with no fallback for the

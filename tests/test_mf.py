@@ -2,13 +2,12 @@
 the unknown-id policy, save/load, and an ML-100k accuracy band."""
 import numpy as np
 import pytest
-from conftest import make_planted
 
+from helpers import F32, make_planted
 from mfcore import DivergenceError, EarlyStopping, load_model, make_model
 from mfcore.metrics import rmse
 from mfcore.models.mf import BiasedMF, FunkMF
 
-from _tol import F32
 
 SMALL = dict(n_factors=3, n_epochs=30, lr=0.02, reg=0.01)
 
@@ -229,11 +228,9 @@ def test_float32_default_engines_close(split):
 
 
 @pytest.mark.slow
-def test_ml100k_u1_accuracy_band(ml100k_dir):
+def test_ml100k_u1_accuracy_band(ml100k_u1):
     """Default BiasedMF (jit) on u1.base -> u1.test. Measured (numba 0.68, rng=0): RMSE
     (clipped) 0.9157; mean over u1..u5 0.9056. The band stays under Surprise's 0.956."""
-    from mfcore.data import load_ml100k_split
-
-    train, test = load_ml100k_split(ml100k_dir, "u1")
+    train, test = ml100k_u1
     model = BiasedMF(rng=0).fit(train)
     assert model.evaluate(test)["rmse"] == pytest.approx(0.9157, abs=0.01)

@@ -8,11 +8,7 @@ from mfcore.data import (load_ml1m, load_ml10m, load_ml100k, load_ml100k_split,
 from mfcore.data.datasets import bundled_path
 from mfcore.data.ratings import RatingScale
 from mfcore.exceptions import DataError
-
-
-def raw(r):
-    return list(zip(r.user_map.raw[r.users].tolist(), r.item_map.raw[r.items].tolist(),
-                    r.values.tolist()))
+from helpers import raw_triples
 
 
 # ------------------------------------------------------------ ML-100k (real)
@@ -21,7 +17,7 @@ def test_ml100k_counts_order_and_info(ml100k_dir):
     r = load_ml100k(ml100k_dir)
     assert (len(r), r.n_users, r.n_items) == (100_000, 943, 1682)
     assert r.scale == RatingScale(1, 5, 1) and r.name == "ml-100k"
-    assert raw(r)[:2] == [(196, 242, 3.0), (186, 302, 3.0)]       # u.data's first lines
+    assert raw_triples(r)[:2] == [(196, 242, 3.0), (186, 302, 3.0)]       # u.data's first lines
     assert r.timestamps[0] == 881250949
     info = r.item_info
     assert len(info) == 1682 and list(info.columns) == ["title", "year", "genres"]
@@ -47,7 +43,7 @@ def test_ml100k_split_shares_maps(ml100k_dir, name, n_test):
     pairs = lambda r: set(zip(r.users.tolist(), r.items.tolist()))   # noqa: E731
     assert pairs(train) | pairs(test) == pairs(full) and not pairs(train) & pairs(test)
     first = np.loadtxt(ml100k_dir / f"{name}.test", dtype=np.int64, max_rows=1)
-    assert raw(test)[0] == (first[0], first[1], float(first[2]))
+    assert raw_triples(test)[0] == (first[0], first[1], float(first[2]))
     if name == "ua":
         assert np.all(test.user_counts() == 10)
 
@@ -81,7 +77,7 @@ def make_ml1m(folder):
 
 def test_ml1m_format(tmp_path):
     r = load_ml1m(make_ml1m(tmp_path / "ml-1m"))
-    assert raw(r) == [(1, 1193, 5.0), (1, 661, 3.0), (2, 1193, 4.0), (3, 2, 1.0)]
+    assert raw_triples(r) == [(1, 1193, 5.0), (1, 661, 3.0), (2, 1193, 4.0), (3, 2, 1.0)]
     assert r.scale == RatingScale(1, 5, 1) and r.timestamps[0] == 978300760
     assert r.item_info.loc[661, "title"] == "Star Wars: Episode IV - A New Hope (1977)"
     assert r.item_info.loc[2, "title"] == "Amélie (2001)"
@@ -99,7 +95,7 @@ def test_ml10m_format_via_both_loaders(tmp_path):
                                        "185::Net, The (1995)::Action|Crime|Thriller\n",
                                        encoding="utf-8")
     for r in (load_ml10m(folder), load_movielens_csv(folder)):
-        assert raw(r) == [(1, 122, 5.0), (1, 185, 4.5), (2, 122, 0.5)]
+        assert raw_triples(r) == [(1, 122, 5.0), (1, 185, 4.5), (2, 122, 0.5)]
         assert r.scale == RatingScale(0.5, 5, 0.5)
         assert r.item_info.loc[185, "title"] == "Net, The (1995)"
         assert "users" in r.meta and r.meta["users"] is None
@@ -125,7 +121,7 @@ def test_ml20m_csv_format(tmp_path):
         '30,Untitled,(no genres listed)\n', encoding="utf-8")
     r = load_movielens_csv(folder)
     assert r.name == "ml-20m" and r.scale == RatingScale(0.5, 5, 0.5)
-    assert raw(r) == [(1, 2, 3.5), (1, 29, 3.5), (2, 2, 4.0)]
+    assert raw_triples(r) == [(1, 2, 3.5), (1, 29, 3.5), (2, 2, 4.0)]
     assert r.timestamps.tolist() == [1112486027, 1112484676, 1112484819]
     info = r.item_info
     assert info.loc[29, "title"].startswith("City of Lost Children, The (Cité")
@@ -152,7 +148,7 @@ def test_bundled_ml_latest_small():
     r = load_movielens_csv(bundled_path())
     assert (len(r), r.n_users, r.n_items) == (100_004, 671, 9_066)
     assert r.scale == RatingScale(0.5, 5, 0.5) and r.name == "ml-latest-small"
-    assert raw(r)[0] == (1, 31, 2.5) and r.timestamps[0] == 1260759144
+    assert raw_triples(r)[0] == (1, 31, 2.5) and r.timestamps[0] == 1260759144
     assert set(np.unique(r.values)) == set(np.arange(1, 11) / 2)
     assert r.item_info.loc[1, "title"] == "Toy Story (1995)"
     assert r.item_info.loc[1, "genres"] == "Adventure|Animation|Children|Comedy|Fantasy"

@@ -8,7 +8,7 @@ from mfcore import nn
 from mfcore.models.deep import DeepNet
 from mfcore.nn import kernels
 from mfcore.nn.fused import BNReLUDropout
-from tests._tol import EXACT, F64, GRAD
+from helpers import EXACT, F64, GRAD
 
 
 def _splitmix64_reference(state, count):

@@ -1,7 +1,7 @@
 """Finite-difference checks of every layer, every loss and both MF networks.
 
 Central differences, float64, eps 1e-6; pass: max relative error < 1e-6 and
-mean < 1e-7 (tests/_tol.GRAD). Inputs are kept at least 0.1 from kinks.
+mean < 1e-7 (helpers.GRAD). Inputs are kept at least 0.1 from kinks.
 """
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ import pytest
 from mfcore import nn
 from mfcore.nn.gradcheck import check_gradients, relative_error
 from mfcore.nn.mfnet import MFNet
-from tests._tol import GRAD
+from helpers import GRAD
 
 SIZES = [(1, 3, 2), (4, 5, 3), (16, 8, 6)]
 

@@ -4,7 +4,7 @@ import pytest
 
 from mfcore import nn
 from mfcore.nn import init, kernels
-from tests._tol import F64
+from helpers import F64
 
 
 def test_embedding_lookup_and_scatter_add_with_repeats():

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mfcore
 from mfcore import DataError, IdMap, Ratings, RatingScale
 
 
@@ -48,8 +49,21 @@ def test_arrays_are_read_only():
 
 
 def test_nan_and_inf_are_rejected_with_row():
-    with pytest.raises(DataError, match=r"NaN or infinite \(first at row 1\)"):
+    with pytest.raises(DataError, match=r"2 ratings are NaN or infinite \(first at row 1: nan\)"):
         Ratings.from_arrays([1, 2, 3], [1, 2, 3], [3.0, np.nan, np.inf])
+    with pytest.raises(DataError, match=r"^ratings: 1 rating is NaN or infinite \(row 2: inf\); drop"):
+        Ratings.from_arrays(np.arange(3), np.arange(3), np.array([3.0, 4.0, np.inf]))
+
+
+def test_messages_show_numpy_scalars_as_plain_numbers():
+    with pytest.raises(ValueError, match=r"^raw id 1 appears twice"):
+        IdMap(np.array([1, 2, 1]))
+    with pytest.raises(KeyError, match=r"unknown user 7:"):
+        IdMap([1, 2, 3]).to_index(np.int64(7), what="user")
+    with pytest.raises(ValueError, match=r"The 'lr' parameter of BiasedMF must be a float > 0\. Got -0\.1 instead\."):
+        mfcore.BiasedMF(lr=np.float64(-0.1)).fit(Ratings.from_arrays([1, 2], [1, 2], [3.0, 4.0]))
+    with pytest.raises(ValueError, match=r"test_size=0\.0001 the test part would be empty"):
+        mfcore.data.random_split(Ratings.from_arrays([1, 2], [1, 2], [3.0, 4.0]), np.float64(1e-4))
 
 
 def test_shape_mismatch_is_rejected():

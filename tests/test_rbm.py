@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from mfcore import DataError, DivergenceError, Ratings, RatingScale, load_model, make_model
+from mfcore import DataError, DivergenceError, Ratings, RatingScale, make_model
 from mfcore.engines import rbm_jit
 from mfcore.models.autorec import csr_rows
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM, cd_batch_numpy, free_energy, visible_probs
-from tests._tol import F64
-from tests.conftest import make_planted
+import helpers
+from helpers import F64, assert_loads_back, assert_scores_match_predict
 
 
 def _energy(items, V, h, W, bv, bh):
@@ -92,11 +92,8 @@ def test_numba_and_numpy_give_the_same_numbers(K, k):
 
 @pytest.fixture(scope="module")
 def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    r = np.clip(np.round(ratings.values), 1, 5)
-    ratings = Ratings.from_arrays(ratings.users, ratings.items, r, scale=RatingScale(1, 5, 1))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
+    """conftest's planted split with the ratings rounded to whole stars (the RBMs model stars)."""
+    return helpers.planted_split(stars=True)
 
 
 @pytest.mark.parametrize("cls,shared", [(SoftmaxRBM, False), (SoftmaxRBM, True), (BernoulliRBM, True)])
@@ -121,11 +118,8 @@ def test_learns_predicts_ratings_save_load(name, kw, planted_split, tmp_path):
     assert len(m.history_) == 8
     pred = m.predict(valid.users, valid.items)
     assert pred.min() >= 1.0 and pred.max() <= 5.0  # an expected rating, not a binary value
-    users = np.array([1, 4])
-    for row, u in zip(m.score_users(users), users):
-        np.testing.assert_allclose(row, m.predict(np.full(row.size, u), np.arange(row.size)), **F64)
-    loaded = load_model(m.save(tmp_path / "rbm.npz"))
-    np.testing.assert_array_equal(loaded.predict(valid.users, valid.items), pred)
+    assert_scores_match_predict(m, np.array([1, 4]))
+    assert_loads_back(m, valid, tmp_path / "rbm.npz")
     assert m.predict(np.array([-1]), np.array([2]))[0] == pytest.approx(m.global_mean_ + m.fallback_item_bias_[2])
 
 
@@ -167,10 +161,8 @@ def test_parameter_errors(planted_split):
 
 
 @pytest.mark.slow
-def test_ml100k_softmax_rbm_beats_biases(ml100k_dir):
-    from mfcore.data import load_ml100k, random_split
-
-    split = random_split(load_ml100k(ml100k_dir), 0.2, rng=42)
+def test_ml100k_softmax_rbm_beats_biases(ml100k_80_20):
+    split = ml100k_80_20
     rmse = SoftmaxRBM(rng=0).fit(split.train).evaluate(split.test)["rmse"]
     assert rmse < 0.9514  # biases baseline (Surprise BaselineOnly) on this split; measured 0.9156 (rng=0)
 

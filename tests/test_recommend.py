@@ -60,5 +60,7 @@ def test_unknown_user_is_a_clear_key_error(titled):
         recommend(model, "nobody")
     with pytest.raises(KeyError, match="user index 99 is out of range"):
         recommend(model, 99, raw=False)
+    with pytest.raises(KeyError, match="user index 99 is out of range"):  # not np.int64(99)
+        recommend(model, np.int64(99), raw=False)
     with pytest.raises(ValueError, match="'n' parameter of recommend"):
         recommend(model, "a", n=0)

@@ -2,24 +2,16 @@
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, Ratings, load_model, make_model
+from mfcore import DivergenceError, Ratings, make_model
 from mfcore.models.residual import ResidualMF, ResidualNet
 from mfcore.nn import check_gradients
-from tests._tol import F32, F64, GRAD
-from tests.conftest import make_planted
+from helpers import F32, F64, GRAD, assert_loads_back, assert_scores_match_predict, make_planted
 
 
 def _small(**kw):
     base = dict(n_factors=4, hidden=8, n_epochs=3, batch_size=16, lr=0.02, rng=0)
     base.update(kw)
     return ResidualMF(**base)
-
-
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 def _batch(rng, n_users=5, n_items=6, B=9):
@@ -160,20 +152,13 @@ def test_unknown_ids_follow_the_fallback(tiny_ratings):
 
 def test_score_users_matches_predict(tiny_ratings):
     m = ResidualMF(n_factors=3, hidden=4, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
-    users = np.array([0, 2, 4])
-    scores = m.score_users(users)
-    n = m.item_counts_.size
-    for row, u in enumerate(users):
-        np.testing.assert_allclose(scores[row], m.predict(np.full(n, u), np.arange(n)), **F64)
+    assert_scores_match_predict(m, np.array([0, 2, 4]))
 
 
 def test_save_load_round_trip(planted_split, tmp_path):
     train, test = planted_split
     m = _small(dtype="float32", n_factors=10, hidden=12).fit(train, test)
-    back = load_model(m.save(tmp_path / "m.npz"))
-    assert type(back) is ResidualMF and back.get_params() == m.get_params()
-    np.testing.assert_array_equal(back.predict_ratings(test), m.predict_ratings(test))
-    assert back.history_.epoch == m.history_.epoch
+    assert type(assert_loads_back(m, test, tmp_path / "m.npz")) is ResidualMF
 
 
 def test_registry_defaults_are_the_notebooks():
@@ -193,14 +178,6 @@ def test_parameter_errors(param, value, exc, tiny_ratings):
 
 
 # ----------------------------------------------------------------- ML-100k
-@pytest.fixture(scope="module")
-def split_80_20(ml100k_dir):
-    from mfcore.data.movielens import load_ml100k
-    from mfcore.data.split import random_split
-
-    return random_split(load_ml100k(ml100k_dir), 0.2, rng=42)  # the Keras reference split
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("k,hidden,keras_best,keras_final", [
     # Keras (benchmarks/results/keras_reference.json; clipped RMSE, best over epochs / epoch 15):
@@ -209,8 +186,8 @@ def split_80_20(ml100k_dir):
     (15, 512, 0.9249, 0.9341),
     (10, 400, 0.9271, 0.9387),
 ])
-def test_ml100k_80_20_matches_keras(split_80_20, k, hidden, keras_best, keras_final):
-    train, test = split_80_20
+def test_ml100k_80_20_matches_keras(ml100k_80_20, k, hidden, keras_best, keras_final):
+    train, test = ml100k_80_20
     m = ResidualMF(n_factors=k, hidden=hidden, rng=42).fit(train, test)
     h = m.history_
     assert len(h) == 15

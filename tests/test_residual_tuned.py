@@ -9,17 +9,9 @@ from mfcore.cli import main
 from mfcore.models.mf import BiasedMF
 from mfcore.models.residual import ResidualMF, ResidualNet
 from mfcore.nn import check_gradients
-from tests._tol import F64, GRAD
-from tests.conftest import make_planted
+from helpers import F64, GRAD
 
 WARM = dict(n_factors=4, hidden=8, batch_size=16, lr=0.01, warm_start="biased-mf", mf_epochs=6, rng=3)
-
-
-@pytest.fixture(scope="module")
-def split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 class _NoEpochs(ResidualMF):
@@ -29,8 +21,8 @@ class _NoEpochs(ResidualMF):
         return lambda order, timing: 0.0
 
 
-def test_warm_start_net_predicts_exactly_the_fitted_biased_mf(split):
-    train, test = split
+def test_warm_start_net_predicts_exactly_the_fitted_biased_mf(planted_split):
+    train, test = planted_split
     bmf = BiasedMF(n_factors=4, n_epochs=6, rng=3).fit(train)
     m = _NoEpochs(n_epochs=1, **{k: v for k, v in WARM.items() if k != "n_epochs"}).fit(train)
     p = m.net_.params
@@ -44,8 +36,8 @@ def test_warm_start_net_predicts_exactly_the_fitted_biased_mf(split):
     assert m.warm_start_seconds_ > 0
 
 
-def test_warm_start_mf_settings_reach_the_biased_mf(split):
-    train, _ = split
+def test_warm_start_mf_settings_reach_the_biased_mf(planted_split):
+    train, _ = planted_split
     a = _NoEpochs(n_epochs=1, **dict(WARM, mf_epochs=2, mf_lr=0.02, mf_reg=0.1, mf_init_std=0.05)).fit(train)
     bmf = BiasedMF(n_factors=4, n_epochs=2, lr=0.02, reg=0.1, init_std=0.05, rng=3).fit(train)
     np.testing.assert_array_equal(a.net_.params["item_embedding/embeddings"], bmf.item_factors_)
@@ -53,8 +45,8 @@ def test_warm_start_mf_settings_reach_the_biased_mf(split):
     assert not np.allclose(a.net_.params["item_embedding/embeddings"], other.item_factors_)
 
 
-def test_residual_epochs_move_the_side_branch_and_lower_the_training_loss(split):
-    train, _ = split
+def test_residual_epochs_move_the_side_branch_and_lower_the_training_loss(planted_split):
+    train, _ = planted_split
     m = ResidualMF(n_epochs=4, **{k: v for k, v in WARM.items()}).fit(train)
     bmf = BiasedMF(n_factors=4, n_epochs=6, rng=3).fit(train)
     assert np.abs(m.net_.params["dense_2/kernel"]).max() > 0
@@ -64,8 +56,8 @@ def test_residual_epochs_move_the_side_branch_and_lower_the_training_loss(split)
 
 
 @pytest.mark.parametrize("engine_kw", [{}, {"reg": 0.01}, {"nesterov": True}], ids=["plain", "keras-l2", "nesterov"])
-def test_jit_and_vectorized_engines_agree_with_rating_reg(engine_kw, split):
-    train, _ = split
+def test_jit_and_vectorized_engines_agree_with_rating_reg(engine_kw, planted_split):
+    train, _ = planted_split
     kw = dict(WARM, n_epochs=3, reg_per_rating=0.05, **engine_kw)
     a = ResidualMF(engine="jit", **kw).fit(train)
     b = ResidualMF(engine="vectorized", **kw).fit(train)
@@ -98,8 +90,8 @@ def test_gradient_check_with_rating_reg(reg):
     np.testing.assert_array_equal(grads["dense_1/kernel"], plain["dense_1/kernel"])
 
 
-def test_save_load_keeps_the_warm_start_model(tmp_path, split):
-    train, test = split
+def test_save_load_keeps_the_warm_start_model(tmp_path, planted_split):
+    train, test = planted_split
     m = ResidualMF(n_epochs=2, reg_per_rating=0.03, mf_reg=0.08, **WARM).fit(train)
     path = m.save(tmp_path / "res.npz")
     back = load_model(path)
@@ -118,8 +110,8 @@ def test_save_load_keeps_the_warm_start_model(tmp_path, split):
     ({"mf_reg": -1.0}, ValueError, "mf_reg"),
     ({"mf_init_std": "big"}, TypeError, "mf_init_std"),
 ])
-def test_bad_warm_start_values_raise(kw, err, word, split):
-    train, _ = split
+def test_bad_warm_start_values_raise(kw, err, word, planted_split):
+    train, _ = planted_split
     with pytest.raises(err, match=word):
         ResidualMF(**dict(WARM, **kw)).fit(train)
 
@@ -130,8 +122,8 @@ def test_defaults_stay_the_notebook_settings():
     assert p["warm_start"] is None and p["reg_per_rating"] == 0.0
 
 
-def test_generator_rng_warm_start_advances(split):
-    train, test = split
+def test_generator_rng_warm_start_advances(planted_split):
+    train, test = planted_split
     g = np.random.default_rng(5)
     kw = {k: v for k, v in WARM.items() if k != "rng"}
     a = ResidualMF(n_epochs=1, rng=g, **kw).fit(train).predict(test.users, test.items)

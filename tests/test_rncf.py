@@ -2,13 +2,12 @@
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, load_model, make_model
+from mfcore import DivergenceError, make_model
 from mfcore.models.keras_mf import BiasedMFKeras
 from mfcore.models.rncf import RNCF, RNCFNet
 from mfcore.nn.mfnet import MFNet
 from mfcore.nn import check_gradients
-from tests._tol import F64, GRAD
-from tests.conftest import make_planted
+from helpers import GRAD, assert_loads_back, assert_scores_match_predict
 
 
 def _small(**kw):
@@ -16,13 +15,6 @@ def _small(**kw):
                 early_stopping=False)
     base.update(kw)
     return RNCF(**base)
-
-
-@pytest.fixture(scope="module")
-def planted_split():
-    ratings, _, _ = make_planted(np.random.default_rng(0))
-    perm = np.random.default_rng(1).permutation(len(ratings))
-    return ratings.subset(perm[:1000]), ratings.subset(perm[1000:])
 
 
 @pytest.mark.parametrize("extra", [False, True], ids=["stage2", "stage3"])
@@ -125,14 +117,8 @@ def test_fallback_score_users_and_save_load(tiny_ratings, tmp_path):
     m = _small(batch_size=4, n_epochs=2).fit(tiny_ratings)
     p = m.predict(np.array([0]), np.array([4]))  # item "z" has no training rating
     assert p[0] == pytest.approx(m.global_mean_ + m.fallback_user_bias_[0])
-    users = np.array([0, 3])
-    scores = m.score_users(users)
-    n = m.item_counts_.size
-    for row, u in enumerate(users):
-        np.testing.assert_allclose(scores[row], m.predict(np.full(n, u), np.arange(n)), **F64)
-    back = load_model(m.save(tmp_path / "m.npz"))
-    assert type(back) is RNCF and back.get_params() == m.get_params()
-    np.testing.assert_array_equal(back.predict_ratings(tiny_ratings), m.predict_ratings(tiny_ratings))
+    assert_scores_match_predict(m, np.array([0, 3]))
+    assert type(assert_loads_back(m, tiny_ratings, tmp_path / "m.npz")) is RNCF
 
 
 def test_notebook_settings_are_the_notebooks():

@@ -7,7 +7,7 @@ from mfcore import Biases, GlobalMean, Ratings
 from mfcore.models.svd import TruncatedSVD
 from mfcore.ranking import score_users
 
-from conftest import make_planted
+from helpers import make_planted
 
 
 def _random_ratings(rng, n_users=30, n_items=20, density=0.4):

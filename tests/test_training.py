@@ -126,9 +126,28 @@ def test_restore_action_restores_the_best_epoch_and_says_so():
         run_epochs(3, lambda e: float("nan"), guard=DivergenceGuard(action="restore"), model=Toy())
 
 
-def test_seconds_are_recorded_apart_from_validation():
-    hist = run_epochs(2, lambda e: 1.0, lambda: {"val_rmse": 1.0}, compile_seconds=0.25)
-    assert hist["seconds"].shape == (2,) and np.all(hist["seconds"] >= 0)
+def test_seconds_exclude_validation_and_monitor(monkeypatch):
+    """A fake clock: each epoch takes 1 s, each validation 100 s and each monitor 1000 s;
+    only the epochs count."""
+    import time
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(time, "perf_counter", lambda: clock["now"])
+
+    def epoch(e):
+        clock["now"] += 1.0
+        return 1.0
+
+    def slow_validate():
+        clock["now"] += 100.0
+        return {"val_rmse": 1.0}
+
+    def slow_monitor():
+        clock["now"] += 1000.0
+        return {"test_rmse": 1.0}
+
+    hist = run_epochs(2, epoch, slow_validate, slow_monitor, compile_seconds=0.25)
+    np.testing.assert_array_equal(hist["seconds"], [1.0, 1.0])
     assert hist.compile_seconds == 0.25
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .._validation import plain_repr
 from ..exceptions import DataError
 
 
@@ -49,7 +50,7 @@ class IdMap:
         raw = raw[order]
         if raw.size > 1 and np.any(raw[1:] == raw[:-1]):
             dup = raw[1:][raw[1:] == raw[:-1]][0]
-            raise ValueError(f"raw id {dup!r} appears twice in an IdMap")
+            raise ValueError(f"raw id {plain_repr(dup)} appears twice in an IdMap")
         self.raw = raw
         self.raw.setflags(write=False)
 
@@ -123,7 +124,7 @@ class IdMap:
             found = self.raw[pos] == ids
         if not found.all() and missing == "raise":
             bad = ids[~found][0]
-            raise KeyError(f"unknown {what} {bad.item() if hasattr(bad, 'item') else bad!r}: "
+            raise KeyError(f"unknown {what} {plain_repr(bad)}: "
                            f"it is not among the {len(self)} known {what}s")
         out = np.where(found, pos, -1).astype(np.int32)
         return int(out[0]) if scalar else out
@@ -131,6 +132,14 @@ class IdMap:
     def __contains__(self, raw_id):
         return self.to_index(raw_id, missing="ignore") >= 0
 
+
+
+def _nonfinite(bad, values, row):
+    """'1 rating is NaN or infinite (row 3: inf)' / 'N ratings are ... (first at row 3: nan)'."""
+    n = int(bad.sum())
+    where = f"row {row}" if n == 1 else f"first at row {row}"
+    return (f"{n} rating{'s are' if n > 1 else ' is'} NaN or infinite "
+            f"({where}: {plain_repr(values[row])})")
 
 @dataclass(frozen=True)
 class RatingScale:
@@ -235,8 +244,8 @@ class Ratings:
         if n and not (np.isfinite(values.min()) and np.isfinite(values.max())):
             bad = ~np.isfinite(values)
             row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{self.name}: {int(bad.sum())} ratings are NaN or infinite "
-                            f"(first at row {row}); drop or impute them before building Ratings")
+            raise DataError(f"{self.name}: {_nonfinite(bad, values, row)}; drop or impute them "
+                            "before building Ratings")
         for arr, m, what in ((users, self.user_map, "user"), (items, self.item_map, "item")):
             if n and (arr.min() < 0 or arr.max() >= len(m)):
                 row = int(np.flatnonzero((arr < 0) | (arr >= len(m)))[0])
@@ -279,8 +288,7 @@ class Ratings:
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{name}: {int(bad.sum())} ratings are NaN or infinite "
-                            f"(first at row {row}); drop or impute them first")
+            raise DataError(f"{name}: {_nonfinite(bad, values, row)}; drop or impute them first")
         if scale is None:
             scale = RatingScale.infer(values) if values.size else RatingScale(0.0, 0.0)
         return cls(u, i, values, user_map, item_map, scale, timestamps=timestamps,

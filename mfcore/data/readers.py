@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._validation import plain_repr
 from ..exceptions import DataError
 from .ratings import IdMap, Ratings, RatingScale
 
@@ -162,14 +163,16 @@ def _ratings(col, path, lines_of):
         if pd.isna(raw) and not isinstance(raw, str):
             problem, fix = "the rating is missing or NaN", "every line needs a numeric rating"
         elif np.isinf(values[row]):
-            problem, fix = f"the rating {raw!r} is infinite", "ratings must be finite numbers"
+            problem = f"the rating {plain_repr(raw)} is infinite"
+            fix = "ratings must be finite numbers: correct the value or delete the line"
         elif str(raw).strip().lower() in ("nan", "+nan", "-nan"):
             problem, fix = "the rating is NaN", "drop or impute the missing ratings first"
         else:
-            problem = f"the rating {raw!r} is not a number"
+            problem = f"the rating {plain_repr(raw)} is not a number"
             fix = ("check that the rating is the 3rd column or pass columns=, "
                    "and that a header line is not mistaken for data (pass header=True)")
-        _fail_at(path, lines_of(row), f"{problem} ({int(bad.sum())} bad ratings in all)", fix)
+        n_bad = int(bad.sum())
+        _fail_at(path, lines_of(row), f"{problem} ({n_bad} bad rating{'s' if n_bad > 1 else ''} in all)", fix)
     return values
 
 
@@ -188,7 +191,7 @@ def _timestamps(col, path, lines_of, explicit):
         return None
     row = int(np.flatnonzero(values.isna().to_numpy() | (values != np.round(values)).to_numpy())[0])
     _fail_at(path, lines_of(row),
-             f"the timestamp {col.iloc[row]!r} is neither an integer nor a date",
+             f"the timestamp {plain_repr(col.iloc[row])} is neither an integer nor a date",
              "fix it, or pass 3 columns= to read no timestamps")
 
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._random import as_generator
-from .._validation import check_number
+from .._validation import check_number, plain_repr
 from ..exceptions import DataError
 from .ratings import IdMap, Ratings
 
@@ -76,7 +76,7 @@ def _n_test(n, test_size, owner):
         n_test = int(round(n * frac))
     if n_test == 0 or n_test == n:
         part = "test" if n_test == 0 else "train"
-        raise ValueError(f"{owner}: with {n} ratings and test_size={test_size!r} the {part} part "
+        raise ValueError(f"{owner}: with {n} ratings and test_size={plain_repr(test_size)} the {part} part "
                          "would be empty; use a larger data set or another test_size")
     return n_test
 
@@ -141,7 +141,7 @@ def holdout_per_user(ratings, k=None, fraction=None, rng=None, min_train=1):
     _check_ratings(ratings, owner)
     if (k is None) == (fraction is None):
         raise ValueError(f"{owner}: give exactly one of k (ratings per user) and fraction; "
-                         f"got k={k!r}, fraction={fraction!r}")
+                         f"got k={plain_repr(k)}, fraction={plain_repr(fraction)}")
     min_train = check_number(min_train, "min_train", owner, kind="int", low=0, low_inclusive=True)
     counts = ratings.user_counts()
     if k is not None:
@@ -223,7 +223,7 @@ def temporal_split(ratings, test_size=0.2, per_user=False):
         rank = _rank_in_group(ratings.users, order)
         is_test[order[rank < n_hold[ratings.users[order]]]] = True
         if not is_test.any():
-            raise ValueError(f"{owner}: test_size={test_size!r} holds out no rating of any user; "
+            raise ValueError(f"{owner}: test_size={plain_repr(test_size)} holds out no rating of any user; "
                              "raise test_size")
     return _pair(ratings, np.flatnonzero(~is_test), np.flatnonzero(is_test))
 

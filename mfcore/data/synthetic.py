@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._random import spawn
-from .._validation import check_dtype, check_number
+from .._validation import check_dtype, check_number, plain_repr
 from ..exceptions import DataError
 from .ratings import IdMap, Ratings, RatingScale
 
@@ -144,7 +144,7 @@ def _check_scale(scale):
         return RatingScale(float(low), float(high), None if step is None else float(step))
     except (TypeError, ValueError) as err:
         raise ValueError("The 'scale' parameter of make_ratings must be None, a RatingScale or a "
-                         f"(low, high, step) tuple. Got {scale!r} instead.") from err
+                         f"(low, high, step) tuple. Got {plain_repr(scale)} instead.") from err
 
 
 def make_ratings(n_users=1000, n_items=500, n_ratings=50_000, n_factors=10, noise=0.5,

@@ -264,10 +264,10 @@ class IAutoRec(_ShallowAutoRec):
     -----------------
     Chosen WITHOUT the test set: trained on 90% of the ML-100k 80/20 training
     rows (``random_split(train, 0.1, rng=42)``), compared on the other 10%.
-    Holdout RMSE: Adam lambda 100 (the Keras reference's setting) 0.9243 at its
-    best epoch, overfitting to 0.9554 by epoch 40; Adam lambda 300 0.9308;
-    L-BFGS lambda 100 0.9221 (then overfits), lambda 300 0.8991 and still
-    0.8997 after 300 iterations (converged, no overfitting).
+    Adam with lambda 100 (the Keras reference's setting) overfits after its best
+    epoch, and so does L-BFGS with lambda 100; L-BFGS with lambda 300 scored best
+    on the holdout and converges within 300 iterations without overfitting.
+    Holdout figures: benchmarks/results/defaults.md.
     early_stopping, patience
         With validation ratings: stop on ``val_rmse`` and restore the best epoch.
     engine : {"jit", "vectorized"}

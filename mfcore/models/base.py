@@ -423,16 +423,7 @@ class Recommender:
         from ..training import History
 
         path = os.fspath(path)
-        try:
-            npz = np.load(path, allow_pickle=False)
-            header = json.loads(str(npz["__header__"]))
-        except FileNotFoundError:
-            raise
-        except (OSError, ValueError, KeyError) as exc:
-            raise ModelFileError(f"{path} is not an mfcore model file ({exc}); save one with "
-                                 "model.save(path) or `mfcore train ... --save FILE`") from None
-        if header.get("format") != "mfcore-model":
-            raise ModelFileError(f"{path} is not an mfcore model file")
+        header, npz = _read_model_file(path)
         if header.get("format_version") != FORMAT_VERSION:
             raise ModelFileError(
                 f"{path} was written in model-file format {header.get('format_version')}, and this "
@@ -456,16 +447,47 @@ class Recommender:
         model.item_counts_ = npz["item_counts"]
         model.rated_indptr_ = npz["rated_indptr"]
         model.rated_indices_ = npz["rated_indices"]
-        model.item_titles_ = npz["item_titles"] if "item_titles" in npz.files else None
+        model.item_titles_ = npz.get("item_titles")
         model.scale_ = RatingScale(*header["scale"])
         model.global_mean_ = header["global_mean"]
-        state = {k[len("state__"):]: npz[k] for k in npz.files if k.startswith("state__")}
+        state = {k[len("state__"):]: v for k, v in npz.items() if k.startswith("state__")}
         model._set_state(state)
         hist = header.get("history")
         model.history_ = None
         if hist is not None:
             model.history_ = History.from_dict(hist)
         return model
+
+
+def _read_model_file(path):
+    """``(header, arrays)`` of a model file, read in full; ModelFileError for anything else."""
+    import zipfile
+    import zlib
+
+    make_one = "Make one by saving a fitted model: model.save(path), or `mfcore train MODEL ... --save FILE`"
+
+    def fail(what, fix=make_one):
+        return ModelFileError(f"{path} is not an mfcore model file: {what}. {fix}")
+
+    with open(path, "rb") as fh:  # a missing file stays a FileNotFoundError
+        magic = fh.read(4)
+    if not magic:
+        raise fail("it is empty")
+    if magic != b"PK\x03\x04":
+        raise fail("it is not an .npz archive, the format model.save writes")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError):
+        raise fail("the .npz archive is truncated or damaged (an interrupted save, copy or download?)",
+                   "Copy it again, or save the model again with model.save(path)") from None
+    try:
+        header = json.loads(str(arrays.pop("__header__")))
+        if header.get("format") != "mfcore-model":
+            raise ValueError
+    except (KeyError, ValueError, AttributeError):
+        raise fail("it is an .npz archive without mfcore's model header") from None
+    return header, arrays
 
 
 def _titles(ratings):

@@ -144,8 +144,9 @@ class FunkMF(_SGDMF):
     Unknown users or items get the global mean mu (there are no biases to use).
 
     The defaults (K=50, 40 epochs, lr=0.01, reg=0.05, init_std=0.1) are sensible
-    but were not tuned: u1.test RMSE 0.953 on ML-100k. Without mu the factors
-    must also carry the mean rating, so a small init_std learns slowly here.
+    but were not tuned (their u1.test RMSE is in benchmarks/results/defaults.md).
+    Without mu the factors must also carry the mean rating, so a small init_std
+    learns slowly here.
 
     References
     ----------
@@ -254,12 +255,11 @@ class BiasedMF(_SGDMF):
     split 90/10 at random (seed 0) into fit/holdout, and a grid K in {50, 100,
     200} x lr in {0.005, 0.01} x reg in {0.05, 0.08, 0.1} x init_std in {0.01,
     0.05, 0.1}, up to 80 epochs each, was scored by holdout RMSE per epoch. The
-    best was K=100, lr=0.01, reg=0.05, init_std=0.01 at epoch 33 (holdout RMSE
-    0.9110; K=200 with lr=0.005 tied at 0.9111); the small init won in every
-    cell, and a second look at reg=0.03 and init_std in {0.001, 0.005} gained
-    nothing. ``n_epochs=35`` is that best epoch, rounded. Only then was
-    ``u1.test`` read: RMSE 0.9157 (clipped), and 0.9056 averaged over u1..u5
-    (Surprise's SVD defaults: 0.956 on u1).
+    best was K=100, lr=0.01, reg=0.05, init_std=0.01 at epoch 33 (K=200 with
+    lr=0.005 tied with it); the small init won in every cell, and a second look
+    at reg=0.03 and init_std in {0.001, 0.005} gained nothing. ``n_epochs=35`` is
+    that best epoch, rounded. Only then was ``u1.test`` read. The holdout and
+    test figures, beside Surprise's SVD, are in benchmarks/results/defaults.md.
 
     Unknown users or items get the known part of mu + b_u + b_i.
 

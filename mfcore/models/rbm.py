@@ -45,9 +45,10 @@ The model is still the RBM of (R1)-(R3) with weights W; only the
 parametrisation and the prior change. Why it helps the user-based RBM:
 a user's overall leniency must reach the visible units through W, and the weights
 of an item rated by a handful of users never learn it (with F = 3 hidden units the
-plain user-based RBM scores 0.999 on the tuning holdout, near the item-mean
-predictor's 1.024); S gives every item the same level-to-hidden map, learnt from
-all the ratings, and the decay keeps a rare item's weights near it.
+plain user-based RBM does little better than the item-mean predictor on the
+tuning holdout: benchmarks/results/autorec_rbm.md); S gives every item the same
+level-to-hidden map, learnt from all the ratings, and the decay keeps a rare
+item's weights near it.
 
 Prediction for (u, q): mean-field hidden activations from u's training ratings
 :math:`\hat p = p(h = 1 \mid v_u)` (R2), then the expected rating
@@ -268,32 +269,23 @@ class SoftmaxRBM(_CFRBM):
     Defaults (tuning)
     -----------------
     Chosen WITHOUT the test set, on a 10% holdout of the ML-100k 80/20
-    training rows (``random_split(train, 0.1, rng=42)``), where the biases
-    baseline scores 0.9496; every setting tried, with its holdout curve, is in
-    ``benchmarks/results/autorec_rbm.{json,md}``. The user-based settings are
-    :data:`USER_BASED` (``SoftmaxRBM(**USER_BASED)``). RMSE (clipped, rng=0):
-
-    =====================================  =======  ===========================
-    settings                               holdout  test (80/20; biases 0.9514)
-    =====================================  =======  ===========================
-    defaults (item-based, shared W)        0.9145   0.9156
-    ``USER_BASED`` (user-based, shared W)  0.9346   0.9373
-    item-based, plain W (old defaults)     0.9291   0.9322
-    user-based, plain W, best found        0.9639   0.9625
-    =====================================  =======  ===========================
+    training rows (``random_split(train, 0.1, rng=42)``); every setting tried,
+    with its holdout curve, is in ``benchmarks/results/autorec_rbm.{json,md}``,
+    and the chosen rows beside the biases baseline in
+    ``benchmarks/results/defaults.md``. The user-based settings are
+    :data:`USER_BASED` (``SoftmaxRBM(**USER_BASED)``).
 
     The plain user-based RBM (the paper's model as published) never beat the
-    biases on the holdout: lr 0.1-0.3, momentum 0.5/0.9, weight decay
-    0.001-0.3, F 3-100, batch 20/100, 30-200 epochs gave 0.964-1.024. Weak
-    decay overfits (wd 0.001: best 0.965 at epoch 31, train MSE 0.07 at epoch
-    200), strong decay (>= 0.1) leaves only the visible biases (1.024, the
-    item-mean predictor), and a 3-unit RBM still scores 0.999: the weights of
-    an item rated by ~44 of the 943 training users cannot learn a user's
-    leniency. With (R6) the user-based RBM reaches 0.9346 (lr 0.02, momentum
-    0.9, decay 0.02, 100 users per batch, k = 1, 3, 5 every 80 epochs,
-    220 epochs). The item-based RBM is still better: 1,638 cases instead of
-    943, and each visible unit (a user) has ~76 training ratings to fit its
-    weights instead of ~44 for an item.
+    biases on the holdout over the ranges of lr, momentum, weight decay, F, batch
+    size and epochs tried: weak decay overfits, strong decay (>= 0.1) leaves only the
+    visible biases (the item-mean predictor), and even a 3-unit RBM does little
+    better than that: the weights of an item rated by ~44 of the 943 training
+    users cannot learn a user's leniency. With (R6) the user-based RBM beats the
+    biases (:data:`USER_BASED`: lr 0.02, momentum 0.9, decay 0.02, 100 users per
+    batch, k = 1, 3, 5 every 80 epochs, 220 epochs). The item-based RBM, with
+    (R6), is better still and is the default: 1,638 cases instead of 943, and
+    each visible unit (a user) has ~76 training ratings to fit its weights
+    instead of ~44 for an item.
     early_stopping, patience : stop on ``val_rmse`` when validation ratings are given.
     engine : {"jit", "numpy"}   Numba kernel or its NumPy twin (same numbers).
     rng : None, int or Generator   split into init, order and noise streams.

@@ -95,8 +95,9 @@ class RNCF(NeuralRecommender):
     one could not say which way to correct. Stage 3 is then an MLP on fresh
     embeddings with Adam at lr 0.01: it is best after one to four epochs, then
     its loss spikes, most ELU units die and it ends near a constant prediction,
-    worse than stage 1 alone and worse than the biases baseline (measured in
-    tutorials/07_deep_and_rncf.py).
+    worse than stage 1 alone and worse than the biases baseline (figures in
+    benchmarks/results/neural.md and rncf_spread.md; tutorials/07_deep_and_rncf.py
+    shows it step by step).
 
     Defaults and the notebook's settings
     ------------------------------------

@@ -45,11 +45,12 @@ class TruncatedSVD(Recommender):
         K. Chosen without the test set: on ML-100k u1.base, three random 10%
         slices of the training ratings (``default_rng(0..2)``) were held out
         in turn; the mean validation RMSE over K in {4, 6, 8, 10, 12, 15} was
-        lowest at K = 6 (0.9281; K = 8 and 10 within 0.0004; see
-        ``select_n_factors`` in benchmarks/bench_baselines.py).
+        lowest at K = 6, with K = 8 and 10 close behind (figures in
+        benchmarks/results/baselines.md, from ``select_n_factors`` in
+        benchmarks/bench_baselines.py).
     center : {"biases", "user", "global"}, default "biases"
-        The centring term of (S1). ``"biases"`` was best on the same slices
-        by about 0.065 RMSE over ``"user"``.
+        The centring term of (S1). ``"biases"`` was clearly best on the same
+        slices (benchmarks/results/defaults.md).
     rng : None, int or numpy.random.Generator, default 0
         Seeds v0. An int gives identical fits; a Generator advances. The
         factors hardly depend on it (only ARPACK's convergence path does).
