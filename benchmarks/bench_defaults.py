@@ -13,21 +13,16 @@ the existing results/default_settings.json).
 """
 import argparse
 import json
-import os
-import sys
 import time
 import warnings
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, markdown_table, write_results  # noqa: E402
+from _common import RESULTS, markdown_table, ml100k_dir, write_results
 
-from mfcore import DivergenceError, make_model, model_names  # noqa: E402
-from mfcore.data import load_dataset  # noqa: E402
-from mfcore.data.movielens import load_ml100k, load_ml100k_split  # noqa: E402
-from mfcore.data.split import random_split  # noqa: E402
+from mfcore import DivergenceError, make_model, model_names
+from mfcore.data import load_dataset
+from mfcore.data.movielens import load_ml100k, load_ml100k_split
+from mfcore.data.split import random_split
 
-DATA = Path(os.environ.get("MFCORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SPLITS = ("small", "u1", "80/20")
 
 
@@ -36,8 +31,8 @@ def load_split(name):
         parts = random_split(load_dataset("ml-latest-small"), 0.2, rng=42)
         return parts.train, parts.test
     if name == "u1":
-        return load_ml100k_split(DATA / "ml-100k", "u1")
-    parts = random_split(load_ml100k(DATA / "ml-100k"), 0.2, rng=42)
+        return load_ml100k_split(ml100k_dir(), "u1")
+    parts = random_split(load_ml100k(ml100k_dir()), 0.2, rng=42)
     return parts.train, parts.test
 
 

@@ -18,7 +18,6 @@ Run: ``MFCORE_DATA_DIR=/path/to/data python benchmarks/bench_selection.py``
 (writes results/selection.json and results/selection.md).
 """
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -28,14 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, write_results  # noqa: E402
+from _common import markdown_table, ml100k_dir, write_results
 
-from mfcore import make_model  # noqa: E402
-from mfcore.data.movielens import load_ml100k  # noqa: E402
-from mfcore.data.split import random_split  # noqa: E402
+from mfcore import make_model
+from mfcore.data.movielens import load_ml100k
+from mfcore.data.split import random_split
 
-DATA = Path(os.environ.get("MFCORE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 # model, parameters, epochs for the no-early-stopping curve
 MODELS = [
@@ -82,7 +79,7 @@ def run_cli(folder):
 
 
 def main():
-    folder = DATA / "ml-100k"
+    folder = ml100k_dir()
     train, test = random_split(load_ml100k(folder), 0.2, rng=42)
     rows, results = [], []
     for name, params, epochs in MODELS:
