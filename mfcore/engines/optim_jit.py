@@ -33,21 +33,23 @@ def sum_squares(W):
 @_jit.jit
 def sgd_step(W, V, G, lr, momentum, nesterov, c, n, clear):
     Wf, Vf, Gf = W.reshape(-1), V.reshape(-1), G.reshape(-1)  # (N,) views
-    l2 = c != 0 or n != 1
-    if l2 and momentum != 0:  # one pass: the RBM's (R5) takes this loop every batch
-        for j in range(Wf.shape[0]):
-            Gf[j] = Gf[j] / n + c * Wf[j]  # (L2), stored: rounded to G's dtype
-            g = Gf[j]
-            v = Vf[j] * momentum - g * lr  # (S2)
-            Vf[j] = v
-            Wf[j] += v * momentum - g * lr if nesterov else v  # (S3)
-            if clear:
-                Gf[j] = 0
-        return
-    if l2:
-        for j in range(Wf.shape[0]):
-            Gf[j] = Gf[j] / n + c * Wf[j]  # (L2)
-    if momentum == 0:
+    if c != 0 or n != 1:  # (L2) in the same pass as the step (the RBM's (R5) every batch)
+        if momentum == 0:
+            for j in range(Wf.shape[0]):
+                Gf[j] = Gf[j] / n + c * Wf[j]  # (L2), stored: rounded to G's dtype
+                Wf[j] -= Gf[j] * lr  # (S1)
+                if clear:
+                    Gf[j] = 0
+        else:
+            for j in range(Wf.shape[0]):
+                Gf[j] = Gf[j] / n + c * Wf[j]  # (L2)
+                g = Gf[j]
+                v = Vf[j] * momentum - g * lr  # (S2)
+                Vf[j] = v
+                Wf[j] += v * momentum - g * lr if nesterov else v  # (S3)
+                if clear:
+                    Gf[j] = 0
+    elif momentum == 0:
         for j in range(Wf.shape[0]):
             Wf[j] -= Gf[j] * lr  # (S1)
             if clear:

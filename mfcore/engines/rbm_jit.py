@@ -127,7 +127,7 @@ def cd_batch(indptr, items, vdata, users, W, bv, bh, k, Uh, Uv, levels, gW, gbv,
 
 
 def momentum_step(p, v, g, lr, momentum, decay, batch):
-    """(R5): the statistic g summed over the batch points uphill, so the rule's (L2) gradient is
-    decay p - g / batch (n = -batch, c = decay): v = momentum v - lr (decay p - g / batch), the same
-    numbers as the line above."""
+    """(R5) as the shared rule. The statistic g, summed over the batch, points uphill, so the
+    rule's (L2) step with n = -batch and c = decay makes the gradient decay p - g / batch, and
+    (S2)-(S3) give v = momentum v + lr (g / batch - decay p), p += v: the same numbers."""
     sgd_step(p, v, g, lr, momentum, False, decay, -float(batch), True)

@@ -72,5 +72,6 @@ def cd_batch_numpy(indptr, items, vdata, users, W, bv, bh, k, Uh, Uv, levels, gW
 
 
 def momentum_step_numpy(p, v, g, lr, momentum, decay, batch):
-    """(R5) in NumPy (twin of :func:`mfcore.engines.rbm_jit.momentum_step`, the same rule); zeroes g."""
+    """(R5) in NumPy: the SGD rule with n = -batch, c = decay (see :func:`mfcore.engines.rbm_jit.momentum_step`)
+    gives v = momentum v + lr (g / batch - decay p), p += v; zeroes g."""
     sgd_step(p, v, g, lr, momentum, False, decay, -float(batch), True)
