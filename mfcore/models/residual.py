@@ -4,8 +4,8 @@ The model of the residual-learning notebooks (000: K = 15, 512 units; 004:
 K = 10, 400 units), trained end to end in the Keras regime of
 :mod:`mfcore.models._neural`. Two engines give the same numbers:
 ``"vectorized"`` runs the layer graph (:class:`ResidualNet`) and an
-:mod:`mfcore.nn.optim` optimizer; ``"jit"`` runs one Numba call per epoch
-(:class:`mfcore.engines.residual_epoch.ResidualJitEpoch`, SGD only).
+:mod:`mfcore.nn.optim` optimizer; ``"jit"`` runs the hand-fused batch of
+:class:`mfcore.engines.residual_epoch.ResidualJitEpoch` (SGD only).
 
 ``warm_start="biased-mf"`` turns it into residual learning on top of a strong
 MF: a per-rating-SGD :class:`~mfcore.models.mf.BiasedMF` is fitted first, its
@@ -173,7 +173,7 @@ class ResidualMF(NeuralRecommender):
         ``patience`` epochs and restore the best epoch's weights.
     patience : int, default 2
     engine : {"jit", "vectorized"}, default "jit"
-        Same numbers (tested to 1e-10); "jit" is one Numba call per epoch and
+        Same numbers (tested to 1e-10); "jit" is a hand-fused batch (Numba and BLAS) and
         needs ``optimizer="sgd"`` (it falls back to "vectorized" otherwise).
     rng : None, int or Generator
         Spawned into init, order and noise streams; an int makes ``fit`` repeatable,
