@@ -2,11 +2,12 @@
 
 Same names, same arguments, same steps in the same order, so the same numbers
 (bit-identical when the scalars come in the weights' dtype, as
-:mod:`mfcore.nn.optim` passes them; tested). Each rule is one pass over the flat
-entries of its arrays, without temporaries. The choices (momentum 0, Nesterov,
-an (L2) term) are made OUTSIDE the loops: LLVM then vectorizes each loop, which
-it does not reliably do with a test inside (several times slower), hence a few
-loops per rule. ``clear=True`` zeroes ``G`` in the same pass.
+:mod:`mfcore.nn.optim` passes them; tested). Each rule loops over the flat
+entries of its arrays, without temporaries. Momentum 0, Nesterov and an (L2)
+term each pick their own loop, because LLVM does not reliably vectorize a loop
+with such a test inside (several times slower); hence a few loops per rule.
+``clear=True`` zeroes ``G`` in the same pass. SGD folds (L2) into its pass (the
+RBM's (R5) runs it every batch); Adam and Adamax give (L2) a pass of its own.
 
 ``sum_squares`` (sum of W^2, added in order) gives the penalty's value for the
 reported loss; ``adam_step_size`` and ``adamax_correction`` are optim_numpy's
