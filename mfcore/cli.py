@@ -21,12 +21,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 from . import __version__
+from ._json import write_json
 
 # CLI flag -> model parameter name. A flag is passed only to models that take it.
 MODEL_FLAGS = {
@@ -42,33 +42,6 @@ MODEL_FLAGS = {
 
 class CLIError(Exception):
     """A user error: printed as one line, exit code 2."""
-
-
-def write_json(path, obj):
-    """Write ``obj`` as JSON to ``path`` atomically (temp file, then rename)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".mfcore-", suffix=".json.part", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, default=_json_default)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.dtype):
-        return str(o)
-    return str(o)
 
 
 def _parse_value(text):

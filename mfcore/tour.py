@@ -109,7 +109,7 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
         print(f"\nplots written to {os.path.abspath(out)}: {', '.join(os.path.basename(p) for p in paths)}",
               file=stream)
     if json_path:
-        from .cli import write_json
+        from ._json import write_json
 
         write_json(json_path, {"data": ratings.name, "split": split, "seed": seed,
                                "n_train": len(train), "n_test": len(test), "rows": rows})

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from mfcore import nn
+from mfcore.engines import nn_jit, nn_numpy
 from mfcore.models.deep import DeepNet
-from mfcore.nn import kernels
 from mfcore.nn.fused import BNReLUDropout
 from helpers import EXACT, F64, GRAD
 
@@ -28,26 +28,26 @@ def test_splitmix_bits_are_splitmix64_outputs():
     assert _splitmix64_reference(0, 1)[0] == 0xE220A8397B1DCDAF
     for seed in (0, 12345, 2 ** 64 - 1):
         ref = _splitmix64_reference(seed, 6)
-        got = [int(kernels.splitmix_bits32(np.uint64(seed), np.uint64(k))) for k in range(6)]
+        got = [int(nn_jit.splitmix_bits32(np.uint64(seed), np.uint64(k))) for k in range(6)]
         assert got == [r >> 32 for r in ref]
 
 
 @pytest.mark.parametrize("rate", [0.0, 0.1, 0.5, 0.9])
 def test_splitmix_mask_kernel_matches_numpy_and_rate(rate):
-    seed, thr = np.uint64(987654321), kernels.dropout_threshold(rate)
-    a = kernels.splitmix_keep_mask(seed, thr, 300, 70)
-    b = kernels.splitmix_keep_mask_numpy(seed, thr, (300, 70))
+    seed, thr = np.uint64(987654321), nn_numpy.dropout_threshold(rate)
+    a = nn_jit.splitmix_keep_mask(seed, thr, 300, 70)
+    b = nn_numpy.splitmix_keep_mask(seed, thr, (300, 70))
     np.testing.assert_array_equal(a, b)
     assert abs((~a).mean() - rate) < 0.01  # 21000 units
-    other = kernels.splitmix_keep_mask(np.uint64(987654322), thr, 300, 70)
+    other = nn_jit.splitmix_keep_mask(np.uint64(987654322), thr, 300, 70)
     if 0 < rate:
         assert not np.array_equal(a, other)  # a neighbouring seed gives another mask
 
 
 def test_dropout_threshold_edges():
-    assert kernels.dropout_threshold(0.0) == 0  # keep everything
-    assert kernels.dropout_threshold(0.5) == 2 ** 31
-    assert kernels.dropout_threshold(1.0) == 2 ** 32  # 32 bits are never >= 2**32
+    assert nn_numpy.dropout_threshold(0.0) == 0  # keep everything
+    assert nn_numpy.dropout_threshold(0.5) == 2 ** 31
+    assert nn_numpy.dropout_threshold(1.0) == 2 ** 32  # 32 bits are never >= 2**32
 
 
 def test_dropout_splitmix_draw():
@@ -57,7 +57,7 @@ def test_dropout_splitmix_draw():
     assert set(np.unique(y)) == {0.0, 1 / 0.75}
     assert abs((y == 0).mean() - 0.25) < 0.02
     seed = np.random.default_rng(5).integers(0, 2 ** 64, dtype=np.uint64)  # the layer's one draw
-    np.testing.assert_array_equal(d.mask, kernels.splitmix_keep_mask(seed, kernels.dropout_threshold(0.25), 200, 50))
+    np.testing.assert_array_equal(d.mask, nn_jit.splitmix_keep_mask(seed, nn_numpy.dropout_threshold(0.25), 200, 50))
     assert not np.array_equal(d.forward(x), y)  # the next batch draws a new seed
     with pytest.raises(ValueError, match="'draw' parameter of Dropout"):
         nn.Dropout(0.5, draw="bernoulli")
@@ -160,18 +160,18 @@ def test_bn_relu_dropout_gradient_check_inference_mode():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_gather_concat_and_scatter_split_match_numpy(dtype):
+def test_concat_rows_and_scatter_add_concat_match_numpy(dtype):
     rng = np.random.default_rng(6)
     P, Q = rng.normal(size=(7, 3)).astype(dtype), rng.normal(size=(9, 2)).astype(dtype)
     u, i = rng.integers(0, 7, 50), rng.integers(0, 9, 50)  # repeats
-    a = kernels.gather_concat(P, Q, u, i, np.empty((50, 5), dtype))
+    a = nn_jit.concat_rows(P, Q, u, i, np.empty((50, 5), dtype))
     np.testing.assert_array_equal(a, np.concatenate([P[u], Q[i]], axis=1))
-    np.testing.assert_array_equal(a, kernels.gather_concat_numpy(P, Q, u, i, np.empty((50, 5), dtype)))
+    np.testing.assert_array_equal(a, nn_numpy.concat_rows(P, Q, u, i, np.empty((50, 5), dtype)))
     D = rng.normal(size=(50, 5)).astype(dtype)
     G1 = [np.zeros_like(P), np.zeros_like(Q)]
     G2 = [np.zeros_like(P), np.zeros_like(Q)]
-    kernels.scatter_add_split(*G1, u, i, D)
-    kernels.scatter_add_split_numpy(*G2, u, i, D)
+    nn_jit.scatter_add_concat(*G1, u, i, D)
+    nn_numpy.scatter_add_concat(*G2, u, i, D)
     for g1, g2 in zip(G1, G2):
         np.testing.assert_allclose(g1, g2, **F64)
         assert g1.dtype == dtype

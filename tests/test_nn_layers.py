@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 from mfcore import nn
-from mfcore.nn import init, kernels
 from helpers import F64
+from mfcore.engines import nn_jit, nn_numpy
+from mfcore.nn import init
 
 
 def test_embedding_lookup_and_scatter_add_with_repeats():
@@ -44,15 +45,15 @@ def test_kernels_match_numpy_twins():
     rng = np.random.default_rng(2)
     W = rng.normal(size=(50, 7))
     ids = rng.integers(0, 50, 200)  # many repeats
-    np.testing.assert_array_equal(kernels.gather_rows(W, ids), kernels.gather_rows_numpy(W, ids))
+    np.testing.assert_array_equal(nn_jit.gather_rows(W, ids), nn_numpy.gather_rows(W, ids))
     D = rng.normal(size=(200, 7))
     a, b = np.zeros_like(W), np.zeros_like(W)
-    kernels.scatter_add_rows(a, ids, D)
-    kernels.scatter_add_rows_numpy(b, ids, D)
+    nn_jit.scatter_add_rows(a, ids, D)
+    nn_numpy.scatter_add_rows(b, ids, D)
     np.testing.assert_allclose(a, b, **F64)  # both add in batch order: in practice bit-equal
     # float32 as well, dtype kept
     W32 = W.astype(np.float32)
-    assert kernels.gather_rows(W32, ids).dtype == np.float32
+    assert nn_jit.gather_rows(W32, ids).dtype == np.float32
 
 
 def test_dense_forward_and_glorot_init():

@@ -48,7 +48,7 @@ from mfcore import FunkMF, GlobalMean, Ratings
 from mfcore import plots
 from mfcore.data import random_split
 from mfcore.data.split import TrainTest
-from mfcore.engines.toy import TOY_R, toy_init, toy_sgd, toy_vectorized
+from mfcore.tutorial.toy import TOY_R, toy_init, toy_sgd, toy_vectorized
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"

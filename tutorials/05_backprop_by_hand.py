@@ -49,10 +49,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mfcore import plots
+from mfcore.engines.nn_numpy import scatter_add_rows
 from mfcore.nn import SGD, Dense, Embedding, ReLU, collect, mse
 from mfcore.nn import gradcheck
 from mfcore.nn.gradcheck import check_gradients, check_layer, numerical_gradient
-from mfcore.nn.kernels import scatter_add_rows_numpy
 from mfcore.nn.layers import RowGrad
 
 SEED = 42
@@ -285,7 +285,7 @@ emb.backward(delta)
 G_fancy = np.zeros((N_ROWS, K))
 G_fancy[IDS] += delta                         # buggy: repeated ids overwrite each other
 G_addat = np.zeros((N_ROWS, K))
-scatter_add_rows_numpy(G_addat, IDS, delta)   # np.add.at
+scatter_add_rows(G_addat, IDS, delta)          # np.add.at
 G_sum = delta[IDS == 1].sum(axis=0)            # row 1 by the formula: sum over its 3 positions
 print("row 1 by the formula:  ", G_sum)
 print("row 1 with np.add.at:  ", G_addat[1])

@@ -50,7 +50,8 @@ from mfcore.data import load_dataset, random_split
 from mfcore.data.synthetic import make_ratings
 from mfcore.engines import autorec_numpy
 from mfcore.models import autorec
-from mfcore.models.autorec import DeepAutoRec, IAutoRec, UAutoRec
+from mfcore.models.autorec import IAutoRec, UAutoRec
+from mfcore.models.deep_autorec import DeepAutoRec
 from mfcore.nn import masked_mse, mse
 from mfcore.nn.gradcheck import check_gradients
 from mfcore.reference import keras_curve

@@ -52,11 +52,12 @@ import pandas as pd
 from mfcore import Biases, GlobalMean, plots
 from mfcore.data import load_dataset, random_split
 from mfcore.engines import rbm_jit
-from mfcore.engines.toy import TOY_R
+from mfcore.engines.optim_numpy import sgd_step
 from mfcore.engines.rbm_numpy import cd_batch_numpy, free_energy, momentum_step_numpy, visible_probs
 from mfcore.models import rbm
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM
 from mfcore.tutorial import find_results, tutorial_dataset
+from mfcore.tutorial.toy import TOY_R
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -247,6 +248,7 @@ print(f"by hand vs NumPy kernel: {cd_hand_diff:.1e};  NumPy vs Numba kernel: {cd
 
 # %%
 print(inspect.getsource(momentum_step_numpy))
+print(inspect.getsource(sgd_step))   # the one SGD rule every model in mfcore uses
 
 # %% [markdown]
 # ### How good is the CD estimate?

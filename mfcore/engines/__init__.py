@@ -32,6 +32,33 @@ C-contiguous, writable and of one dtype (float32 or float64); the scalars
 ``mu``, ``lr``, ``reg`` in that same dtype. Arrays are updated in place; the
 return value is the float64 sum of squared errors, each taken before its update.
 Kernels draw no random numbers, read no globals and never raise.
+
+Every compiled kernel of mfcore lives in this package, compiled through
+:func:`mfcore._jit.jit`, one file per family beside its NumPy twin:
+
+* ``mf_loop`` / ``mf_vectorized`` / ``mf_jit`` (``mf_jit_fast``): SGD matrix factorization (above);
+* ``optim_numpy`` / ``optim_jit``: the update rules (SGD with momentum and Nesterov,
+  Adam, Adamax; RMSprop in NumPy only), each written once per language, and the one
+  L2 convention (L2) every objective maps its ``reg`` onto. Users: :mod:`mfcore.nn.optim`,
+  the Keras-regime MF, residual and deep models, AutoRec and the RBMs;
+* ``nn_numpy`` / ``nn_jit``: the layers' gathers and scatters, SplitMix64 dropout
+  bits and the fused BatchNorm -> ReLU -> Dropout block;
+* ``mfkeras_jit``: the epochs of the Keras-regime MF models (twin: the layer graph
+  ``MFNet`` with an :mod:`mfcore.nn.optim` optimizer);
+* ``residual_jit`` / ``residual_epoch``: the residual MF's fused batch (twin: ``ResidualNet``);
+* ``autorec_numpy`` / ``autorec_jit`` and ``rbm_numpy`` / ``rbm_jit``.
+
+Numba's cache and other modules. A cached kernel is checked against the file
+that defines it only: if it compiles in a function (or constant) of another
+module, an edit of that module leaves the stale copy in the cache. mfcore keeps
+the update rules in ONE file (``optim_jit``) rather than copying them into every
+family's file, and therefore handles it: most callers call the rules from Python
+(residual, AutoRec, RBM, :mod:`mfcore.nn.optim`), which needs nothing; the few
+kernels that compile code of another module in (``mfkeras_jit``'s epochs, which
+inline the rules; ``nn_jit``'s dropout kernels, which read nn_numpy's SplitMix64
+constants) say so with ``jit(depends_on=...)``, and that module's file stamp
+joins theirs in the cache's check. ``tests/test_imports.py`` fails on an
+undeclared one; ``tests/test_jit.py`` shows the stale copy and the fix.
 """
 import functools
 

@@ -4,8 +4,9 @@
   masked squared error (A1)-(A5): only the observed entries of a row are read,
   and only their output units are computed, so a batch costs O(nnz * k) and the
   rating matrix is never densified. Gradients are ADDED to G*; returns the SSE.
-* ``adam_dense``: Keras' Adam on every entry of a table (the twin is
-  :class:`mfcore.nn.optim.Adam`), with the L2 gradient ``reg * W`` added first.
+* ``adam_dense``: Keras' Adam on every entry of a table with the paper's L2
+  term, the shared rule :func:`mfcore.engines.optim_jit.adam_step` called from
+  Python (its NumPy twin is :class:`mfcore.nn.optim.Adam`).
 
 Activation codes: 0 identity, 1 sigmoid, 2 relu, 3 tanh. Kernels draw no random
 numbers, read no globals and never raise.
@@ -13,6 +14,7 @@ numbers, read no globals and never raise.
 import numpy as np
 
 from .._jit import jit
+from .optim_jit import adam_step, adam_step_size, sum_squares
 
 
 @jit
@@ -79,19 +81,10 @@ def autorec_grads(indptr, idx, val, rows, V, c, W, b, g_code, f_code, GV, Gc, GW
     return sse
 
 
-@jit
 def adam_dense(W, M, U, G, lr, beta1, beta2, eps, t, reg):
-    """Keras Adam at step t (1-based) on every entry, g = G + reg W; G is zeroed.
-
-    Returns sum(W^2) before the step (for the reported loss)."""
-    ssq = 0.0
-    alpha = lr * np.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
-    Wf, Mf, Uf, Gf = W.reshape(-1), M.reshape(-1), U.reshape(-1), G.reshape(-1)  # (n*k,) views
-    for j in range(Wf.shape[0]):
-        ssq += Wf[j] * Wf[j]
-        g = Gf[j] + reg * Wf[j]
-        Mf[j] += (g - Mf[j]) * (1.0 - beta1)
-        Uf[j] += (g * g - Uf[j]) * (1.0 - beta2)
-        Wf[j] -= (Mf[j] * alpha) / (np.sqrt(Uf[j]) + eps)
-        Gf[j] = 0.0
+    """Keras Adam at step t (1-based) on every entry of W, gradient G + reg W (``reg``:
+    lambda's share of this batch; the penalty (reg / 2) |W|^2 of J is c = reg in the rule's
+    (L2)); G is zeroed. Returns sum(W^2) before the step (for the reported loss)."""
+    ssq = sum_squares(W)
+    adam_step(W, M, U, G, adam_step_size(lr, beta1, beta2, t), 1.0 - beta1, 1.0 - beta2, eps, reg, 1.0, True)
     return ssq

@@ -18,13 +18,16 @@ The maths (energy, conditionals (R1)-(R3), CD statistics (R4)) is in
   sum_c p_c levels[c] against the data.
 
 ``momentum_step(p, v, g, lr, momentum, decay, batch)``: the update (R5) on every
-entry, ``v = momentum v + lr (g / batch - decay p); p += v``; ``g`` is zeroed.
+entry, ``v = momentum v + lr (g / batch - decay p); p += v``; ``g`` is zeroed. It
+is the shared SGD rule :func:`mfcore.engines.optim_jit.sgd_step` (called from
+Python, so no compiled code here depends on another module).
 
 No random numbers, no globals, never raises.
 """
 import numpy as np
 
 from .._jit import jit
+from .optim_jit import sgd_step
 
 
 @jit
@@ -123,10 +126,8 @@ def cd_batch(indptr, items, vdata, users, W, bv, bh, k, Uh, Uv, levels, gW, gbv,
     return sse
 
 
-@jit
 def momentum_step(p, v, g, lr, momentum, decay, batch):
-    pf, vf, gf = p.reshape(-1), v.reshape(-1), g.reshape(-1)  # flat views
-    for j in range(pf.shape[0]):
-        vf[j] = momentum * vf[j] + lr * (gf[j] / batch - decay * pf[j])
-        pf[j] += vf[j]
-        gf[j] = 0.0
+    """(R5) as the shared rule. The statistic g, summed over the batch, points uphill, so the
+    rule's (L2) step with n = -batch and c = decay makes the gradient decay p - g / batch, and
+    (S2)-(S3) give v = momentum v + lr (g / batch - decay p), p += v: the same numbers."""
+    sgd_step(p, v, g, lr, momentum, False, decay, -float(batch), True)

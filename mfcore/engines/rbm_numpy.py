@@ -7,6 +7,8 @@ the same draws (tested); ``visible_probs`` is (R1), ``free_energy`` is (R3).
 import numpy as np
 from scipy import sparse
 
+from .optim_numpy import sgd_step
+
 
 def _sigmoid(a):
     ea = np.exp(-np.abs(a))
@@ -70,7 +72,6 @@ def cd_batch_numpy(indptr, items, vdata, users, W, bv, bh, k, Uh, Uv, levels, gW
 
 
 def momentum_step_numpy(p, v, g, lr, momentum, decay, batch):
-    """(R5) in NumPy (twin of :func:`mfcore.engines.rbm_jit.momentum_step`); zeroes g."""
-    v[...] = momentum * v + lr * (g / batch - decay * p)
-    p += v
-    g[...] = 0.0
+    """(R5) in NumPy: the SGD rule with n = -batch, c = decay (see :func:`mfcore.engines.rbm_jit.momentum_step`)
+    gives v = momentum v + lr (g / batch - decay p), p += v; zeroes g."""
+    sgd_step(p, v, g, lr, momentum, False, decay, -float(batch), True)

@@ -308,5 +308,3 @@ class UAutoRec(_ShallowAutoRec):
     name = "u-autorec"
     _item_rows = False
 
-
-from .deep_autorec import DeepAutoRec  # noqa: E402,F401  (registers "deep-autorec")

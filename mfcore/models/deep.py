@@ -12,9 +12,9 @@ import numbers
 import numpy as np
 
 from .._validation import check_number
+from ..engines.nn_jit import concat_rows, scatter_add_concat
 from ..nn import Add, BatchNormalization, Concatenate, Dense, Dot, Dropout, Embedding, ReLU
 from ..nn.fused import BNReLUDropout
-from ..nn.kernels import gather_concat, scatter_add_split
 from ._neural import Net, NeuralRecommender
 from .registry import register
 
@@ -32,7 +32,7 @@ class DeepNet(Net):
     :class:`~mfcore.nn.fused.BNReLUDropout` that also adds the Dense bias before it
     (so that Dense is a bare BLAS product into a reused buffer); the input is
     gathered straight into one (B, 2K) buffer and the embedding gradients are
-    scattered straight from it (:mod:`mfcore.nn.kernels`). Parameter names, and
+    scattered straight from it (:mod:`mfcore.engines.nn_jit`). Parameter names, and
     the numbers (tested to 1e-10), are those of the layer graph.
     """
 
@@ -104,7 +104,7 @@ class DeepNet(Net):
         B = u.shape[0]
         # training batches reuse buffers; inference (large predict chunks) allocates and lets go
         buf = self._buffer if training else (lambda name, shape: np.empty(shape, dtype=self.dtype))
-        x = gather_concat(P, Q, u, i, buf("input", (B, P.shape[1] + Q.shape[1])))  # (B, 2K)
+        x = concat_rows(P, Q, u, i, buf("input", (B, P.shape[1] + Q.shape[1])))  # (B, 2K)
         self._ids, self._inputs = (u, i), [x]
         for dense_name, bn_name in self.blocks:
             dense, bn = L[dense_name], L[bn_name]
@@ -136,7 +136,7 @@ class DeepNet(Net):
         P, Q = L["user_embedding"], L["item_embedding"]
         GP = np.zeros_like(P.params["embeddings"])  # (n_users, K)
         GQ = np.zeros_like(Q.params["embeddings"])  # (n_items, K)
-        scatter_add_split(GP, GQ, self._ids[0], self._ids[1], dx)
+        scatter_add_concat(GP, GQ, self._ids[0], self._ids[1], dx)
         P.grads["embeddings"], Q.grads["embeddings"] = GP, GQ
 
 

@@ -3,8 +3,9 @@ import numpy as np
 
 from .._random import spawn
 from .._validation import check_number
+from ..engines.autorec_numpy import csr_rows
 from ..nn import SGD, BatchNormalization, Dense, Dropout, ReLU, collect, l2_penalty, masked_mse
-from .autorec import _AutoRecBase, csr_rows
+from .autorec import _AutoRecBase
 from .registry import register
 
 

@@ -10,7 +10,7 @@ Both share :class:`mfcore.nn.mfnet.MFNet`, the Keras graph written with mfcore l
 engines giving the same numbers (tested to 1e-10 in float64):
 ``"vectorized"`` runs the layer graph and an :mod:`mfcore.nn.optim` optimizer
 batch by batch in NumPy (the readable version); ``"jit"`` runs one Numba call
-per epoch (:func:`mfcore.nn.kernels.mf_epoch_sgd` / ``mf_epoch_adamax``).
+per epoch (:func:`mfcore.engines.mfkeras_jit.mf_epoch_sgd` / ``mf_epoch_adamax``).
 
 Regularisation semantics (Keras ``embeddings_regularizer=l2(reg)``, as in the
 Netflix notebook): ``reg * sum(P**2) + reg * sum(Q**2)`` over the WHOLE tables
@@ -23,7 +23,8 @@ import numpy as np
 
 from .._random import spawn
 from .._validation import check_choice, check_dtype, check_number
-from ..nn import SGD, Adamax, kernels
+from ..engines import mfkeras_jit
+from ..nn import SGD, Adamax
 from ..nn.mfnet import MFNet
 from ..ranking import fill_unknown
 from .base import Recommender
@@ -224,8 +225,8 @@ class BiasedMFKeras(_KerasMF):
 
     def _kernel(self, u, i, y, order, batch, W, slots, G, step):
         (V,) = slots
-        return kernels.mf_epoch_sgd(u, i, y, order, batch, *W, self._has_bias, *V, *G,
-                                    self._lr, self._momentum, bool(self.nesterov), self._reg)
+        return mfkeras_jit.mf_epoch_sgd(u, i, y, order, batch, *W, self._has_bias, *V, *G,
+                                        self._lr, self._momentum, bool(self.nesterov), self._reg)
 
     def _predict_fallback(self, u, i):
         return self._bias_fallback(u, i, self.user_bias_, self.item_bias_)
@@ -326,9 +327,9 @@ class DotMF(_KerasMF):
 
     def _kernel(self, u, i, y, order, batch, W, slots, G, step):
         M, U = slots
-        return kernels.mf_epoch_adamax(u, i, y, order, batch, *W, self._has_bias, *M, *U, *G,
-                                       self._lr, self._beta_1, self._beta_2, self._epsilon, step,
-                                       self._reg)
+        return mfkeras_jit.mf_epoch_adamax(u, i, y, order, batch, *W, self._has_bias, *M, *U, *G,
+                                           self._lr, self._beta_1, self._beta_2, self._epsilon, step,
+                                           self._reg)
 
     def _predict_fallback(self, u, i):
         return self._bias_fallback(u, i, self.fallback_user_bias_, self.fallback_item_bias_)

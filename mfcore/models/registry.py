@@ -19,7 +19,7 @@ _MODULES = {
     "dot-mf": "mfcore.models.keras_mf",
     "i-autorec": "mfcore.models.autorec",
     "u-autorec": "mfcore.models.autorec",
-    "deep-autorec": "mfcore.models.autorec",
+    "deep-autorec": "mfcore.models.deep_autorec",
     "rbm": "mfcore.models.rbm",
     "bernoulli-rbm": "mfcore.models.rbm",
     "residual-mf": "mfcore.models.residual",

@@ -4,8 +4,8 @@ The model of the residual-learning notebooks (000: K = 15, 512 units; 004:
 K = 10, 400 units), trained end to end in the Keras regime of
 :mod:`mfcore.models._neural`. Two engines give the same numbers:
 ``"vectorized"`` runs the layer graph (:class:`ResidualNet`) and an
-:mod:`mfcore.nn.optim` optimizer; ``"jit"`` runs one Numba call per epoch
-(the kernels of :mod:`mfcore.nn.residual_kernels`, SGD only).
+:mod:`mfcore.nn.optim` optimizer; ``"jit"`` runs the hand-fused batch of
+:class:`mfcore.engines.residual_epoch.ResidualJitEpoch` (SGD only).
 
 ``warm_start="biased-mf"`` turns it into residual learning on top of a strong
 MF: a per-rating-SGD :class:`~mfcore.models.mf.BiasedMF` is fitted first, its
@@ -18,8 +18,8 @@ import numpy as np
 
 from .._random import as_generator
 from .._validation import check_choice, check_number
+from ..engines.residual_epoch import ResidualJitEpoch
 from ..nn import ELU, Add, Concatenate, Dense, Dot, Embedding
-from ..nn import residual_kernels as rk
 from ._neural import Net, NeuralRecommender, make_optimizer, train_epoch_numpy
 from .mf import BiasedMF
 from .registry import register
@@ -173,7 +173,7 @@ class ResidualMF(NeuralRecommender):
         ``patience`` epochs and restore the best epoch's weights.
     patience : int, default 2
     engine : {"jit", "vectorized"}, default "jit"
-        Same numbers (tested to 1e-10); "jit" is one Numba call per epoch and
+        Same numbers (tested to 1e-10); "jit" is a hand-fused batch (Numba and BLAS) and
         needs ``optimizer="sgd"`` (it falls back to "vectorized" otherwise).
     rng : None, int or Generator
         Spawned into init, order and noise streams; an int makes ``fit`` repeatable,
@@ -312,67 +312,12 @@ class ResidualMF(NeuralRecommender):
             return lambda order, timing: train_epoch_numpy(self.net_, opt, inputs, y, order,
                                                            self._batch, self._reg, timing)
         t0 = time.perf_counter()
-        fast_epoch = _FastEpoch(self.net_, y.dtype, self._batch, self._lr, self._momentum,
-                                bool(self.nesterov), self._reg, self._rating_reg)
+        fast_epoch = ResidualJitEpoch(self.net_, y.dtype, self._batch, self._lr, self._momentum,
+                                      bool(self.nesterov), self._reg, self._rating_reg)
         one = np.zeros(1, np.int64)
-        _FastEpoch(ResidualNet(1, 1, self._k, 1, 0, y.dtype), y.dtype, 1, 0.0, 0.0, False,
-                   0.0, 0.0)(one, one, np.zeros(1, y.dtype), one, {})  # compile on a dummy
+        ResidualJitEpoch(ResidualNet(1, 1, self._k, 1, 0, y.dtype), y.dtype, 1, 0.0, 0.0, False,
+                         0.0, 0.0)(one, one, np.zeros(1, y.dtype), one, {})  # compile on a dummy
         self._compile_seconds = time.perf_counter() - t0
         u, i = inputs
         return lambda order, timing: fast_epoch(u, i, y, order, timing)
 
-
-class _FastEpoch:
-    """The "jit" engine: per batch, Numba kernels (:mod:`mfcore.nn.residual_kernels`)
-    for the gathers, the ELU head and the scatter-adds, BLAS for the three products,
-    NumPy's SIMD exp, then Keras SGD on every table. Same steps as ResidualNet."""
-
-    def __init__(self, net, dtype, batch, lr, momentum, nesterov, reg, rating_reg=0.0):
-        p = net.params
-        self.W = [p[n] for n in ("user_embedding/embeddings", "item_embedding/embeddings",
-                                 "user_bias/embeddings", "item_bias/embeddings", "dense_1/kernel",
-                                 "dense_1/bias", "dense_2/kernel", "dense_2/bias")]
-        self.V = [np.zeros_like(w) for w in self.W]  # momentum slots
-        self.G = [np.zeros_like(w) for w in self.W]  # gradients (tables zeroed by the step)
-        k, hidden = self.W[0].shape[1], self.W[4].shape[1]
-        self.h = np.empty((batch, 2 * k), dtype)  # (B, 2K)
-        self.Z = np.empty((batch, hidden), dtype)  # (B, H) z, then a = ELU(z)
-        self.E = np.empty((batch, hidden), dtype)  # (B, H) exp(min(z, 0)), ELU'(z), dL/dz
-        self.mf = np.empty(batch, dtype)  # (B,)
-        self.d = np.empty(batch, dtype)  # (B,)
-        self.batch, self.hyper = batch, (lr, momentum, nesterov)
-        self.reg, self.rating_reg = reg, rating_reg
-
-    def __call__(self, u, i, y, order, timing):
-        P, Q, bu, bi, W1, c1, w2, c2 = self.W
-        GP, GQ, Gbu, Gbi, GW1, Gc1, Gw2, Gc2 = self.G
-        clock = time.perf_counter
-        total, n_batches, t_fwd, t_bwd, t_upd = 0.0, 0, 0.0, 0.0, 0.0
-        with np.errstate(over="ignore", invalid="ignore"):
-            for start in range(0, order.size, self.batch):
-                t0 = clock()
-                rows = order[start:start + self.batch]  # (B,)
-                ub, ib, B = u[rows], i[rows], rows.size
-                h, Z, E, mf, d = self.h[:B], self.Z[:B], self.E[:B], self.mf[:B], self.d[:B]
-                rk.gather_concat(P, Q, bu, bi, ub, ib, h, mf)
-                np.dot(h, W1, out=Z)  # (B, H)
-                Z += c1
-                np.exp(np.minimum(Z, 0.0, out=E), out=E)  # (B, H)
-                loss = rk.elu_head(Z, E, w2, c2, mf, y[rows], d)
-                t1 = clock()
-                Gw2[:, 0] = Z.T @ d  # (H,)
-                Gc2[0] = d.sum()
-                rk.elu_backward(E, d, w2, Gc1)
-                np.dot(h.T, E, out=GW1)  # (2K, H)
-                rk.scatter_factors(GP, GQ, Gbu, Gbi, ub, ib, h, d, E @ W1.T, bu, bi,
-                                   2.0 * self.rating_reg / B)  # dh (B, 2K)
-                t2 = clock()
-                loss += rk.sgd_dense_table(P, self.V[0], GP, *self.hyper, self.reg)
-                loss += rk.sgd_dense_table(Q, self.V[1], GQ, *self.hyper, self.reg)
-                for j in range(2, 8):
-                    rk.sgd_dense_table(self.W[j], self.V[j], self.G[j], *self.hyper, 0.0)
-                t3 = clock()
-                t_fwd, t_bwd, t_upd = t_fwd + t1 - t0, t_bwd + t2 - t1, t_upd + t3 - t2
-                total, n_batches = total + loss, n_batches + 1
-        timing.update(forward_seconds=t_fwd, backward_seconds=t_bwd, update_seconds=t_upd)
-        return total / n_batches

@@ -2,13 +2,15 @@
 
 Layers (``forward`` caches, ``backward`` fills ``grads`` and returns dx),
 losses returning ``(value, gradient)``, optimizers with Keras 3's exact update
-rules, Keras' initializers, a finite-difference gradient checker, and Numba
-kernels for the embedding hot loops (each with a NumPy twin).
+rules (thin objects over :mod:`mfcore.engines.optim_numpy` and its Numba twin),
+Keras' initializers and a finite-difference gradient checker. The compiled hot
+loops (gathers, scatters, the fused BatchNorm block) live in
+:mod:`mfcore.engines.nn_jit`, beside their NumPy twins.
 
 Modules: :mod:`~mfcore.nn.layers`, :mod:`~mfcore.nn.activations`,
 :mod:`~mfcore.nn.normalization`, :mod:`~mfcore.nn.losses`,
 :mod:`~mfcore.nn.optim`, :mod:`~mfcore.nn.init`, :mod:`~mfcore.nn.gradcheck`,
-:mod:`~mfcore.nn.kernels`, :mod:`~mfcore.nn.mfnet` (the MF models' graph).
+:mod:`~mfcore.nn.fused`, :mod:`~mfcore.nn.mfnet` (the MF models' graph).
 """
 from . import init
 from .activations import ELU, ReLU, Sigmoid, Tanh

@@ -13,7 +13,7 @@ fold in the preceding Dense layer's bias (``forward(z, bias=c)`` normalises
 readable twin is the chain ``BatchNormalization(n)``, ``ReLU()``,
 ``Dropout(rate, draw="splitmix")`` of :mod:`mfcore.nn`; the two give the same
 numbers (tested to 1e-10), including the dropout masks (the same SplitMix64
-bits from the same Generator, see :mod:`mfcore.nn.kernels`).
+bits from the same Generator, see :mod:`mfcore.engines.nn_numpy`).
 
 Forward (training; inference uses the moving statistics):
 :math:`\hat x = (z - \mu_B)/\sqrt{\sigma_B^2 + \epsilon}`, :math:`y = \gamma \hat x + \beta`,
@@ -27,7 +27,8 @@ folded bias gets :math:`\sum_b \partial L/\partial z_b` (0 up to rounding in tra
 import numpy as np
 
 from .._random import as_generator
-from .kernels import bn_moments, bn_relu_dropout_backward, bn_relu_dropout_forward, dropout_threshold
+from ..engines.nn_jit import bn_moments, bn_relu_dropout_backward, bn_relu_dropout_forward
+from ..engines.nn_numpy import dropout_threshold
 from .layers import Layer
 
 

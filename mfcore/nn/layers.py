@@ -14,9 +14,8 @@ Activations live in :mod:`mfcore.nn.activations`, BatchNormalization in
 import numpy as np
 
 from .._random import as_generator
+from ..engines import nn_jit, nn_numpy
 from . import init as initializers
-from .kernels import (dropout_threshold, gather_rows, gather_rows_numpy, scatter_add_rows, scatter_add_rows_numpy,
-                      splitmix_keep_mask_numpy)
 
 
 class RowGrad:
@@ -81,12 +80,12 @@ class Embedding(Layer):
     def forward(self, x, training=True):
         self.ids = np.ascontiguousarray(x, dtype=np.int64)  # (B,)
         W = self.params["embeddings"]
-        return (gather_rows if self.use_jit else gather_rows_numpy)(W, self.ids)  # (B, k)
+        return (nn_jit if self.use_jit else nn_numpy).gather_rows(W, self.ids)  # (B, k)
 
     def backward(self, dout):
         W = self.params["embeddings"]
         dout = np.ascontiguousarray(dout, dtype=W.dtype)  # (B, k)
-        scatter = scatter_add_rows if self.use_jit else scatter_add_rows_numpy
+        scatter = (nn_jit if self.use_jit else nn_numpy).scatter_add_rows
         if self.dense_grad:
             G = np.zeros_like(W)  # (n, k)
             scatter(G, self.ids, dout)
@@ -195,7 +194,7 @@ class Dropout(Layer):
       :math:`\ge \mathrm{round}(p\, 2^{32})` (keep probability 1 - p to within
       :math:`2^{-32}`). Several times cheaper, and the rule
       :class:`~mfcore.nn.fused.BNReLUDropout` uses without storing a mask
-      (:mod:`mfcore.nn.kernels`), so the two graphs drop the same units.
+      (:mod:`mfcore.engines.nn_numpy`), so the two graphs drop the same units.
     """
 
     DRAWS = ("uniform", "splitmix")
@@ -216,7 +215,7 @@ class Dropout(Layer):
             return x
         if mask is None and self.draw == "splitmix":
             seed = self.rng.integers(0, 2 ** 64, dtype=np.uint64)
-            mask = splitmix_keep_mask_numpy(seed, dropout_threshold(self.rate), x.shape)  # (B, n) bool
+            mask = nn_numpy.splitmix_keep_mask(seed, nn_numpy.dropout_threshold(self.rate), x.shape)  # (B, n) bool
         elif mask is None:
             mask = self.rng.random(x.shape) >= self.rate  # (B, n) bool
         self.mask = mask

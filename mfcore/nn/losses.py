@@ -62,6 +62,7 @@ def l2_penalty(w, l2):
     r"""Keras' ``regularizers.L2(l2)``: :math:`l_2 \sum w^2` added to the loss of EVERY
     batch, over the whole weight (every row of an embedding table, whether or not
     it is in the batch); gradient :math:`2 l_2 w`. Note: no 1/2 and no division by
-    the batch size, unlike the per-rating Funk/Surprise regularisation.
+    the batch size, unlike the per-rating Funk/Surprise regularisation. (In the
+    update rules' convention (L2) of :mod:`mfcore.engines.optim_numpy`: c = 2 l2.)
     """
     return float(l2 * np.sum(w * w)), (2.0 * l2) * w  # scalar, w.shape

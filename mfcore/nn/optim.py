@@ -5,9 +5,14 @@ Usage: ``opt.step(params, grads)`` with two dicts keyed alike (see
 ``opt.iterations`` (Keras' step counter, t - 1) goes up by one. State tables
 ("slots": momentum, velocity, ...) are full-size, created at the first step.
 
-Scalars are cast to the weight's dtype before use, and each formula is
-evaluated in Keras' order of operations, so float32 weights follow Keras'
-float32 arithmetic as closely as NumPy allows.
+The update rules themselves are written once, in
+:mod:`mfcore.engines.optim_numpy` (maths and labels there), and compiled in
+:mod:`mfcore.engines.optim_jit`; an optimizer here keeps the state and the step
+counter and calls them. Scalars are cast to the weight's dtype first, and each
+formula follows Keras' order of operations, so float32 weights follow Keras'
+float32 arithmetic as closely as NumPy allows. ``use_jit=True`` (default) runs
+the Numba rule (one loop, no temporaries, the same numbers); gradients are
+never modified (the rules' ``clear`` and (L2) are not used here).
 
 Embedding gradients (:class:`~mfcore.nn.layers.RowGrad`)
 --------------------------------------------------------
@@ -20,14 +25,15 @@ step t still counts every batch). The two follow different paths.
 import numpy as np
 
 from .._jit import HAVE_NUMBA
-from .kernels import adam_step, sgd_step
+from ..engines import optim_jit, optim_numpy
 from .layers import RowGrad
 
 
-def _jit_ok(use_jit, *arrays):
-    """The Numba step applies: asked for, numba present, every array C-contiguous and of one dtype."""
-    return (use_jit and HAVE_NUMBA and all(a.flags.c_contiguous for a in arrays)
-            and all(a.dtype == arrays[0].dtype for a in arrays))
+def _rules(use_jit, *arrays):
+    """optim_jit when asked, available and every array is C-contiguous and of one dtype; else optim_numpy."""
+    ok = (use_jit and HAVE_NUMBA and all(a.flags.c_contiguous for a in arrays)
+          and all(a.dtype == arrays[0].dtype for a in arrays))
+    return optim_jit if ok else optim_numpy
 
 
 class Optimizer:
@@ -77,10 +83,8 @@ class SGD(Optimizer):
     .. math:: v \leftarrow m v - \eta g, \qquad w \leftarrow w + v
 
     and with ``nesterov=True`` the weight step is :math:`w \leftarrow w + m v - \eta g`
-    (v already updated). Keras defaults: lr 0.01, momentum 0, nesterov False.
-    ``use_jit=True`` (default) runs the step as one Numba loop per weight
-    (:func:`~mfcore.nn.kernels.sgd_step`: same operations, same numbers as the
-    NumPy lines below, without their temporaries).
+    (v already updated): (S1)-(S3) of :mod:`mfcore.engines.optim_numpy`.
+    Keras defaults: lr 0.01, momentum 0, nesterov False.
     """
 
     def __init__(self, lr=0.01, momentum=0.0, nesterov=False, lazy=False, use_jit=True):
@@ -92,21 +96,9 @@ class SGD(Optimizer):
 
     def _update(self, w, g, slots, t):
         c = w.dtype.type
-        lr = c(self.lr)
-        v = slots.get("momentum", w)  # (w: a placeholder when there is no momentum slot)
-        if _jit_ok(self.use_jit, w, g, v):
-            sgd_step(w, v, g, lr, c(self.momentum), bool(self.nesterov))
-            return
-        if not self.momentum:
-            w -= g * lr
-            return
-        m = c(self.momentum)
-        v = slots["momentum"]
-        v[...] = v * m - g * lr
-        if self.nesterov:
-            w += v * m - g * lr
-        else:
-            w += v
+        v = slots.get("momentum", w)  # without momentum the rule never reads it
+        _rules(self.use_jit, w, g, v).sgd_step(w, v, g, c(self.lr), c(self.momentum), bool(self.nesterov),
+                                               c(0), c(1), False)
 
 
 class Adam(Optimizer):
@@ -121,9 +113,8 @@ class Adam(Optimizer):
         w \leftarrow w - \alpha_t\, m / (\sqrt{v} + \epsilon)
 
     (epsilon outside the square root and NOT bias-corrected: Keras' "epsilon
-    hat"). Defaults lr 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7.
-    ``use_jit=True`` (default): one Numba loop per weight
-    (:func:`~mfcore.nn.kernels.adam_step`; same numbers as the NumPy lines below).
+    hat"; (M1)-(M3) of :mod:`mfcore.engines.optim_numpy`). Defaults lr 0.001,
+    beta_1 0.9, beta_2 0.999, epsilon 1e-7.
     """
 
     slot_names = ("momentum", "velocity")
@@ -135,16 +126,10 @@ class Adam(Optimizer):
 
     def _update(self, w, g, slots, t):
         c = w.dtype.type
-        step = c(t)
-        b1p, b2p = c(self.beta_1) ** step, c(self.beta_2) ** step
-        alpha = c(self.lr) * np.sqrt(c(1) - b2p) / (c(1) - b1p)
+        alpha = optim_numpy.adam_step_size(c(self.lr), c(self.beta_1), c(self.beta_2), c(t))
         m, v = slots["momentum"], slots["velocity"]
-        if _jit_ok(self.use_jit, w, g, m, v):
-            adam_step(w, m, v, g, c(alpha), c(1 - self.beta_1), c(1 - self.beta_2), c(self.epsilon))
-            return
-        m += (g - m) * c(1 - self.beta_1)
-        v += (np.square(g) - v) * c(1 - self.beta_2)
-        w -= (m * alpha) / (np.sqrt(v) + c(self.epsilon))
+        _rules(self.use_jit, w, g, m, v).adam_step(w, m, v, g, c(alpha), c(1 - self.beta_1), c(1 - self.beta_2),
+                                                   c(self.epsilon), c(0), c(1), False)
 
 
 class Adamax(Optimizer):
@@ -158,24 +143,25 @@ class Adamax(Optimizer):
         u \leftarrow \max(\beta_2 u, |g|), \quad
         w \leftarrow w - \frac{\eta\, m}{(1 - \beta_1^t)(u + \epsilon)}
 
-    Defaults lr 0.001, beta_1 0.9, beta_2 0.999, epsilon 1e-7. For an
-    embedding row outside the batch (dense rule) g = 0, so m and u decay by
-    beta_1 and beta_2 and the row keeps moving.
+    ((X1)-(X3) of :mod:`mfcore.engines.optim_numpy`.) Defaults lr 0.001,
+    beta_1 0.9, beta_2 0.999, epsilon 1e-7. For an embedding row outside the
+    batch (dense rule) g = 0, so m and u decay by beta_1 and beta_2 and the row
+    keeps moving.
     """
 
     slot_names = ("momentum", "norm")
 
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, lazy=False):
+    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, lazy=False, use_jit=True):
         super().__init__(lr, lazy)
         self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
+        self.use_jit = use_jit
 
     def _update(self, w, g, slots, t):
         c = w.dtype.type
-        b1p = c(self.beta_1) ** c(t)
         m, u = slots["momentum"], slots["norm"]
-        m += (g - m) * c(1 - self.beta_1)
-        u[...] = np.maximum(c(self.beta_2) * u, np.abs(g))
-        w -= (c(self.lr) * m) / ((c(1) - b1p) * (u + c(self.epsilon)))
+        _rules(self.use_jit, w, g, m, u).adamax_step(
+            w, m, u, g, c(self.lr), c(1 - self.beta_1), c(self.beta_2), c(self.epsilon),
+            optim_numpy.adamax_correction(c(self.beta_1), c(t)), c(0), c(1), False)
 
 
 class RMSprop(Optimizer):
@@ -189,7 +175,8 @@ class RMSprop(Optimizer):
 
     (epsilon INSIDE the square root, unlike Adam). With momentum m > 0:
     :math:`s \leftarrow m s + \Delta,\ w \leftarrow w - s`. ``centered=True``
-    uses :math:`v - \bar g^2 + \epsilon` with :math:`\bar g \leftarrow \rho \bar g + (1 - \rho) g`.
+    uses :math:`v - \bar g^2 + \epsilon` with :math:`\bar g \leftarrow \rho \bar g + (1 - \rho) g`
+    ((P1)-(P3) of :mod:`mfcore.engines.optim_numpy`; NumPy only).
     Defaults lr 0.001, rho 0.9, momentum 0, epsilon 1e-7, centered False.
     """
 
@@ -202,20 +189,8 @@ class RMSprop(Optimizer):
     def _update(self, w, g, slots, t):
         c = w.dtype.type
         v = slots["velocity"]
-        v[...] = c(self.rho) * v + c(1 - self.rho) * np.square(g)
-        if self.centered:
-            a = slots["average_gradient"]
-            a[...] = c(self.rho) * a + c(1 - self.rho) * g
-            denominator = v - np.square(a) + c(self.epsilon)
-        else:
-            denominator = v + c(self.epsilon)
-        increment = (c(self.lr) * g) / np.sqrt(denominator)
-        if self.momentum > 0:
-            s = slots["momentum"]
-            s[...] = c(self.momentum) * s + increment
-            w -= s
-        else:
-            w -= increment
+        optim_numpy.rmsprop_step(w, v, slots.get("momentum"), slots.get("average_gradient"), g, c(self.lr),
+                                 c(self.rho), c(1 - self.rho), c(self.momentum), c(self.epsilon), self.centered)
 
 
 OPTIMIZERS = {"sgd": SGD, "adam": Adam, "adamax": Adamax, "rmsprop": RMSprop}

@@ -2,7 +2,8 @@
 
 They keep each tutorial's set-up cell short: where the committed benchmark
 results are, and where figures go (a temporary folder; tutorials write nothing
-else).
+else). :mod:`mfcore.tutorial.toy` reproduces the toy notebook's two
+factorizations (tutorials 02 and 09).
 """
 import tempfile
 from pathlib import Path
@@ -35,7 +36,7 @@ class Figures:
         """Save ``fig`` as ``name.png``, display it (if the backend can), close it."""
         import matplotlib.pyplot as plt
 
-        from .plots import save_figure
+        from ..plots import save_figure
 
         path = save_figure(fig, self.dir / f"{name}.png", dpi=80)
         print(f"[figure] {path}")
@@ -50,7 +51,7 @@ def tutorial_dataset(consequence=""):
     Otherwise ``(None, "ml-latest-small")`` (bundled), after a note that says how to
     get ML-100k and ``consequence``: what changes in the tutorial without it.
     """
-    from .data import find_dataset
+    from ..data import find_dataset
 
     path = find_dataset("ml-100k")  # $MFCORE_DATA_DIR/ml-100k, or the download cache
     if path is not None:

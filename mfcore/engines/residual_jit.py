@@ -1,13 +1,14 @@
-"""Numba kernels of the residual MF network's fast engine (fused per-batch loops).
+"""Numba kernels of the residual MF network's "jit" engine (fused per-batch loops).
 
-The fast engine of :class:`mfcore.models.residual.ResidualMF` drives a batch
-from Python in a few calls: these kernels do the gather, the fused ELU head,
-the ELU backward and the scatter-add, each one pass over its arrays, while the
-three matrix products go to BLAS (``np.dot``) and the exponential to NumPy's
-SIMD ``np.exp`` (Numba's scalar ``exp`` is about 8x slower). The NumPy twin of
-the whole batch is the layer graph :class:`mfcore.models.residual.ResidualNet`
-(tested to 1e-10). Symbols are those of ResidualMF's docstring; kernels never
-raise or draw random numbers.
+:class:`mfcore.engines.residual_epoch.ResidualJitEpoch` drives a batch from
+Python in a few calls: these kernels do the gather, the fused ELU head, the ELU
+backward and the scatter-add (G1)-(G3), each one pass over its arrays, while
+the three matrix products go to BLAS (``np.dot``) and the exponential to
+NumPy's SIMD ``np.exp`` (Numba's scalar ``exp`` is several times slower). The
+NumPy twin of the whole batch is the layer graph
+:class:`mfcore.models.residual.ResidualNet` (tested to 1e-10). Symbols and
+labels are those of ResidualMF's docstring: B the batch, K factors, H hidden
+units; kernels never raise or draw random numbers.
 """
 import numpy as np
 
@@ -15,7 +16,7 @@ from .._jit import jit
 
 
 @jit
-def gather_concat(P, Q, bu, bi, u, i, h, mf):
+def gather_and_dot(P, Q, bu, bi, u, i, h, mf):
     """h[b] = [P[u_b], Q[i_b]]  (B, 2K); mf[b] = P[u_b].Q[i_b] + bu[u_b] + bi[i_b]  (B,)."""
     K = P.shape[1]
     for b in range(u.shape[0]):
@@ -78,29 +79,3 @@ def scatter_factors(GP, GQ, Gbu, Gbi, u, i, h, d, dh, bu, bi, c):
             GQ[ii, f] += db * h[b, f] + dh[b, K + f] + c * h[b, K + f]
         Gbu[uu, 0] += db + c * bu[uu, 0]
         Gbi[ii, 0] += db + c * bi[ii, 0]
-
-
-@jit
-def sgd_dense_table(W, V, G, lr, momentum, nesterov, reg):
-    """Keras SGD on every entry of W: g = G + 2 reg W; v = m v - lr g; W += v
-    (nesterov: W += m v - lr g). Returns reg * sum(W^2) before the step; zeroes G.
-    Each loop is branch-free so that it vectorizes."""
-    Wf, Vf, Gf = W.reshape(-1), V.reshape(-1), G.reshape(-1)  # flat views
-    pen = 0.0
-    if reg != 0.0:
-        for j in range(Wf.shape[0]):
-            pen += Wf[j] * Wf[j]
-            Gf[j] += 2.0 * reg * Wf[j]
-    if nesterov:
-        for j in range(Wf.shape[0]):
-            v = Vf[j] * momentum - Gf[j] * lr
-            Vf[j] = v
-            Wf[j] += v * momentum - Gf[j] * lr
-            Gf[j] = 0.0
-    else:
-        for j in range(Wf.shape[0]):
-            v = Vf[j] * momentum - Gf[j] * lr
-            Vf[j] = v
-            Wf[j] += v
-            Gf[j] = 0.0
-    return reg * pen

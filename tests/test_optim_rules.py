@@ -1,0 +1,136 @@
+"""The update rules of mfcore.engines.optim_numpy and their Numba twins (optim_jit): bit-identical
+in every mode, and each model's former formula (Keras l2 tables, the RBM's (R5), AutoRec's Adam)
+reproduced to the last bit by the one rule. Hand-computed single steps are in test_nn_optim.py."""
+import os
+
+import numpy as np
+import pytest
+
+from mfcore.engines import autorec_jit, optim_jit, optim_numpy, rbm_jit, rbm_numpy
+
+MODES = [dict(momentum=0.0, nesterov=False), dict(momentum=0.9, nesterov=False),
+         dict(momentum=0.9, nesterov=True)]
+L2 = [dict(c=0.0, n=1.0), dict(c=0.02, n=1.0), dict(c=0.01, n=-7.0)]  # none, Keras l2, the RBM's decay
+
+
+def _arrays(dtype, k=5, shape=(13, 4)):
+    rng = np.random.default_rng(k)
+    return [rng.normal(size=shape).astype(dtype) for _ in range(k)]
+
+
+def _run_twins(step, make, dtype):
+    """Apply ``step`` (a function of the module) three times with both twins; return both states."""
+    states = [[a.copy() for a in make()] for _ in range(2)]
+    rng = np.random.default_rng(9)
+    for _ in range(3):
+        G = rng.normal(size=states[0][0].shape).astype(dtype)
+        for mod, arrays in zip((optim_numpy, optim_jit), states):
+            arrays[-1][...] = G  # the gradient slot, refilled (clear=True zeroes it)
+            step(mod, *arrays)
+    return states
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("mode", MODES, ids=["plain", "momentum", "nesterov"])
+@pytest.mark.parametrize("l2", L2, ids=["no-l2", "keras-l2", "rbm-decay"])
+@pytest.mark.parametrize("clear", [False, True])
+def test_sgd_twins_bit_identical(dtype, mode, l2, clear):
+    c = np.dtype(dtype).type  # scalars in the weights' dtype, as nn.optim passes them
+    a, b = _run_twins(lambda m, W, V, G: m.sgd_step(W, V, G, c(0.05), c(mode["momentum"]), mode["nesterov"],
+                                                    c(l2["c"]), c(l2["n"]), clear),
+                      lambda: _arrays(dtype, 3), dtype)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+        assert x.dtype == dtype
+    assert (not clear) or not a[2].any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("l2", L2[:2], ids=["no-l2", "l2"])
+@pytest.mark.parametrize("clear", [False, True])
+def test_adam_and_adamax_twins_bit_identical(dtype, l2, clear):
+    c = np.dtype(dtype).type
+    alpha = optim_numpy.adam_step_size(c(0.01), c(0.9), c(0.999), c(3))
+    corr = optim_numpy.adamax_correction(c(0.9), c(3))
+    for step in (lambda m, W, M, V, G: m.adam_step(W, M, V, G, alpha, c(0.1), c(0.001), c(1e-7),
+                                                   c(l2["c"]), c(l2["n"]), clear),
+                 lambda m, W, M, U, G: m.adamax_step(W, M, U, G, c(0.01), c(0.1), c(0.999), c(1e-7), corr,
+                                                     c(l2["c"]), c(l2["n"]), clear)):
+        make = lambda: [x if j != 2 else np.abs(x) for j, x in enumerate(_arrays(dtype, 4))]  # second moment >= 0
+        a, b = _run_twins(step, make, dtype)
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
+def test_bias_corrections_compiled_agree_with_numpy():
+    # Numba's x ** t (integer t) multiplies, NumPy calls pow: equal to the last bit or two
+    for t in (1, 2, 7, 100, 12345):
+        assert optim_jit.adam_step_size(0.001, 0.9, 0.999, t) == pytest.approx(
+            optim_numpy.adam_step_size(0.001, 0.9, 0.999, np.float64(t)), rel=1e-14)
+        assert optim_jit.adamax_correction(0.9, t) == pytest.approx(
+            optim_numpy.adamax_correction(0.9, np.float64(t)), rel=1e-14)
+
+
+def test_sum_squares_adds_in_order():
+    W = np.random.default_rng(0).normal(size=(50, 3))
+    expected = 0.0
+    for x in W.ravel():
+        expected += x * x
+    assert optim_jit.sum_squares(W) == expected
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1",
+                    reason="compiled semantics: as plain Python, float32 * a Python float stays float32")
+def test_keras_l2_table_step_in_float32_matches_the_former_kernel():
+    # The Keras-regime kernels stored G + 2 reg W in the float32 table, then took the momentum step
+    # in float64 (Python-float scalars), rounding at each store. The one rule with c = 2 reg does the same.
+    W, V, G = _arrays(np.float32, 3)
+    lr, m, reg = 0.08, 0.9, 0.013
+    g32 = (G.astype(np.float64) + (2.0 * reg) * W.astype(np.float64)).astype(np.float32)
+    v64 = V.astype(np.float64) * m - g32.astype(np.float64) * lr
+    W_ref = (W.astype(np.float64) + v64).astype(np.float32)
+    optim_jit.sgd_step(W, V, G, lr, m, False, 2.0 * reg, 1.0, True)
+    np.testing.assert_array_equal(W, W_ref)
+    np.testing.assert_array_equal(V, v64.astype(np.float32))
+    assert not G.any()
+
+
+@pytest.mark.parametrize("momentum", [0.5, 0.0])
+@pytest.mark.parametrize("step", [rbm_jit.momentum_step, rbm_numpy.momentum_step_numpy], ids=["numba", "numpy"])
+def test_rbm_r5_is_the_sgd_rule(step, momentum):
+    # (R5) as the RBM wrote it: v = m v + lr (g / |B| - wd p); p += v; g = 0
+    p, v, g = _arrays(np.float64, 3)
+    p_ref, v_ref = p.copy(), v.copy()
+    v_ref[...] = momentum * v_ref + 0.05 * (g / 20 - 0.01 * p_ref)
+    p_ref += v_ref
+    step(p, v, g, 0.05, momentum, 0.01, 20)
+    np.testing.assert_array_equal(p, p_ref)
+    if momentum:  # at momentum 0 the rule leaves v alone (v is only ever multiplied by 0)
+        np.testing.assert_array_equal(v, v_ref)
+    assert not g.any()
+
+
+def test_autorec_adam_is_the_adam_rule():
+    # the AutoRec kernel's former loop: g = G + reg W, Keras Adam with alpha_t, G zeroed, returns sum(W^2)
+    W, M, U, G = _arrays(np.float64, 4)
+    U = np.abs(U)
+    t, reg, lr, b1, b2, eps = 3, 0.7, 0.01, 0.9, 0.999, 1e-7
+    ssq_ref = float(np.sum(W * W))
+    g = G + reg * W
+    M_ref = M + (g - M) * (1.0 - b1)
+    U_ref = U + (g * g - U) * (1.0 - b2)
+    alpha = optim_jit.adam_step_size(lr, b1, b2, t)
+    W_ref = W - (M_ref * alpha) / (np.sqrt(U_ref) + eps)
+    ssq = autorec_jit.adam_dense(W, M, U, G, lr, b1, b2, eps, t, reg)
+    assert ssq == pytest.approx(ssq_ref, rel=1e-14)
+    for x, y in ((W, W_ref), (M, M_ref), (U, U_ref)):
+        np.testing.assert_array_equal(x, y)
+    assert not G.any()
+
+
+def test_momentum_zero_never_reads_the_velocity():
+    # nn.optim passes the weight itself as a placeholder velocity when momentum is 0
+    for mod in (optim_numpy, optim_jit):
+        W = np.array([1.0, -2.0, 0.5])
+        mod.sgd_step(W, W, np.array([0.5, -1.0, 2.0]), 0.1, 0.0, False, 0.0, 1.0, False)
+        np.testing.assert_allclose(W, [0.95, -1.9, 0.3], rtol=1e-15)
