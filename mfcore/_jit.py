@@ -26,11 +26,15 @@ def jit(func, fastmath=False, cache=True):
     return numba.njit(cache=cache, fastmath=fastmath)(func)
 
 
-def parallel_jit(func):
-    """Compile with ``parallel=True`` (Hogwild kernels only; never cached, never deterministic)."""
+def parallel_jit(func, fastmath=False, cache=False):
+    """Compile with ``parallel=True``: ``prange`` loops run on Numba's threads.
+
+    The Hogwild kernels use it uncached (their threads race: never deterministic);
+    the ``blocks`` engine cached and with fast-math (its threads never share a row).
+    """
     if not HAVE_NUMBA:
         return func
-    return numba.njit(parallel=True)(func)
+    return numba.njit(parallel=True, fastmath=fastmath, cache=cache)(func)
 
 
 def require_numba(what="engine='jit'"):
