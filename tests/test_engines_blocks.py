@@ -166,6 +166,13 @@ def test_a_step_is_a_set_of_blocks_sharing_no_row_and_every_block_comes_once():
         assert len(set(step // 8)) == 8 and len(set(step % 8)) == 8
 
 
+def test_the_fixed_order_visits_the_records_as_stored():
+    """The benchmarks' reference without randomness: every block, row by row, as stored."""
+    grid = mf_blocks.bucket(*make_problem(4, n=4000)[:3], 50, 30, 4, np.random.default_rng(0))
+    schedule, segments = mf_blocks.fixed_order(grid)
+    assert np.array_equal(visit_order(grid, schedule, segments), np.arange(4000))
+
+
 def test_seeds_change_the_order_and_the_same_seed_repeats_it():
     users, items, ratings, _ = make_problem(5, n=3000)
 

@@ -160,6 +160,15 @@ def draw_order(grid, rng):
     return schedule, segments
 
 
+def fixed_order(grid):
+    """The order without any randomness (benchmarks' reference): one step holding every block,
+    row by row, each block's records as stored. One thread only: its blocks share rows."""
+    C = len(grid.chunk_block)
+    ends = grid.chunk_lo + grid.chunk_size  # (C,)
+    segments = np.stack([grid.chunk_lo, ends, ends, ends], axis=1).reshape(2 * C, 2)  # (2C, 2)
+    return np.arange(grid.g * grid.g).reshape(1, -1), segments
+
+
 def visit_order(grid, schedule, segments):
     """The records in the order an epoch visits them, (n,) positions in ``grid.records``.
 
@@ -205,6 +214,10 @@ class BlockEpoch:
             self.grid_ = bucket(users, items, ratings, n_users, n_items, g, rng, self.chunk)
             self._source = key  # keeps the arrays alive, so `is` stays meaningful
         return self.grid_
+
+    def adopt(self, grid, users, items, ratings, n_users, n_items):
+        """Use ``grid``, bucketed from these very arrays (benchmarks share one grid)."""
+        self.grid_, self._source = grid, (users, items, ratings, n_users, n_items)
 
     def _pad(self, name, A):
         """``A`` copied into a reused 64-byte aligned, padded buffer (n, W)."""
