@@ -57,7 +57,8 @@ class _SGDMF(Recommender):
         if engine in engines.PARALLEL_ENGINES and isinstance(self.rng, (int, np.integer)):
             raise ValueError(f"engine={engine!r} is not reproducible (threads race on shared rows), "
                              f"so {name} refuses an int rng, which promises identical refits; pass "
-                             "rng=None or a numpy Generator, or use engine='jit' for reproducible runs")
+                             "rng=None or a numpy Generator, or use engine='blocks' (parallel with "
+                             "n_threads, and reproducible)")
         patience = check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
         return K, n_epochs, lr, reg, init_std, engine, B, check_dtype(self.dtype, self), patience
 
@@ -310,7 +311,9 @@ class BiasedMF(_SGDMF):
     cell, and a second look at reg=0.03 and init_std in {0.001, 0.005} gained
     nothing. ``n_epochs=35`` is that best epoch, rounded. Only then was
     ``u1.test`` read: RMSE 0.9157 (clipped), and 0.9056 averaged over u1..u5
-    (Surprise's SVD defaults: 0.956 on u1).
+    (Surprise's SVD defaults: 0.956 on u1). That search ran on ``engine="jit"``
+    (a full reshuffle per epoch); what the default ``blocks`` engine's order
+    changes is measured in ``benchmarks/results/blocks_accuracy.md``.
 
     Unknown users or items get the known part of mu + b_u + b_i.
 
