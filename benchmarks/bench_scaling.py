@@ -184,8 +184,9 @@ def plot(rows, path):
             ax.plot(x, y, "--" if extra else style, marker="o", label=label + extra, color=color)
 
     for engine, threads in PLOT:
-        curve(lambda r: (r["engine"] == engine and r.get("variant") == "fit epoch" and r["K"] == 15
-                         and r["dtype"] == "float32" and r.get("threads") in (threads, "all")),
+        curve(lambda r, e=engine, t=threads: (r["engine"] == e and r.get("variant") == "fit epoch"
+                                              and r["K"] == 15 and r["dtype"] == "float32"
+                                              and r.get("threads") in (t, "all")),
               f"{engine}, {threads} thread{'s' if threads > 1 else ''}")
     curve(lambda r: r["engine"] == "blocks" and r.get("variant") == "memory floor" and r["K"] == 15,
           "memory floor (blocks' loads and stores, no arithmetic)", ":", "black")

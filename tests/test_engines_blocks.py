@@ -140,7 +140,9 @@ def test_every_rating_is_visited_exactly_once_per_epoch():
     stream = np.random.default_rng(5)
     grid = fn.bucket(users, items, ratings, 50, 30, 5, stream)
     # the grid holds exactly the training ratings
-    key = lambda u, i, r: np.sort(u.astype(np.int64) * 10**6 + i * 10 + r.astype(np.int64))  # noqa: E731
+    def key(u, i, r):  # one int64 per (user, item, rating)
+        return np.sort(u.astype(np.int64) * 10**6 + i * 10 + r.astype(np.int64))
+
     assert np.array_equal(key(grid.records["u"], grid.records["i"], grid.records["r"]),
                           key(users, items, ratings))
     for _ in range(3):
@@ -206,8 +208,8 @@ def test_grid_corner_cases_stay_exact(case, dtype):
     else:
         problem = make_problem(9, dtype, n=300)
         g = 1
-    a, sse_a = loop_reference("biased", problem, grid=g)
-    b, sse_b, fn = run_blocks("biased", problem, grid=g, exact=True)
+    a, _ = loop_reference("biased", problem, grid=g)
+    b, _, fn = run_blocks("biased", problem, grid=g, exact=True)
     for key in a:
         assert np.array_equal(a[key], b[key]), key
     assert fn.grid_.g == g and len(fn.grid_.records) == len(problem[2])

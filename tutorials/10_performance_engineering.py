@@ -161,21 +161,25 @@ def best_seconds(f, repeats=3):
     return min(out)
 
 
-LINE = 64 // np.dtype(DTYPE).itemsize                    # float32 numbers per cache line
-probe_rng = np.random.default_rng(SEED)
-big = np.ones(PROBE_MB * 2**20 // 4, DTYPE)             # far beyond the caches
-copy = np.empty_like(big)
-small = np.ones(256 * 2**10 // 4, DTYPE)                 # 256 KB: fits in L2
-lines_big = probe_rng.integers(0, len(big) // LINE, 2_000_000) * LINE
-lines_small = probe_rng.integers(0, len(small) // LINE, 2_000_000) * LINE
-machine = {
-    "stream GB/s": 2 * big.nbytes / best_seconds(lambda: np.copyto(copy, big)) / 1e9,
-    "random lines/s (memory)": len(lines_big) / best_seconds(lambda: big[lines_big]),
-    "random lines/s (L2)": len(lines_small) / best_seconds(lambda: small[lines_small]),
-}
+def probe_machine(big_mb, n_reads=2_000_000):
+    """Stream bandwidth (GB/s) and random cache lines per second, from memory and from L2."""
+    line = 64 // np.dtype(DTYPE).itemsize                # float32 numbers per cache line
+    rng = np.random.default_rng(SEED)
+    big = np.ones(big_mb * 2**20 // 4, DTYPE)            # far beyond the caches
+    copy = np.empty_like(big)
+    small = np.ones(256 * 2**10 // 4, DTYPE)             # 256 KB: fits in L2
+    lines_big = rng.integers(0, len(big) // line, n_reads) * line
+    lines_small = rng.integers(0, len(small) // line, n_reads) * line
+    return {
+        "stream GB/s": 2 * big.nbytes / best_seconds(lambda: np.copyto(copy, big)) / 1e9,
+        "random lines/s (memory)": n_reads / best_seconds(lambda: big[lines_big]),
+        "random lines/s (L2)": n_reads / best_seconds(lambda: small[lines_small]),
+    }
+
+
+machine = probe_machine(PROBE_MB)
 for key, value in machine.items():
     print(f"{key:>24}: {value / (1 if 'GB' in key else 1e6):8.1f}{'' if 'GB' in key else 'M'}")
-del big, copy
 
 # %% [markdown]
 # Turn them into bounds for an epoch (K = 15 in float32: one 64-byte line per

@@ -128,7 +128,7 @@ def bucket(users, items, ratings, n_users, n_items, g, rng, chunk=None):
     user_range = np.repeat(np.arange(g, dtype=np.int32), np.diff(user_edges))  # (n_users,)
     item_range = np.repeat(np.arange(g, dtype=np.int32), np.diff(item_edges))  # (n_items,)
     records = np.empty(len(ratings), [("u", np.int32), ("i", np.int32), ("r", ratings.dtype)])  # (n,)
-    starts = np.zeros(g * g + 1, np.int64)
+    starts = np.zeros(g * g + 1, np.int64)  # (g*g+1,) filled by the kernel
     fill_blocks(users, items, ratings, user_range, item_range, g, records, starts)
     raw = records.view(f"V{records.itemsize}")  # (n,) the records as opaque bytes: a fast np.take
     for b in range(g * g):  # a random order inside each block, once
@@ -222,7 +222,8 @@ class BlockEpoch:
     def _pad(self, name, A):
         """``A`` copied into a reused 64-byte aligned, padded buffer (n, W)."""
         buf = self._padded.get(name)
-        if buf is None or buf.dtype != A.dtype or buf.shape != (A.shape[0], padded_width(A.shape[1], A.itemsize)):
+        shape = (A.shape[0], padded_width(A.shape[1], A.itemsize))
+        if buf is None or buf.dtype != A.dtype or buf.shape != shape:
             buf = self._padded[name] = pad_rows(A)
         else:
             buf[:, :A.shape[1]] = A
