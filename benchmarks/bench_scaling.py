@@ -1,27 +1,41 @@
-"""Seconds per SGD epoch against the number of ratings: ML-100k and synthetic 1M, 10M, 25M.
+"""Seconds per SGD fit epoch against the number of ratings: ML-100k and synthetic 1M, 10M, 25M.
 
 Biased MF (lr 0.005, reg 0.02) on ML-100k ``u.data`` and on
 ``make_like("1m"|"10m"|"25m", rng=0)`` (MovieLens-sized synthetic sets), for
-every engine. The grid, chosen to keep a full run near 15 minutes on 2 CPUs:
+every engine. Every rate is a *fit epoch* (the engine's per-epoch order, a
+``rng.permutation`` of all ratings or the ``blocks`` engine's own draw, is
+timed with the epoch) unless its row says "kernel only". Per set, the engines
+run in groups whose epochs are interleaved (epoch k of each, then k + 1):
 
-* ``jit-fast``: K in {15, 50, 100} x {float32, float64} up to 1M ratings; on
-  the 10M and 25M sets K=15 in both dtypes and K=50, 100 in float32;
-* ``jit`` (the readable kernel): the same grid up to 1M ratings, K=15 (both
-  dtypes) on the 10M and 25M sets;
-* ``jit-hogwild`` and ``jit-fast-hogwild`` with 2 threads, and the shuffle
-  (``Generator.permutation``): K=15 float32 on every set;
+* K=15 float32: ``jit``, ``jit-fast``, ``jit-hogwild`` and ``jit-fast-hogwild``
+  (2 threads), ``blocks`` on 1 and 2 threads, and in the same group the
+  references: kernel-only rows of jit, jit-fast and blocks, the blocks kernel
+  over a fixed order on the same grid (no randomness: blocks row by row,
+  records as stored; the default grid is 16 x 16 on the 25M set), and the
+  memory floor (a blocks fit epoch doing the same loads and stores without the
+  arithmetic);
+* K=100 float32: ``jit-fast``, ``blocks`` (1 and 2 threads), its fixed order
+  and memory floor; up to 1M ratings also ``jit``;
+* K=15 float64 and K=50 float32: ``jit-fast`` and ``blocks``; ``jit`` up to 1M;
 * ``vectorized`` (batch 1024) and ``loop``: K=15 on a fixed random subsample
   (2M and 20k ratings) of each set, so their seconds per full epoch are
-  extrapolated as n / rate (dashed in the plot): their cost per rating does not
-  depend on n beyond the cache effects of the full-size P and Q, which they keep.
+  extrapolated as n / rate (dashed in the plot).
 
-Warm-up epochs, then timed ones; median and best wall-clock rates and the best
-CPU-time rate (see bench_engines.py). Peak memory: a child process loads the 25M
-set (saved as .npy by this script, so generating it does not count) and fits
-``BiasedMF`` for 2 epochs (K=15, float32); ``resource.getrusage().ru_maxrss`` is
-its peak resident set. The epoch seconds there include the shuffle.
+Also per set: the seconds of ``rng.permutation(n)`` and of the blocks engine's
+draw (its whole per-epoch randomisation), as shares of a fit epoch. On the
+largest set: a check that ``blocks`` on 2 threads gives bit-identical
+parameters to 1 thread after 2 epochs, and the peak memory of ``BiasedMF.fit``
+(K=15, float32, 2 epochs) for jit, jit-fast and blocks in a child process that
+loads the set from .npy files (its ``VmHWM``: data + training, not the
+generator's temporaries).
 
-    python benchmarks/bench_scaling.py [--quick]     # --quick: ML-100k and 1M, K=15
+Run it for real on a quiet machine (about 25 minutes on 2 CPUs; say the load
+average, ``uptime``, next to the results)::
+
+    python benchmarks/bench_scaling.py
+
+``--quick`` (ML-100k and 1M, K=15, few repeats) is a smoke run: it writes into a
+temporary folder, not into ``benchmarks/results``.
 
 Writes ``benchmarks/results/scaling.json``, ``scaling.md`` and ``scaling.png``.
 """
@@ -40,11 +54,12 @@ if __name__ == "__main__" and "--memory" not in sys.argv:  # real compile times,
 import numpy as np  # noqa: E402
 
 from _common import RESULTS, markdown_table, ml100k_dir, write_results  # noqa: E402
-from bench_engines import TARGETS, load_average, table, time_engine, time_shuffle  # noqa: E402
+from bench_engines import (TARGETS, Runner, add_floor_ratios, load_average, measure,  # noqa: E402
+                           table, time_draw, time_shuffle)
 
 BIG = 5_000_000  # from here on: the restricted grid
-PLOT_ENGINES = ("loop", "vectorized", "jit", "jit-fast", "jit-hogwild", "jit-fast-hogwild",
-                "shuffle (rng.permutation)")
+PLOT = (("loop", 1), ("vectorized", 1), ("jit", 1), ("jit-fast", 1), ("jit-hogwild", 2),
+        ("jit-fast-hogwild", 2), ("blocks", 1), ("blocks", 2))
 
 
 def datasets(quick):
@@ -59,20 +74,34 @@ def datasets(quick):
         yield f"synthetic-{name}", r
 
 
-def grid(n, quick):
-    """(engine, K, dtype, options) measured on a set of n ratings."""
-    ks = (15,) if quick else (15, 50, 100)
-    for K in ks:
-        for dtype in ("float32", "float64"):
-            if n < BIG or K == 15 or dtype == "float32":
-                yield "jit-fast", K, dtype, {}
-            if n < BIG or K == 15:
-                yield "jit", K, dtype, {}
-    yield "jit-hogwild", 15, "float32", {"n_threads": 2}
-    yield "jit-fast-hogwild", 15, "float32", {"n_threads": 2}
-    for dtype in ("float32", "float64"):
-        yield "vectorized", 15, dtype, {"batch_size": 1024, "subsample": min(n, 2_000_000)}
-        yield "loop", 15, dtype, {"subsample": 20_000}
+def groups(n, quick):
+    """Lists of (engine, K, dtype, options) measured interleaved on a set of n ratings."""
+    big = n >= BIG
+    refs = [("blocks", opts) for opts in ({"variant": "fixed order"}, {"variant": "memory floor"})]
+    main = [("jit", {}), ("jit-fast", {}), ("jit-hogwild", {"n_threads": 2}),
+            ("jit-fast-hogwild", {"n_threads": 2}), ("blocks", {"n_threads": 1}),
+            ("blocks", {"n_threads": 2}), ("jit", {"variant": "kernel only"}),
+            ("jit-fast", {"variant": "kernel only"}), ("blocks", {"variant": "kernel only"})] + refs
+    yield [(e, 15, "float32", o) for e, o in main]
+    if quick:
+        return
+    yield [(e, 100, "float32", o) for e, o in [("jit", {}), ("jit-fast", {}), ("blocks", {}),
+                                               ("blocks", {"n_threads": 2})] + refs
+           if not (big and e == "jit")]
+    yield [(e, K, dtype, {}) for K, dtype in ((15, "float64"), (50, "float32"))
+           for e in ("jit", "jit-fast", "blocks") if not (big and e == "jit")]
+    yield [(e, 15, dtype, o) for dtype in ("float32", "float64")
+           for e, o in (("vectorized", {"batch_size": 1024, "subsample": min(n, 2_000_000)}),
+                        ("loop", {"subsample": 20_000}))]
+
+
+def threads_bit_identical(data, K=15, dtype="float32", n_epochs=2):
+    """``blocks`` on 1 and on 2 threads from one start and one order stream: identical numbers?"""
+    a, b = Runner(data, "blocks", K, dtype, n_threads=1), Runner(data, "blocks", K, dtype, n_threads=2)
+    for _ in range(n_epochs):
+        a.epoch()
+        b.epoch()
+    return all(np.array_equal(a.state[k], b.state[k]) for k in a.state) and a.sse == b.sse
 
 
 def save_set(r, set_name):
@@ -101,7 +130,9 @@ def peak_rss_mb():
 
 
 def memory_child(folder, engine):
-    """Runs in a child process: load the set, fit 2 epochs, print peak RSS (MB) as JSON."""
+    """Runs in a child process: load the set, fit 2 epochs, print peak RSS (MB) as JSON.
+
+    ``blocks`` runs on one thread (its default); its grid is part of the peak."""
     from mfcore.data import IdMap, Ratings, RatingScale
     from mfcore.models.mf import BiasedMF
 
@@ -141,25 +172,31 @@ def plot(rows, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 5))
-    for engine in PLOT_ENGINES:
-        shuffle = engine.startswith("shuffle")
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+
+    def curve(match, label, style="-", color=None):
         pts = sorted((r["n_total"], r["n_total"] / r["ratings_per_second"], bool(r.get("subsample")))
-                     for r in rows if r["engine"] == engine
-                     and (shuffle or (r["K"] == 15 and r["dtype"] == "float32")))
-        if not pts:
-            continue
-        x, y, extrapolated = zip(*pts)
-        style = ":" if shuffle else "--" if any(extrapolated) else "-"
-        label = engine + (" (extrapolated from a subsample)" if any(extrapolated) else "")
-        ax.plot(x, y, style, marker="o", label=label, color="gray" if shuffle else None)
+                     for r in rows if match(r))
+        if pts:
+            x, y, extrapolated = zip(*pts)
+            extra = " (extrapolated from a subsample)" if any(extrapolated) else ""
+            ax.plot(x, y, "--" if extra else style, marker="o", label=label + extra, color=color)
+
+    for engine, threads in PLOT:
+        curve(lambda r, e=engine, t=threads: (r["engine"] == e and r.get("variant") == "fit epoch"
+                                              and r["K"] == 15 and r["dtype"] == "float32"
+                                              and r.get("threads") in (t, "all")),
+              f"{engine}, {threads} thread{'s' if threads > 1 else ''}")
+    curve(lambda r: r["engine"] == "blocks" and r.get("variant") == "memory floor" and r["K"] == 15,
+          "memory floor (blocks' loads and stores, no arithmetic)", ":", "black")
+    curve(lambda r: r["engine"].startswith("shuffle"), "rng.permutation alone", ":", "gray")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("ratings in the training set")
-    ax.set_ylabel("seconds per epoch (median, wall clock)")
-    ax.set_title("SGD biased MF, K=15, float32 (epochs exclude the shuffle, drawn apart)")
+    ax.set_ylabel("seconds per fit epoch (median, wall clock)")
+    ax.set_title("SGD biased MF, K=15, float32: fit epochs (per-epoch order included)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -168,75 +205,118 @@ def plot(rows, path):
 def main(quick=False):
     load_before = load_average()
     top = "synthetic-1m" if quick else "synthetic-25m"
-    rows = []
+    rows, same_threads = [], None
     for set_name, r in datasets(quick):
         if set_name == top:
             folder = save_set(r, set_name)
         n = len(r)
         data = (r.users, r.items, r.values, r.n_users, r.n_items)
-        big = n >= BIG
-        for engine, K, dtype, opts in grid(n, quick):
-            warmup, repeats = (1, 2) if big else (2, 3 if quick else 5)
-            if engine == "loop":
-                warmup, repeats = 1, 1
-            row = time_engine(data, engine, K, dtype, warmup=warmup, repeats=repeats, **opts)
-            row.update(set=set_name, n_total=n)
-            rows.append(row)
-            print(f"{set_name:16s} {engine:18s} {dtype:8s} K={K:<4d} {row['ratings_per_second'] / 1e6:8.3f}"
-                  f" M/s median {row['best_ratings_per_second'] / 1e6:8.3f} best  CPU "
-                  f"{(row['cpu_ratings_per_second'] or 0) / 1e6:8.3f}", flush=True)
-        row = time_shuffle(n, repeats=3 if big else 10)
+        warmup, repeats = (1, 3) if n >= BIG else (2, 3 if quick else 5)
+        for k, group in enumerate(groups(n, quick)):
+            print(f"{set_name}: group {k + 1}, {len(group)} rows interleaved", flush=True)
+            runners = [Runner(data, e, K, dtype, **opts) for e, K, dtype, opts in group]
+            new = measure(runners, warmup, repeats)
+            if k == 0:
+                new.append(time_draw(next(x for x in runners if x.engine == "blocks"),
+                                     repeats=5 if n >= BIG else 20))
+            for row in new:
+                row.update(set=set_name, n_total=n)
+                rows.append(row)
+                print(f"{set_name:16s} {row['engine']:26s} {row['variant']:18s} T={row['threads']!s:4s} "
+                      f"{row['dtype']:8s} K={row['K']:<4d} {row['ratings_per_second'] / 1e6:8.3f} M/s "
+                      f"median {row['best_ratings_per_second'] / 1e6:8.3f} best  CPU "
+                      f"{(row['cpu_ratings_per_second'] or 0) / 1e6:8.3f}", flush=True)
+            del runners
+            Runner.forget()
+        row = time_shuffle(n, repeats=3 if n >= BIG else 10)
         row.update(set=set_name, n_total=n)
         rows.append(row)
+        if set_name == top:
+            same_threads = threads_bit_identical(data)
+            Runner.forget()
         del r, data
-    memory = measure_memory(folder, ("jit", "jit-fast"))
+    memory = measure_memory(folder, ("jit", "jit-fast", "blocks"))
     shutil.rmtree(folder, ignore_errors=True)
+    add_floor_ratios(rows)
 
-    def rate(set_name, engine, key="ratings_per_second", K=15, dtype="float32"):
-        return next((r[key] for r in rows if r["set"] == set_name and r["engine"] == engine
-                     and r["K"] == K and r["dtype"] == dtype), None)
+    def rate(engine, variant="fit epoch", key="ratings_per_second", K=15, dtype="float32", threads=1):
+        return next((r[key] for r in rows if r["set"] == top and r["engine"] == engine
+                     and r["variant"] == variant and r["K"] == K and r["dtype"] == dtype
+                     and r["threads"] in (threads, "all")), None)
+
+    def ratio(a, b):
+        return a / b if a and b else None
 
     summary = {"set": top, "load_average_before": load_before, "load_average_after": load_average(),
                "targets": TARGETS}
-    for engine in ("jit", "jit-fast", "jit-hogwild", "jit-fast-hogwild"):
+    for engine, threads in PLOT[2:]:
         for key in ("ratings_per_second", "best_ratings_per_second", "cpu_ratings_per_second"):
-            summary[f"{engine} {key}"] = rate(top, engine, key)
+            summary[f"{engine} {threads}T {key}"] = rate(engine, key=key, threads=threads)
+    blocks, blocks_best = rate("blocks"), rate("blocks", key="best_ratings_per_second")
+    draw = next((r["epoch_seconds"] for r in rows if r["set"] == top
+                 and r["engine"].startswith("blocks order")), None)
+    shuffle = next((r["epoch_seconds"] for r in rows if r["set"] == top
+                    and r["engine"].startswith("shuffle")), None)
+    summary.update({
+        "blocks 2T over 1T (median)": ratio(rate("blocks", threads=2), blocks),
+        "blocks 2T over 1T (best)": ratio(rate("blocks", key="best_ratings_per_second", threads=2),
+                                          blocks_best),
+        "blocks 2T bit-identical to 1T": same_threads,
+        "fixed order over blocks (median)": ratio(rate("blocks", "fixed order"), blocks),
+        "fixed order over blocks (best)": ratio(rate("blocks", "fixed order", "best_ratings_per_second"),
+                                                blocks_best),
+        "blocks over memory floor": ratio(blocks, rate("blocks", "memory floor")),
+        "blocks K=100": rate("blocks", K=100),
+        "blocks randomisation share": ratio(draw, rate("blocks", key="epoch_seconds")),
+        "jit-fast shuffle share": ratio(shuffle, rate("jit-fast", key="epoch_seconds")),
+        "peak_memory_mb": {m["engine"]: m["peak_mb"] for m in memory},
+    })
     for engine in ("jit", "jit-fast"):
-        one, two = rate(top, engine), rate(top, f"{engine}-hogwild")
-        summary[f"{engine}-hogwild over {engine} (median wall)"] = two / one if one and two else None
-        one, two = rate(top, engine, "best_ratings_per_second"), rate(top, f"{engine}-hogwild",
-                                                                      "best_ratings_per_second")
-        summary[f"{engine}-hogwild over {engine} (best wall)"] = two / one if one and two else None
-    summary["peak_memory_mb"] = {m["engine"]: m["peak_mb"] for m in memory}
-    plot(rows, RESULTS / "scaling.png")
+        summary[f"{engine}-hogwild 2T over {engine} (median)"] = ratio(rate(f"{engine}-hogwild", threads=2),
+                                                                      rate(engine))
+    out = Path(tempfile.mkdtemp(prefix="mfcore-bench-scaling-")) if quick else RESULTS
+    plot(rows, out / "scaling.png")
     s = summary
     mrate = (lambda x: "-" if x is None else f"{x / 1e6:.1f}M/s")
     mx = (lambda x: "-" if x is None else f"{x:.2f}x")
+    pct = (lambda x: "-" if x is None else f"{100 * x:.1f}%")
+    mb = (lambda e: "-" if e not in s["peak_memory_mb"] else f"{s['peak_memory_mb'][e]:.0f} MB")
     by_set = "\n\n".join(f"## {name}\n\n{table([r for r in rows if r['set'] == name])}"
                          for name in dict.fromkeys(r["set"] for r in rows))
     mem = markdown_table(["set", "engine", "ratings", "RSS after loading MB", "peak MB",
-                          "fit epoch s (shuffle incl.)", "compile s"],
+                          "fit epoch s (order incl.)", "compile s"],
                          [[m["set"], m["engine"], m["n_ratings"], m["rss_after_data_mb"], m["peak_mb"],
                            ", ".join(f"{x:.2f}" for x in m["fit_epoch_seconds"]), m["compile_seconds"]]
                           for m in memory])
     text = f"""# SGD engines against the number of ratings (biased MF)
 
 lr 0.005, reg 0.02. Load average before/after: {s['load_average_before']} /
-{s['load_average_after']} on {os.cpu_count()} CPUs (shared machine: wall-clock rates
-move with the load; "CPU-time" rates divide by the process CPU seconds).
-Grid: see the docstring of bench_scaling.py (jit K=50/100 and the subsampled
-loop/vectorized rows are restricted on the 10M/25M sets). Kernel rows exclude the shuffle.
+{s['load_average_after']} on {os.cpu_count()} CPUs (wall-clock rates move with the load;
+"CPU-time" rates divide by the process CPU seconds). Every rate is a **fit epoch**
+(the per-epoch order, `rng.permutation` or the `blocks` engine's own draw, timed with the
+epoch) unless the "what" column says *kernel only* (order drawn outside) or *fixed order*
+(the blocks kernel over its grid with no randomness: blocks row by row, records as stored).
+*memory floor*: a blocks fit epoch doing the same loads and stores per rating without the
+arithmetic; "of floor" is each rate over it (same set, K, dtype). The rows of a group ran
+interleaved; groups and restrictions: see the docstring of bench_scaling.py.
 
 ![seconds per epoch](scaling.png)
 
-Headline on {top} (K=15, float32): jit {mrate(s['jit ratings_per_second'])} median /
-{mrate(s['jit best_ratings_per_second'])} best / {mrate(s['jit cpu_ratings_per_second'])} CPU-time
-(target 14M/s); jit-fast {mrate(s['jit-fast ratings_per_second'])} median /
-{mrate(s['jit-fast best_ratings_per_second'])} best / {mrate(s['jit-fast cpu_ratings_per_second'])}
-CPU-time (stretch 50M/s). Two Hogwild threads over one: jit
-{mx(s['jit-hogwild over jit (median wall)'])} median, {mx(s['jit-hogwild over jit (best wall)'])} best;
-jit-fast {mx(s['jit-fast-hogwild over jit-fast (median wall)'])} median,
-{mx(s['jit-fast-hogwild over jit-fast (best wall)'])} best (aim 1.5x).
+Headline on {top} (K=15, float32, fit epochs):
+`blocks`, one thread, {mrate(blocks)} median / {mrate(blocks_best)} best /
+{mrate(s['blocks 1T cpu_ratings_per_second'])} CPU-time (target 85M/s), {mx(s['blocks over memory floor'])}
+of its memory floor; the fixed-order kernel on the same grid is
+{mx(s['fixed order over blocks (median)'])} of it (median; best {mx(s['fixed order over blocks (best)'])};
+target <= 1.3x); its per-epoch randomisation (the draw alone) is {pct(s['blocks randomisation share'])}
+of its epoch (target <= 15%; for comparison `rng.permutation` is {pct(s['jit-fast shuffle share'])}
+of a jit-fast epoch). Two threads {mx(s['blocks 2T over 1T (median)'])} one thread (median;
+best {mx(s['blocks 2T over 1T (best)'])}; target 1.7x), bit-identical parameters:
+{s['blocks 2T bit-identical to 1T']}. K=100: {mrate(s['blocks K=100'])} (target 25M/s).
+Peak memory of `BiasedMF.fit`: blocks {mb('blocks')} (target < 1200 MB), jit {mb('jit')},
+jit-fast {mb('jit-fast')}.
+jit {mrate(s['jit 1T ratings_per_second'])}, jit-fast {mrate(s['jit-fast 1T ratings_per_second'])};
+two Hogwild threads over one: jit {mx(s['jit-hogwild 2T over jit (median)'])}, jit-fast
+{mx(s['jit-fast-hogwild 2T over jit-fast (median)'])} (not reproducible).
 
 What limits Hogwild here (measured apart, on this machine): not the machine, whose
 two cores give 2.0x on compute, random reads and random read-modify-writes into a
@@ -250,30 +330,31 @@ write-backs competing for the same memory queues, which the simple loops of
 ``threads.md`` do not reproduce; not pinned down. On ML-100k (everything in
 cache) Hogwild is slower than one thread (engines.md), most likely because its
 1,682 item rows are so few that the two cores keep taking the same cache lines
-from each other.
+from each other. The `blocks` engine's threads never share a row: each runs
+whole blocks of one stratum.
 
-## Peak memory (child process, BiasedMF.fit, K=15, float32, 2 epochs; target < 1500 MB)
+## Peak memory (child process, BiasedMF.fit, K=15, float32, 2 epochs)
 
 The child loads the set from .npy files (users int32, items int32, values float64),
 so the peak is data + training, not the generator's own temporaries. Where it goes
-(25M, measured by hand with /proc/self/statm and ru_maxrss around each step): data
-0.53 GB; ``Recommender.fit`` keeps only the CSR *structure* of the training set for
-``recommend`` (``Ratings.csr_structure``: int64 row pointers and int32 item indices,
-+0.1 GB; peak 0.92 GB while its int64 sort order exists); BiasedMF adds the
-float32 ratings, the int64 order of each epoch and P, Q (+0.35 GB; it does not
-copy users/items), and ``jit-fast`` its 16-byte records (+0.4 GB). Measured peaks:
-0.97 GB (jit), 1.37 GB (jit-fast). Before ``csr_structure``, ``fit`` built the full
-CSR and its mask (peak 1.30 GB there) and kept the mask alive during training:
-1.66 GB for jit-fast. The peaks below are the child's ``VmHWM``; earlier versions
-of this script read ``ru_maxrss``, which Linux inherits from the (2 GB) parent
-across fork and exec, and so reported the parent's peak (1.86 GB) for every child.
+(25M, measured by hand with /proc/self/statm and ru_maxrss around each step, before
+the blocks engine): data 0.53 GB; ``Recommender.fit`` keeps only the CSR *structure*
+of the training set for ``recommend`` (``Ratings.csr_structure``: int64 row pointers
+and int32 item indices, +0.1 GB; peak 0.92 GB while its int64 sort order exists);
+BiasedMF adds the float32 ratings and P, Q (it does not copy users/items); ``jit`` and
+``jit-fast`` the int64 order of each epoch (+0.2 GB), ``jit-fast`` its 16-byte records
+(+0.4 GB); ``blocks`` its 12-byte records (float32; +0.3 GB) and no per-epoch order.
+The peaks below are the child's ``VmHWM`` (not ``ru_maxrss``, which Linux inherits
+from the parent across fork and exec).
 
 {mem}
 
 {by_set}
 """
-    write_results("scaling", {"rows": rows, "memory": memory, "summary": summary}, text)
+    write_results("scaling", {"rows": rows, "memory": memory, "summary": summary}, text, directory=out)
     print(text)
+    if quick:
+        print(f"(quick run: results written to {out}, not to benchmarks/results)")
 
 
 if __name__ == "__main__":

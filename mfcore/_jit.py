@@ -63,11 +63,19 @@ def _add_dependencies(kernel, modules):
     index._source_stamp = (index._source_stamp,) + tuple(_stamp(m) for m in modules)
 
 
-def parallel_jit(func):
-    """Compile with ``parallel=True`` (Hogwild kernels only; never cached, never deterministic)."""
+def parallel_jit(func, fastmath=False, cache=False, depends_on=()):
+    """Compile with ``parallel=True``: ``prange`` loops run on Numba's threads.
+
+    The Hogwild kernels use it uncached (their threads race: never deterministic);
+    the ``blocks`` engine cached and with fast-math (its threads never share a row).
+    ``depends_on`` as in :func:`jit`.
+    """
     if not HAVE_NUMBA:
         return func
-    return numba.njit(parallel=True)(func)
+    kernel = numba.njit(parallel=True, fastmath=fastmath, cache=cache)(func)
+    if cache and depends_on:
+        _add_dependencies(kernel, depends_on)
+    return kernel
 
 
 def require_numba(what="engine='jit'"):

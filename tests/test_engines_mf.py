@@ -4,7 +4,8 @@ per-rating update of a batch."""
 import numpy as np
 import pytest
 
-from mfcore.engines import ENGINES, get_epoch_fn, mf_jit, mf_jit_fast, mf_loop, mf_vectorized
+from mfcore.engines import (ENGINES, epoch_order, get_epoch_fn, mf_jit, mf_jit_fast, mf_loop,
+                            mf_vectorized)
 
 from helpers import F32, F64
 
@@ -124,7 +125,8 @@ def test_one_sgd_step_by_hand(engine):
     P, Q = np.array([[0.5, -1.0]]), np.array([[0.2, 0.4]])
     one = np.zeros(1, dtype=np.int32)
     fn = get_epoch_fn("biased", engine)
-    sse = fn(one, one, np.array([4.0]), np.zeros(1, dtype=np.int64), 3.0, bu, bi, P, Q, 0.1, 0.5)
+    order = epoch_order(fn, np.random.default_rng(0), 1)  # [0], or the stream for "blocks"
+    sse = fn(one, one, np.array([4.0]), order, 3.0, bu, bi, P, Q, 0.1, 0.5)
     tol = dict(rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(sse, 1.96, **tol)
     np.testing.assert_allclose(bu, [0.235], **tol)

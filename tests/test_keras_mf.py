@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, EarlyStopping, Ratings, make_model
+from mfcore import DivergenceError, Ratings, make_model
 from mfcore.models.keras_mf import BiasedMFKeras, DotMF
 from mfcore.nn.mfnet import MFNet
 from helpers import F32, F64, assert_loads_back, assert_scores_match_predict, make_planted

@@ -159,7 +159,7 @@ def test_callbacks_argument(split):
     assert len(model.history_) == 2
 
 
-@pytest.mark.parametrize("engine", ["jit", "vectorized"])
+@pytest.mark.parametrize("engine", ["blocks", "jit", "vectorized"])
 def test_divergence_raises(split, engine):
     with pytest.raises(DivergenceError, match="lower lr"):
         BiasedMF(n_factors=3, lr=50.0, engine=engine, rng=0).fit(split[0])
@@ -229,8 +229,9 @@ def test_float32_default_engines_close(split):
 
 @pytest.mark.slow
 def test_ml100k_u1_accuracy_band(ml100k_u1):
-    """Default BiasedMF (jit) on u1.base -> u1.test. Measured (numba 0.68, rng=0): RMSE
-    (clipped) 0.9157; mean over u1..u5 0.9056. The band stays under Surprise's 0.956."""
+    """Default BiasedMF (engine "blocks") on u1.base -> u1.test. Measured (numba 0.68,
+    rng=0): RMSE (clipped) 0.9161 (the "jit" engine's full reshuffle: 0.9157; mean over
+    u1..u5 0.9056). The band stays under Surprise's 0.956."""
     train, test = ml100k_u1
     model = BiasedMF(rng=0).fit(train)
     assert model.evaluate(test)["rmse"] == pytest.approx(0.9157, abs=0.01)

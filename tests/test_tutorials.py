@@ -264,3 +264,19 @@ def test_07_deep_and_rncf(run_tutorial, ml100k_dir):
     assert oracle.iloc[2] < 1e-12 < oracle.iloc[1] < oracle.iloc[0]
     assert len(ns["collapse"]) == 6 and np.isfinite(ns["collapse"]["output std"]).all()
     assert _figures(ns) == ["deep_vs_keras.png", "rncf_curves.png"]
+
+
+def test_10_performance_engineering(run_tutorial):
+    ns = run_tutorial("10_performance_engineering")
+    live = ns["live"]  # rates are measured live and never asserted (no timing in tests)
+    assert list(live) == ["loop (a subsample)", *ns["ladder"]] and len(live) == 9
+    assert all(np.isfinite(v) and v > 0 for v in live.values())
+    assert set(ns["bounds"]) == {"rows from memory (random)", "rows from cache (random)",
+                                 "records streamed"}
+    data = ns["data"]
+    assert ns["grid_g"] == ns["mf_blocks"].grid_size(data.n_users, data.n_items, 15, 4)
+    schedule = ns["schedule"]  # a stratum pairs user ranges with item ranges one to one
+    assert all(len(set(step % 4)) == 4 for step in schedule)
+    assert all(len(set(col % 4)) == 4 for col in schedule.T)
+    assert ns["same_bits"] is True
+    assert _figures(ns) == ["ladder.png"]

@@ -395,11 +395,15 @@ for B in BATCH_SIZES:
 # - `P[u] += g` keeps one update per repeated row; with batches of 1,024 on
 #   ML-100k that would silently drop most of the item updates. Use `np.add.at`.
 # - JIT ≫ vectorized ≫ loop in speed. With summed updates and a small `lr`,
-#   batches of a few thousand cost almost no accuracy per epoch on ML-100k; the
-#   JIT engine is the default because it is exact *and* fast. `engine="jit-fast"`
-#   goes about 2x further by changing the memory layout and letting LLVM sum the
-#   dot product in vector lanes (`mfcore/engines/mf_jit_fast.py` explains each
-#   step); it agrees with `jit` up to rounding, not bit for bit.
+#   batches of a few thousand cost almost no accuracy per epoch on ML-100k.
+#   `engine="jit-fast"` goes about 2x further by changing the memory layout and
+#   letting LLVM sum the dot product in vector lanes
+#   (`mfcore/engines/mf_jit_fast.py` explains each step); it agrees with `jit`
+#   up to rounding, not bit for bit. The default engine of `mf` and `biased-mf`,
+#   `engine="blocks"`, keeps these updates but visits the ratings in a cheaper,
+#   cache-friendly random order that several threads can share without races
+#   (`mfcore/engines/mf_blocks.py`); this tutorial names its engines so that
+#   it compares the full-reshuffle ones.
 #
 # ## Exercises
 #

@@ -20,6 +20,15 @@ The engine contract (matrix factorization; the maths is in
   The same numbers as ``loop`` and ``jit`` up to rounding (bit-identical
   without the fast-math flags, tested); measured 2.3x faster than ``jit``
   on ML-100k and 6x on 25M ratings (benchmarks/results/engines.md, scaling.md).
+* ``blocks`` applies the same updates in another order: ratings grouped once
+  into a grid of user-range x item-range blocks, an epoch visiting the blocks
+  in random steps (strata) of blocks that share no row, in a random order
+  inside each block (:mod:`mfcore.engines.mf_blocks`). The rows of a block sit
+  in cache, and ``n_threads`` threads run the blocks of a step at once with
+  bit-identical results for any number of threads. Its per-epoch order is drawn
+  by the engine itself (cheaply, from the order stream): see
+  :func:`epoch_order`. Without fast-math it is bit-identical to ``loop`` over
+  the same visiting order (tested).
 * ``jit-hogwild`` (not in ``ENGINES``) runs the ``jit`` kernel on slices of the
   shuffled order in parallel threads without locks: fast and non-deterministic;
   ``jit-fast-hogwild`` does the same with the ``jit-fast`` kernel.
@@ -31,7 +40,10 @@ parameters' dtype, ``order`` int64 (n,) (a permutation, drawn in Python), ``bu``
 C-contiguous, writable and of one dtype (float32 or float64); the scalars
 ``mu``, ``lr``, ``reg`` in that same dtype. Arrays are updated in place; the
 return value is the float64 sum of squared errors, each taken before its update.
-Kernels draw no random numbers, read no globals and never raise.
+Kernels draw no random numbers, read no globals and never raise. The one
+exception to ``order``: an epoch function with ``draws_order = True``
+(``blocks``) takes the order *stream*, a numpy Generator, and draws its own
+order from it in Python; :func:`epoch_order` gives each engine what it takes.
 
 Every compiled kernel of mfcore lives in this package, compiled through
 :func:`mfcore._jit.jit`, one file per family beside its NumPy twin:
@@ -64,16 +76,26 @@ import functools
 
 from .. import _jit
 
-ENGINES = ("loop", "vectorized", "jit", "jit-fast")
+ENGINES = ("loop", "vectorized", "jit", "jit-fast", "blocks")
 PARALLEL_ENGINES = ("jit-hogwild", "jit-fast-hogwild")
 KINDS = ("biased", "plain")
 
 
-def get_epoch_fn(kind, engine, batch_size=1, n_threads=None):
+def epoch_order(epoch_fn, rng, n):
+    """The ``order`` argument of one epoch of ``epoch_fn`` over ``n`` ratings.
+
+    ``rng.permutation(n)`` (a fresh shuffle), or ``rng`` itself for an engine
+    that draws its own order from the stream (``epoch_fn.draws_order``).
+    """
+    return rng if getattr(epoch_fn, "draws_order", False) else rng.permutation(n)
+
+
+def get_epoch_fn(kind, engine, batch_size=1, n_threads=None, grid=None):
     """The epoch function of ``kind`` ("biased" or "plain") for ``engine``.
 
-    The result has the kernel signature of the contract above (``batch_size``
-    and the Hogwild chunk count are bound here).
+    The result has the kernel signature of the contract above (``batch_size``,
+    the thread count and the ``blocks`` grid size are bound here; ``n_threads``
+    None means one thread for ``blocks``, all of Numba's threads for Hogwild).
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
@@ -89,6 +111,9 @@ def get_epoch_fn(kind, engine, batch_size=1, n_threads=None):
         from . import mf_vectorized
         return functools.partial(getattr(mf_vectorized, f"{kind}_epoch"), batch_size=batch_size)
     _jit.require_numba(f"engine={engine!r}")
+    if engine == "blocks":
+        from . import mf_blocks  # a new object (and grid of the ratings) per call
+        return mf_blocks.BlockEpoch(kind, grid=grid, n_threads=n_threads)
     from . import mf_jit
     if engine == "jit":
         return getattr(mf_jit, f"{kind}_epoch")

@@ -1,8 +1,8 @@
 r"""Matrix factorization trained by SGD: FunkMF (p_u . q_i) and BiasedMF (+ mu + b_u + b_i).
 
 The maths is in :class:`BiasedMF`'s docstring; how an epoch runs is the engine's
-business (:mod:`mfcore.engines`: ``loop``, ``vectorized``, ``jit``, ``jit-fast``,
-``jit-hogwild``, ``jit-fast-hogwild``).
+business (:mod:`mfcore.engines`: ``blocks`` (the default), ``loop``, ``vectorized``,
+``jit``, ``jit-fast``, ``jit-hogwild``, ``jit-fast-hogwild``).
 """
 import time
 
@@ -21,9 +21,9 @@ class _SGDMF(Recommender):
     iterative = True
     _kind = None  # "biased" or "plain": the engine family
 
-    def __init__(self, n_factors=100, n_epochs=20, lr=0.005, reg=0.02, engine="jit", batch_size=1,
+    def __init__(self, n_factors=100, n_epochs=20, lr=0.005, reg=0.02, engine="blocks", batch_size=1,
                  init_std=0.1, dtype="float64", rng=None, early_stopping=False, patience=3,
-                 validation_fraction=0.1, verbose=0):
+                 validation_fraction=0.1, verbose=0, n_threads=None, grid=None):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.lr = lr
@@ -37,6 +37,8 @@ class _SGDMF(Recommender):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.verbose = verbose
+        self.n_threads = n_threads
+        self.grid = grid
 
     # ------------------------------------------------------------------ fit
     def _check_params(self):
@@ -55,12 +57,26 @@ class _SGDMF(Recommender):
         if engine in engines.PARALLEL_ENGINES and isinstance(self.rng, (int, np.integer)):
             raise ValueError(f"engine={engine!r} is not reproducible (threads race on shared rows), "
                              f"so {name} refuses an int rng, which promises identical refits; pass "
-                             "rng=None or a numpy Generator, or use engine='jit' for reproducible runs")
+                             "rng=None or a numpy Generator, or use engine='blocks' (parallel with "
+                             "n_threads, and reproducible)")
         return K, n_epochs, lr, reg, init_std, engine, B, check_dtype(self.dtype, self)
+
+    def _check_engine_params(self, engine):
+        """``n_threads`` and ``grid``, checked: (n_threads or None, grid or None)."""
+        n_threads = check_number(self.n_threads, "n_threads", self, kind="int", low=1,
+                                 low_inclusive=True, allow_none=True)
+        grid = check_number(self.grid, "grid", self, kind="int", low=1, low_inclusive=True,
+                            high=1024, allow_none=True)
+        if grid is not None and engine != "blocks":
+            raise ValueError(f"The 'grid' parameter of {type(self).__name__} applies to "
+                             f"engine='blocks' only. Got grid={grid} with engine={engine!r}; "
+                             "use grid=None")
+        return n_threads, grid
 
     def _fit(self, train, valid, callbacks):
         K, n_epochs, lr, reg, init_std, engine, B, dt = self._check_params()
-        epoch_fn = engines.get_epoch_fn(self._kind, engine, batch_size=B)
+        n_threads, grid = self._check_engine_params(engine)
+        epoch_fn = engines.get_epoch_fn(self._kind, engine, batch_size=B, n_threads=n_threads, grid=grid)
         init_rng, order_rng = spawn(self.rng, 2)  # independent streams: init, order
         # Contiguous arrays in the model dtype. No engine writes them, so the
         # Ratings' own read-only arrays are used as they are (no copy: 200 MB
@@ -81,19 +97,22 @@ class _SGDMF(Recommender):
             return epoch_fn(u, i, r, order, P, Q, lr, reg)
 
         self._compile_seconds = 0.0
-        if engine.startswith("jit"):  # compile (or load from cache) on a one-rating dummy
+        if engine.startswith("jit") or engine == "blocks":  # compile (or load from cache) on a dummy
             t0 = time.perf_counter()
             z1, zK = np.zeros(1, dtype=dt), np.zeros((1, K), dtype=dt)
             u1, i1, r1 = (np.zeros(1, a.dtype) for a in (users, items, ratings))
             for d, a in ((u1, users), (i1, items), (r1, ratings)):  # read-only arrays are
                 d.setflags(write=a.flags.writeable)  # another Numba specialisation: match them
-            call(u1, i1, r1, np.zeros(1, np.int64), z1.copy(), z1.copy(), zK.copy(), zK.copy())
+            dummy_order = engines.epoch_order(epoch_fn, np.random.default_rng(0), 1)
+            call(u1, i1, r1, dummy_order, z1.copy(), z1.copy(), zK.copy(), zK.copy())
             self._compile_seconds = time.perf_counter() - t0
+        if engine == "blocks":  # group the ratings into the grid once, before epoch 1
+            epoch_fn.bucket(users, items, ratings, train.n_users, train.n_items, K, order_rng)
         n = len(ratings)
         logs = {}
 
         def epoch(_):
-            order = order_rng.permutation(n)  # (n,) reshuffle every epoch
+            order = engines.epoch_order(epoch_fn, order_rng, n)  # (n,) reshuffle, or blocks' own
             sse = call(users, items, ratings, order, getattr(self, "user_bias_", None),
                        getattr(self, "item_bias_", None), self.user_factors_, self.item_factors_)
             logs["train_rmse"] = float(np.sqrt(sse / n))
@@ -114,7 +133,7 @@ class _SGDMF(Recommender):
         """
         check_is_fitted(self, "user_factors_")
         users = np.asarray(users, dtype=np.int64)
-        n_users, n_items = self.user_counts_.size, self.item_counts_.size
+        n_users = self.user_counts_.size
         if users.size and (users.min() < 0 or users.max() >= n_users):
             raise IndexError(f"user indices must be in [0, {n_users}); got min {users.min()}, "
                              f"max {users.max()}")
@@ -162,11 +181,11 @@ class FunkMF(_SGDMF):
     name = "mf"
     _kind = "plain"
 
-    def __init__(self, n_factors=50, n_epochs=40, lr=0.01, reg=0.05, engine="jit", batch_size=1,
+    def __init__(self, n_factors=50, n_epochs=40, lr=0.01, reg=0.05, engine="blocks", batch_size=1,
                  init_std=0.1, dtype="float64", rng=None, early_stopping=False, patience=3,
-                 validation_fraction=0.1, verbose=0):
+                 validation_fraction=0.1, verbose=0, n_threads=None, grid=None):
         super().__init__(n_factors, n_epochs, lr, reg, engine, batch_size, init_std, dtype, rng,
-                         early_stopping, patience, validation_fraction, verbose)
+                         early_stopping, patience, validation_fraction, verbose, n_threads, grid)
 
     def _predict_known(self, u, i):
         return self._dot(u, i)
@@ -201,13 +220,21 @@ class BiasedMF(_SGDMF):
 
     Ratings are visited in a fresh random order every epoch. Engines ``loop``
     and ``jit`` apply (U1)-(U4) one rating at a time (the same source; ``jit``
-    is compiled); ``vectorized`` sums the updates of ``batch_size`` ratings
-    taken at the batch-start values (identical at ``batch_size=1``);
-    ``jit-fast`` is ``jit`` with a cache-friendly memory schedule (padded
-    rows, packed ratings, prefetching, fast-math dot products; the same
-    numbers up to rounding);
-    ``jit-hogwild`` and ``jit-fast-hogwild`` run them in parallel threads
-    without locks (non-deterministic, so an int ``rng`` is refused).
+    is compiled) in a full reshuffle; ``vectorized`` sums the updates of
+    ``batch_size`` ratings taken at the batch-start values (identical at
+    ``batch_size=1``); ``jit-fast`` is ``jit`` with a cache-friendly memory
+    schedule (padded rows, packed ratings, prefetching, fast-math dot
+    products; the same numbers up to rounding). ``blocks``, the default, applies
+    the same updates one rating at a time in a cheaper random order: ratings
+    grouped once into a ``grid`` x ``grid`` grid of user-range x item-range
+    blocks, each epoch visiting them in random strata of blocks that share no
+    row, and each block in a random order (:mod:`mfcore.engines.mf_blocks`
+    says exactly what is random). A block's rows stay in cache, and
+    ``n_threads`` threads run the blocks of a stratum at once with results that
+    depend on the seed only, not on the number of threads.
+    ``jit-hogwild`` and ``jit-fast-hogwild`` run ``jit``/``jit-fast`` in
+    parallel threads without locks (non-deterministic, so an int ``rng`` is
+    refused).
 
     Parameters
     ----------
@@ -218,7 +245,10 @@ class BiasedMF(_SGDMF):
         eta.
     reg : float, default 0.05
         lambda, the same for biases and factors.
-    engine : {"jit", "jit-fast", "vectorized", "loop", "jit-hogwild", "jit-fast-hogwild"}, default "jit"
+    engine : {"blocks", "jit", "jit-fast", "vectorized", "loop", "jit-hogwild", "jit-fast-hogwild"}, default "blocks"
+        How an epoch runs (above); ``blocks`` is the fastest deterministic one
+        (benchmarks/results/engines.md), ``loop`` and ``jit`` the readable
+        reference that follows a full reshuffle.
     batch_size : int, default 1
         Ratings per update; > 1 needs ``engine="vectorized"``.
     init_std : float, default 0.01
@@ -238,6 +268,16 @@ class BiasedMF(_SGDMF):
     validation_fraction : float, default 0.1
     verbose : int, default 0
         Print every ``verbose`` epochs.
+    n_threads : int or None, default None
+        Threads of the parallel engines. ``blocks`` runs the blocks of a stratum
+        on ``n_threads`` threads (None: 1) with bit-identical parameters for
+        any value; the Hogwild engines split each epoch over them (None: all of
+        Numba's threads, ``NUMBA_NUM_THREADS``, by default one per CPU).
+    grid : int or None, default None
+        ``engine="blocks"`` only: users and items are each split into ``grid``
+        ranges. None picks it from the numbers of users and items, K and the
+        dtype, so that one block's rows fit in 1 MiB of cache
+        (:func:`mfcore.engines.mf_blocks.grid_size`; at least 4).
 
     Attributes
     ----------
@@ -260,6 +300,9 @@ class BiasedMF(_SGDMF):
     at reg=0.03 and init_std in {0.001, 0.005} gained nothing. ``n_epochs=35`` is
     that best epoch, rounded. Only then was ``u1.test`` read. The holdout and
     test figures, beside Surprise's SVD, are in benchmarks/results/defaults.md.
+    That search ran on ``engine="jit"`` (a full reshuffle per epoch); what the
+    default ``blocks`` engine's order changes is measured in
+    ``benchmarks/results/blocks_accuracy.md``.
 
     Unknown users or items get the known part of mu + b_u + b_i.
 
@@ -279,11 +322,11 @@ class BiasedMF(_SGDMF):
     name = "biased-mf"
     _kind = "biased"
 
-    def __init__(self, n_factors=100, n_epochs=35, lr=0.01, reg=0.05, engine="jit", batch_size=1,
+    def __init__(self, n_factors=100, n_epochs=35, lr=0.01, reg=0.05, engine="blocks", batch_size=1,
                  init_std=0.01, dtype="float64", rng=None, early_stopping=False, patience=3,
-                 validation_fraction=0.1, verbose=0):
+                 validation_fraction=0.1, verbose=0, n_threads=None, grid=None):
         super().__init__(n_factors, n_epochs, lr, reg, engine, batch_size, init_std, dtype, rng,
-                         early_stopping, patience, validation_fraction, verbose)
+                         early_stopping, patience, validation_fraction, verbose, n_threads, grid)
 
     def _predict_known(self, u, i):
         bias = self.user_bias_[u].astype(np.float64) + self.item_bias_[i]

@@ -1,0 +1,273 @@
+"""The ``blocks`` engine: per-rating SGD over a grid of blocks, deterministic on any number of threads.
+
+The updates are (U1)-(U4) of :class:`mfcore.models.mf.BiasedMF`, applied one
+rating at a time as in ``loop`` and ``jit``. What changes is the *order* of the
+ratings, chosen so that the rows a run of ratings needs sit in cache, and so
+that threads can update at once without ever touching the same row (LIBMF's
+layout, Chin et al. 2015; DSGD's strata, Gemulla et al. 2011). The compiled
+loops are in :mod:`mfcore.engines.mf_blocks_jit`.
+
+The grid, built once per fit (:func:`bucket`)
+    Users are split into g contiguous index ranges holding about equal numbers
+    of ratings, and so are items; block (a, c) holds the ratings of the users of
+    range a for the items of range c. The ratings are stored block by block as
+    packed records (u int32, i int32, r): 12 bytes in float32, 16 in float64.
+    Each block is shuffled once, from the order stream.
+
+    g (:func:`grid_size`) is the smallest multiple of 4 (at least 4, at most
+    256) for which the rows one block touches, (n_users + n_items) / g rows
+    padded to cache lines, fit in ``CACHE_BYTES`` = 1 MiB (half of a 2 MB L2
+    cache, so the next block's rows fit beside them). It depends on the data's
+    shape, K and the dtype, never on the machine or the number of threads, so a
+    seed gives the same numbers everywhere; ``grid=`` overrides it.
+
+The randomness of one epoch (:func:`draw_order`; drawn in Python from the order stream)
+    * The g*g blocks are visited in g steps (strata). Step t holds the blocks
+      (a, cols[(rows[a] + shift[t]) mod g]) for a = 0..g-1, with three random
+      permutations ``rows``, ``cols`` and ``shift`` of range(g) drawn each epoch:
+      a step matches user ranges to item ranges one to one (its blocks share no
+      row), every block comes once per epoch, and the steps come in a random
+      order.
+    * Inside a block, its records (shuffled at fit start) are cut into chunks
+      (:func:`records_per_chunk`: 1/16 of an average block, at most 1024
+      records): the chunks come in a random order, and each chunk starts at a
+      random record and wraps around to its beginning.
+    The blocks of one step touch disjoint rows, so their order inside the step
+    changes no number: the engine runs them one after another in schedule order
+    on one thread, or on ``n_threads`` threads at once, with bit-identical
+    results (tested). What does not change from epoch to epoch: which ratings
+    share a block and a chunk, and the cyclic order inside a chunk. Its effect
+    on accuracy is measured in ``benchmarks/results/blocks_accuracy.md``.
+
+Memory schedule (changes no number)
+    P and Q are copied into rows padded to whole 64-byte cache lines (as in
+    ``jit-fast``), and while a thread runs a block it asks the CPU
+    (``llvm.prefetch``) for the rows of its next block, line by line, so a
+    block starts with its rows in cache. Records are read in runs of up to 1024,
+    which the hardware prefetcher streams. The squared errors are summed per
+    block and then over blocks in a fixed order. ``jit-fast``'s two fast-math
+    flags apply; ``BlockEpoch(exact=True)`` runs the kernel compiled without
+    them, which is bit-identical to ``mf_loop`` over :func:`visit_order`.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _jit
+from .mf_jit_fast import LINE_BYTES, pad_rows
+
+CHUNK = 1024  # records per chunk at most, the unit of the in-block order
+CHUNKS_PER_BLOCK = 16  # at least, in an average block (down to chunks of MIN_CHUNK records)
+MIN_CHUNK = 4
+CACHE_BYTES = 1 << 20  # rows one block may touch
+GRID_MIN, GRID_MAX = 4, 256
+_COUNT_SLICE = 1 << 22  # ratings counted at a time (bounds np.bincount's int64 copy)
+
+
+def padded_width(K, itemsize):
+    """W: K rounded up to whole 64-byte cache lines (the width of :func:`pad_rows`)."""
+    per_line = LINE_BYTES // itemsize
+    return -(-K // per_line) * per_line
+
+
+def grid_size(n_users, n_items, K, itemsize):
+    """g for a data set: the rule in the module docstring."""
+    row_bytes = padded_width(K, itemsize) * itemsize
+    g = -(-(n_users + n_items) * row_bytes // CACHE_BYTES)  # rows of one block fit CACHE_BYTES
+    return int(min(GRID_MAX, max(GRID_MIN, -(-g // 4) * 4)))
+
+
+def range_edges(index, n, g):
+    """(g+1,) bounds of g contiguous ranges of [0, n) holding about len(index) / g ratings each."""
+    counts = np.zeros(n, np.int64)  # (n,) ratings per user (or item)
+    for lo in range(0, len(index), _COUNT_SLICE):
+        counts += np.bincount(index[lo:lo + _COUNT_SLICE], minlength=n)
+    cum = np.cumsum(counts)  # (n,)
+    edges = np.searchsorted(cum, np.arange(g + 1) * (cum[-1] / g), side="right")  # (g+1,)
+    edges[0], edges[-1] = 0, n
+    return edges.astype(np.int64)
+
+
+@dataclass
+class Grid:
+    """Ratings bucketed into g x g blocks (all arrays int64 unless said).
+
+    records (n,): packed (u, i, r), block by block; block b = (b // g, b % g) is
+    records[starts[b]:starts[b + 1]]; user range a is users user_edges[a]:user_edges[a + 1]
+    (items likewise); chunk k of the grid is records[chunk_lo[k]:chunk_lo[k] + chunk_size[k]]
+    of block chunk_block[k]; block b's chunks give the runs seg_start[b]:seg_start[b + 1]
+    of :func:`draw_order`'s segments (two per chunk).
+    """
+    g: int
+    records: np.ndarray
+    starts: np.ndarray
+    user_edges: np.ndarray
+    item_edges: np.ndarray
+    chunk_block: np.ndarray
+    chunk_lo: np.ndarray
+    chunk_size: np.ndarray
+    seg_start: np.ndarray
+
+
+def records_per_chunk(n, g):
+    """Records per chunk: an average block's 1/16, between 4 and 1024 (so small blocks still
+    get 16 random pieces per epoch, and large ones runs long enough to stream)."""
+    return int(min(CHUNK, max(MIN_CHUNK, -(-n // (g * g * CHUNKS_PER_BLOCK)))))
+
+
+def bucket(users, items, ratings, n_users, n_items, g, rng, chunk=None):
+    """The :class:`Grid` of the ratings: grouped by block, each block shuffled once with ``rng``.
+
+    ``chunk``: records per chunk (None: :func:`records_per_chunk`).
+    """
+    from .mf_blocks_jit import fill_blocks
+
+    chunk = chunk or records_per_chunk(len(ratings), g)
+
+    user_edges, item_edges = range_edges(users, n_users, g), range_edges(items, n_items, g)
+    user_range = np.repeat(np.arange(g, dtype=np.int32), np.diff(user_edges))  # (n_users,)
+    item_range = np.repeat(np.arange(g, dtype=np.int32), np.diff(item_edges))  # (n_items,)
+    records = np.empty(len(ratings), [("u", np.int32), ("i", np.int32), ("r", ratings.dtype)])  # (n,)
+    starts = np.zeros(g * g + 1, np.int64)  # (g*g+1,) filled by the kernel
+    fill_blocks(users, items, ratings, user_range, item_range, g, records, starts)
+    raw = records.view(f"V{records.itemsize}")  # (n,) the records as opaque bytes: a fast np.take
+    for b in range(g * g):  # a random order inside each block, once
+        block = raw[starts[b]:starts[b + 1]]
+        block[...] = np.take(block, rng.permutation(len(block)))
+    n_chunks = -(-np.diff(starts) // chunk)  # (g*g,) chunks per block
+    chunk_block = np.repeat(np.arange(g * g), n_chunks)  # (C,)
+    first = np.cumsum(n_chunks) - n_chunks  # (g*g,) the first chunk of each block
+    chunk_lo = starts[chunk_block] + (np.arange(len(chunk_block)) - first[chunk_block]) * chunk  # (C,)
+    chunk_size = np.minimum(chunk, starts[chunk_block + 1] - chunk_lo)  # (C,)
+    seg_start = 2 * np.concatenate([[0], np.cumsum(n_chunks)])  # (g*g+1,)
+    return Grid(g, records, starts, user_edges, item_edges, chunk_block, chunk_lo, chunk_size, seg_start)
+
+
+def draw_order(grid, rng):
+    """One epoch's order: ``schedule`` (g, g) block ids, step by step, and ``segments`` (2C, 2).
+
+    Block b's runs of records are segments[grid.seg_start[b]:grid.seg_start[b + 1]]: its chunks
+    in a random order, each as [cut, end) then [start, cut) from a random cut.
+    """
+    g = grid.g
+    rows, cols, shift = rng.permutation(g), rng.permutation(g), rng.permutation(g)  # (g,) each
+    schedule = np.arange(g) * g + cols[(rows[None, :] + shift[:, None]) % g]  # (g, g): step t, range a
+    C = len(grid.chunk_block)
+    chunks = np.argsort(grid.chunk_block + rng.random(C), kind="stable")  # (C,) by block, shuffled in it
+    lo, size = grid.chunk_lo[chunks], grid.chunk_size[chunks]  # (C,)
+    cut = lo + (rng.random(C) * size).astype(np.int64)  # (C,) where each chunk starts
+    segments = np.stack([cut, lo + size, lo, cut], axis=1).reshape(2 * C, 2)  # (2C, 2)
+    return schedule, segments
+
+
+def fixed_order(grid):
+    """The order without any randomness (benchmarks' reference): one step holding every block,
+    row by row, each block's records as stored. One thread only: its blocks share rows."""
+    C = len(grid.chunk_block)
+    ends = grid.chunk_lo + grid.chunk_size  # (C,)
+    segments = np.stack([grid.chunk_lo, ends, ends, ends], axis=1).reshape(2 * C, 2)  # (2C, 2)
+    return np.arange(grid.g * grid.g).reshape(1, -1), segments
+
+
+def visit_order(grid, schedule, segments):
+    """The records in the order an epoch visits them, (n,) positions in ``grid.records``.
+
+    The NumPy statement of what the kernel does, one step after another, the blocks of a
+    step in schedule order; ``mf_loop`` over it is the exact twin's reference.
+    """
+    runs = [np.arange(lo, hi) for b in schedule.ravel()
+            for lo, hi in segments[grid.seg_start[b]:grid.seg_start[b + 1]]]
+    return np.concatenate(runs) if runs else np.zeros(0, np.int64)
+
+
+class BlockEpoch:
+    """The epoch function of ``engine="blocks"`` for ``kind`` "biased" or "plain".
+
+    Called as in the engine contract, except that ``order`` is the order *stream*
+    (a numpy Generator: the engine draws the epoch's order from it, cheaply) or a
+    ``(schedule, segments)`` pair from :func:`draw_order`. The first call with a
+    Generator buckets the ratings (:meth:`bucket`); later calls with the very same
+    arrays reuse the grid. P and Q are copied into padded rows and back each call.
+
+    grid : None or int, the g of the grid (None: :func:`grid_size`).
+    n_threads : None or int, threads running the blocks of a step (None: 1; at
+        most Numba's threads are used). The numbers do not depend on it.
+    exact : bool, run the kernel compiled without fast-math (one thread).
+    memory_floor : bool, benchmarks only: the same loads and stores without the
+        arithmetic (the parameters end up meaningless).
+    """
+
+    draws_order = True
+
+    def __init__(self, kind="biased", grid=None, n_threads=None, exact=False, chunk=None,
+                 memory_floor=False):
+        self.kind, self.grid, self.n_threads, self.exact = kind, grid, n_threads, exact
+        self.chunk, self.memory_floor = chunk, memory_floor
+        self.grid_, self._source, self._padded = None, None, {}
+
+    def bucket(self, users, items, ratings, n_users, n_items, K, rng):
+        """Bucket the ratings (once: reused while called with the same arrays); return the Grid."""
+        key = (users, items, ratings, n_users, n_items)
+        if self._source is None or any(a is not b for a, b in zip(key[:3], self._source)) \
+                or key[3:] != self._source[3:]:
+            g = self.grid or grid_size(n_users, n_items, K, ratings.dtype.itemsize)
+            self.grid_ = bucket(users, items, ratings, n_users, n_items, g, rng, self.chunk)
+            self._source = key  # keeps the arrays alive, so `is` stays meaningful
+        return self.grid_
+
+    def adopt(self, grid, users, items, ratings, n_users, n_items):
+        """Use ``grid``, bucketed from these very arrays (benchmarks share one grid)."""
+        self.grid_, self._source = grid, (users, items, ratings, n_users, n_items)
+
+    def _pad(self, name, A):
+        """``A`` copied into a reused 64-byte aligned, padded buffer (n, W)."""
+        buf = self._padded.get(name)
+        shape = (A.shape[0], padded_width(A.shape[1], A.itemsize))
+        if buf is None or buf.dtype != A.dtype or buf.shape != shape:
+            buf = self._padded[name] = pad_rows(A)
+        else:
+            buf[:, :A.shape[1]] = A
+        return buf
+
+    def __call__(self, users, items, ratings, order, *params):
+        if self.kind == "biased":
+            mu, bu, bi, P, Q, lr, reg = params
+        else:
+            P, Q, lr, reg = params
+            mu, bu, bi = P.dtype.type(0), np.zeros(1, P.dtype), np.zeros(1, P.dtype)  # unused
+        if isinstance(order, np.random.Generator):
+            grid = self.bucket(users, items, ratings, P.shape[0], Q.shape[0], P.shape[1], order)
+            schedule, segments = draw_order(grid, order)
+        elif isinstance(order, tuple) and len(order) == 2 and self.grid_ is not None:
+            grid, (schedule, segments) = self.grid_, order
+        else:
+            raise TypeError("engine='blocks' draws its own order: pass the order stream (a numpy "
+                            "Generator; see mfcore.engines.epoch_order), or a (schedule, segments) "
+                            f"pair from draw_order after bucketing; got {type(order).__name__}")
+        Pp, Qp = self._pad("P", P), self._pad("Q", Q)  # (n_users, W), (n_items, W)
+        T = int(self.n_threads or 1)
+        args = (grid.records, grid.starts, segments, grid.seg_start, schedule, grid.user_edges,
+                grid.item_edges, mu, bu, bi, Pp, Qp, lr, reg, self.kind == "biased",
+                not self.memory_floor, T, np.zeros(grid.g * grid.g))
+        from . import mf_blocks_jit
+
+        if self.exact:
+            sse = mf_blocks_jit.blocks_epoch_exact(*args)
+        else:
+            sse = _on_threads(mf_blocks_jit.blocks_epoch, args, T)
+        P[...] = Pp[:, :P.shape[1]]
+        Q[...] = Qp[:, :Q.shape[1]]
+        return sse
+
+
+def _on_threads(kernel, args, n_threads):
+    """``kernel(*args)`` on min(n_threads, Numba's threads) threads; the setting is restored."""
+    if not _jit.HAVE_NUMBA or _jit.numba.config.DISABLE_JIT:
+        return kernel(*args)
+    numba = _jit.numba
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(before)
