@@ -16,10 +16,13 @@ K in {15, 50, 100}, float32 and float64:
 * ``loop`` (pure Python) on a fixed 20,000-rating subsample, since it is
   hundreds of times slower; ratings/second makes it comparable;
 * peers, when an interpreter has them: Surprise's ``SVD`` (Cython, float64,
-  walks the ratings in a fixed order without shuffling) and a PyTorch embedding model (float32, one thread, plain SGD,
-  batch 128 and 1024, ``randperm`` each epoch). Each runs in a subprocess of this interpreter when it
-  can import the peer, else of ``--peers-python PATH`` (or
-  ``$MFCORE_PEERS_PYTHON``); a peer found nowhere is recorded as "not
+  walks the ratings in a fixed order without shuffling), a PyTorch embedding
+  model (float32, one thread, plain SGD, batch 128 and 1024, ``randperm`` each
+  epoch) and LIBMF through the ``libmf`` package (block-grid SGD with AdaGrad,
+  no biases, float32, 1 and 2 threads; an epoch is the marginal cost of ten
+  more iterations, its one-off binning left out). Each runs in a subprocess of
+  this interpreter when it can import the peer, else of ``--peers-python PATH``
+  (or ``$MFCORE_PEERS_PYTHON``); a peer found nowhere is recorded as "not
   installed". They are never mfcore dependencies.
 
 Every rate is a *fit epoch* unless labelled otherwise: the engine's per-epoch
@@ -59,7 +62,7 @@ import numpy as np  # noqa: E402
 
 from _common import RESULTS, markdown_table, ml100k_dir, peer_python, write_results  # noqa: E402
 
-PEERS = {"surprise": "Surprise", "torch": "PyTorch"}  # importable module -> name in the tables
+PEERS = {"surprise": "Surprise", "torch": "PyTorch", "libmf": "LIBMF"}  # module -> name in the tables
 LR, REG, SEED = 0.005, 0.02, 0
 TARGETS = {"jit_100k": 60e6, "jit_25m": 14e6, "jit_fast_25m_stretch": 50e6, "vectorized_100k": 3e6,
            "over_surprise": 25.0, "hogwild_2_threads": 1.5, "peak_memory_25m_mb": 1500,
@@ -331,6 +334,28 @@ def peer_main(peer, path, ks, repeats):
                 cpu.append((time.process_time() - c0) / 5)
             rows.append(row(f"surprise SVD {surprise.__version__}", K, 1, seconds[1:], cpu[1:],
                             "float64", 1))
+    elif peer == "libmf":
+        from libmf import mf as libmf
+
+        # LIBMF (Chin et al.): block-grid SGD with AdaGrad steps, no biases, float32. Its fit
+        # also bins and shuffles the data once; an epoch is the marginal cost of 10 more
+        # iterations, (fit(11) - fit(1)) / 10, so that one-off setup is left out as ours is.
+        data = np.column_stack([raw[:, 0] - 1, raw[:, 1] - 1, raw[:, 2]]).astype(np.float32)
+        for K in ks:
+            for threads in (1, 2):
+                seconds, cpu = [], []
+                for rep in range(repeats + 1):  # the first pair is a warm-up
+                    t = {}
+                    for iters in (1, 11):
+                        engine = libmf.MF(k=K, nr_iters=iters, nr_threads=threads, quiet=True,
+                                          eta=0.1, lambda_p1=REG, lambda_q1=REG)
+                        c0, w0 = time.process_time(), time.perf_counter()
+                        engine.fit(data)
+                        t[iters] = (time.perf_counter() - w0, time.process_time() - c0)
+                    seconds.append((t[11][0] - t[1][0]) / 10)
+                    cpu.append((t[11][1] - t[1][1]) / 10 / threads)
+                rows.append(row("libmf (AdaGrad, no biases)", K, 1, seconds[1:], cpu[1:], "float32",
+                                threads))
     else:
         import torch
 
