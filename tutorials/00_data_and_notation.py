@@ -51,7 +51,7 @@ from mfcore import Ratings
 from mfcore.data import load_dataset, load_ml100k_split, random_split
 from mfcore.data.split import TrainTest
 from mfcore import plots
-from mfcore.tutorial import Figures, tutorial_dataset
+from mfcore.tutorial import Figures, show_doc, tutorial_dataset
 
 SEED = 42                                        # the seed of the reference 80/20 split
 FAST = os.environ.get("MFCORE_FAST") == "1"      # quick pass (tests); nothing here is slow anyway
@@ -60,12 +60,12 @@ TEST_SIZE = 0.2
 ML100K, DATASET = tutorial_dataset(
     'The numbers below will differ from the ones quoted in the text.')
 
-FIGURES = Figures("tutorial-00")
+FIGURES = Figures(0)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
 
-print(f"dataset: {DATASET}   fast mode: {FAST}   figures go to: {FIG_DIR}")
+print(f"dataset: {DATASET}   fast mode: {FAST}")
 
 # %% [markdown]
 # ## 1. A `Ratings` made by hand
@@ -305,7 +305,7 @@ else:
 # The package docstring holds the same table:
 
 # %%
-print(inspect.getdoc(mfcore))
+show_doc(inspect.getdoc(mfcore))
 
 # %% [markdown]
 # Two of the symbols, computed on the training part:

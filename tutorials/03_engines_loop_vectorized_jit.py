@@ -51,7 +51,7 @@ from mfcore import BiasedMF, engines
 from mfcore import plots
 from mfcore.data import load_dataset, random_split
 from mfcore.engines import mf_jit, mf_loop, mf_vectorized
-from mfcore.tutorial import Figures, find_results, tutorial_dataset
+from mfcore.tutorial import Figures, find_results, show_doc, source, tutorial_dataset
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -66,7 +66,7 @@ ML100K, DATASET = tutorial_dataset()
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-03")
+FIGURES = Figures(3)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -85,13 +85,13 @@ print(f"{DATASET}: train {len(train):,}, test {len(test):,}")
 
 # %%
 doc = inspect.getdoc(BiasedMF)
-print(doc[doc.index("SGD updates"):doc.index("Parameters")].rstrip())
+show_doc(doc[doc.index("SGD updates"):doc.index("Parameters")].rstrip())
 
 # %% [markdown]
 # and the engine package states what every engine must honour:
 
 # %%
-print(inspect.getdoc(engines).split("Every kernel")[0].rstrip())
+show_doc(inspect.getdoc(engines).split("Every kernel")[0].rstrip())
 
 # %% [markdown]
 # ## 2. The three engines, read from the package
@@ -103,7 +103,7 @@ print(inspect.getdoc(engines).split("Every kernel")[0].rstrip())
 # compiles: no helper functions, no globals.
 
 # %%
-loop_src = inspect.getsource(mf_loop.biased_epoch)
+loop_src = source(mf_loop.biased_epoch)
 print(loop_src)
 
 # %% [markdown]
@@ -114,7 +114,7 @@ print(loop_src)
 # *scatter-add* them back. Every array line carries its shape.
 
 # %%
-vec_src = inspect.getsource(mf_vectorized.biased_epoch)
+vec_src = source(mf_vectorized.biased_epoch)
 print(vec_src)
 
 # %% [markdown]

@@ -51,8 +51,8 @@ from mfcore.data import load_dataset, random_split
 from mfcore.models.keras_mf import BiasedMFKeras
 from mfcore.nn.mfnet import MFNet
 from mfcore.nn.optim import SGD
-from mfcore.reference import keras_reference
-from mfcore.tutorial import Figures, find_results, tutorial_dataset
+from mfcore.reference import SURPRISE_RMSE, keras_reference
+from mfcore.tutorial import Figures, find_results, show_doc, show_source, tutorial_dataset
 
 SEED = 42                                              # the 80/20 split of the Keras reference
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -60,14 +60,15 @@ N_EPOCHS = 15 if not FAST else 2                       # the Keras regime: 15 ep
 TUNED_EPOCHS = BiasedMF().n_epochs if not FAST else 2  # the tuned model's default (35)
 N_SAMPLES = 10                                         # sample predictions shown
 TOP_N = 10
-SURPRISE = {"BaselineOnly": 0.9514, "SVD (k=100)": 0.9468}   # SEED_RESULTS.md, 80/20 split
+SURPRISE = {"BaselineOnly": SURPRISE_RMSE[("ml-100k", "random:0.2")]["BaselineOnly"],   # defaults,
+            "SVD (k=100)": SURPRISE_RMSE[("ml-100k", "random:0.2")]["SVD"]}             # 80/20 split
 
 ML100K, DATASET = tutorial_dataset(
     'The Keras and Surprise figures below were measured on ML-100k and do not apply to it.')
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-04")
+FIGURES = Figures(4)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -123,8 +124,8 @@ else:
 # the batch loss:
 
 # %%
-print(inspect.getsource(SGD._update))
-print(inspect.getsource(MFNet.loss_and_grads))
+show_source(SGD._update)
+show_source(MFNet.loss_and_grads)
 
 # %% [markdown]
 # `BiasedMFKeras` ties these together (the NumPy layer graph above is its
@@ -164,8 +165,8 @@ show(fig, "keras_regime_curves")
 # %% [markdown]
 # ## 3. mfcore, Keras and Surprise on one split
 #
-# The Surprise figures come from shared/reference/SEED_RESULTS.md (its default
-# BaselineOnly and SVD, re-run on this split). The biases and the global mean
+# The Surprise figures are its default BaselineOnly and SVD run on this split
+# (shipped in `mfcore.reference.SURPRISE_RMSE`). The biases and the global mean
 # are fitted here. "Best @ epoch" picks the epoch on the test set, so it is
 # optimistic; the final figure is the honest one.
 
@@ -208,7 +209,7 @@ if FAST:
 
 # %%
 doc = inspect.getdoc(BiasedMF)
-print(doc[doc.index("How the defaults were chosen"):doc.index("Unknown users")].rstrip())
+show_doc(doc[doc.index("How the defaults were chosen"):doc.index("Unknown users")].rstrip())
 
 # %%
 tuned = BiasedMF(n_epochs=TUNED_EPOCHS, rng=SEED)

@@ -61,7 +61,7 @@ from mfcore.models._neural import NeuralRecommender               # noqa: E402
 from mfcore.models.keras_mf import BiasedMFKeras                  # noqa: E402
 from mfcore.models.residual import ResidualMF, ResidualNet        # noqa: E402
 from mfcore.reference import keras_curve                          # noqa: E402
-from mfcore.tutorial import Figures, find_results, tutorial_dataset                 # noqa: E402
+from mfcore.tutorial import Figures, find_results, show_source, tutorial_dataset  # noqa: E402
 
 SEED = 42                                  # the 80/20 split of the Keras reference
 SPLIT = "random:0.2"                       # that split, in mfcore.reference's spelling
@@ -78,7 +78,7 @@ ML100K, DATASET = tutorial_dataset(
     'The Keras curves below are then the ones measured on ml-latest-small.')
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-06")
+FIGURES = Figures(6)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -115,7 +115,7 @@ print(f"{DATASET}: train {len(train):,}, test {len(test):,} (random 80/20, rng={
 # mfcore's `ResidualNet.backward` is these lines, nothing else:
 
 # %%
-print(inspect.getsource(ResidualNet.backward))
+show_source(ResidualNet.backward)
 
 # %% [markdown]
 # ## 2. Both paths reach the embeddings: a check by hand
@@ -191,10 +191,10 @@ print(pd.Series(report_init).to_string())
 # to every entry of every table (rows outside the batch keep moving on their
 # momentum), and **a new random order of the training rows at every epoch**.
 # That last point is easy to lose: in Keras 3, once `set_random_seed` is
-# called, `fit(shuffle=True)` replays the same order every epoch, and
-# shared/reference/SEED_RESULTS.md records that the residual model then ends
-# far worse; the reference script therefore draws a fresh permutation per
-# epoch, and so does mfcore. Here is the shared fit loop doing it:
+# called, `fit(shuffle=True)` replays the same order every epoch, and the
+# residual model then ends far worse (found while making the reference runs);
+# the reference script therefore draws a fresh permutation per epoch, and so
+# does mfcore. Here is the shared fit loop doing it:
 
 # %%
 src = inspect.getsource(NeuralRecommender._fit)

@@ -64,7 +64,7 @@ from mfcore.models.deep import DeepMF, DeepNet                    # noqa: E402
 from mfcore.models.rncf import RNCF                               # noqa: E402
 from mfcore.nn import BatchNormalization, Dropout                 # noqa: E402
 from mfcore.reference import keras_curve                          # noqa: E402
-from mfcore.tutorial import Figures, find_results, tutorial_dataset                 # noqa: E402
+from mfcore.tutorial import Figures, find_results, tutorial_dataset  # noqa: E402
 
 SEED = 42                                      # the 80/20 split of the Keras reference
 SPLIT = "random:0.2"
@@ -78,7 +78,7 @@ ML100K, DATASET = tutorial_dataset(
     'The Keras curves below are then the ones measured on ml-latest-small.')
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-07")
+FIGURES = Figures(7)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -454,8 +454,8 @@ print(f"\nstage 1's mean squared error: {np.mean(e_tr ** 2):.4f} on its training
 # every pair (std 0: the network collapsed after a loss spike, see section 6
 # (d)); with the bug it outputs about 12.9 for everybody, with a small
 # spread that correlates with neither the test errors nor the ratings. The
-# notebook's Keras stage 2 collapsed the same way (to 12.04, per
-# shared/reference/SEED_RESULTS.md). In fast mode the small networks have
+# notebook's own Keras stage 2 collapsed the same way (it printed one
+# constant, 12.04, for every pair). In fast mode the small networks have
 # not had time to collapse and g still varies a little.
 #
 # ## 6. Why RNCF underperforms

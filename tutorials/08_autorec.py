@@ -54,7 +54,7 @@ from mfcore.models.autorec import DeepAutoRec, IAutoRec, UAutoRec
 from mfcore.nn import masked_mse, mse
 from mfcore.nn.gradcheck import check_gradients
 from mfcore.reference import keras_curve
-from mfcore.tutorial import Figures, find_results, tutorial_dataset
+from mfcore.tutorial import Figures, find_results, show_doc, show_source, tutorial_dataset
 
 SEED = 42                                   # the 80/20 split of the Keras reference
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -68,7 +68,7 @@ ML100K, DATASET = tutorial_dataset(
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-08")
+FIGURES = Figures(8)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -123,7 +123,7 @@ print(shapes.to_string(index=False))
 
 # %%
 doc = inspect.getdoc(autorec)
-print(doc[doc.index("Notation"):doc.index("Unknown users")].rstrip())
+show_doc(doc[doc.index("Notation"):doc.index("Unknown users")].rstrip())
 
 # %% [markdown]
 # ## 2. The masked loss
@@ -141,7 +141,7 @@ print(doc[doc.index("Notation"):doc.index("Unknown users")].rstrip())
 # moves; the plain `mse` changes with both.
 
 # %%
-print(inspect.getsource(masked_mse))
+show_source(masked_mse)
 
 rng = np.random.default_rng(SEED)
 x_true = rng.integers(1, 6, size=(3, 6)).astype(float)   # 3 rows, 6 slots
@@ -167,7 +167,7 @@ print(f"unobserved slot {slot}: masked loss {loss_a:.6f} -> {loss_b:.6f}, gradie
 # the readable version: every array below has one entry per observed rating.
 
 # %%
-print(inspect.getsource(autorec_numpy.grads_numpy))
+show_source(autorec_numpy.grads_numpy)
 
 # %% [markdown]
 # ## 3. The paper's objective, and a gradient check of the whole model
@@ -184,7 +184,7 @@ print(inspect.getsource(autorec_numpy.grads_numpy))
 # share is λ itself.
 
 # %%
-print(inspect.getsource(autorec.objective))
+show_source(autorec.objective)
 
 # %% [markdown]
 # The same check as tutorial 05, now on the whole model: a small synthetic
@@ -225,7 +225,7 @@ print(autorec_check)
 
 # %%
 doc = inspect.getdoc(IAutoRec)
-print(doc[doc.index("Defaults (tuning)"):doc.index("early_stopping")].rstrip())
+show_doc(doc[doc.index("Defaults (tuning)"):doc.index("early_stopping")].rstrip())
 
 # %%
 iautorec = IAutoRec(n_epochs=N_EPOCHS, lbfgs_iter=LBFGS_ITER, rng=SEED)

@@ -42,7 +42,6 @@ import inspect
 import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -56,7 +55,7 @@ from mfcore.engines.toy import TOY_R
 from mfcore.engines.rbm_numpy import cd_batch_numpy, free_energy, momentum_step_numpy, visible_probs
 from mfcore.models import rbm
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM
-from mfcore.tutorial import find_results, tutorial_dataset
+from mfcore.tutorial import Figures, find_results, show_doc, show_source, tutorial_dataset
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -72,19 +71,13 @@ ML100K, DATASET = tutorial_dataset(
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-09-"))
+FIGURES = Figures(9)
+FIG_DIR = FIGURES.dir
+show = FIGURES.show
 np.set_printoptions(precision=4, suppress=True)
 
-
-def show(fig, name):
-    """Save a figure into the temporary folder, display it (if the backend can), close it."""
-    print(f"[figure] {plots.save_figure(fig, FIG_DIR / f'{name}.png', dpi=80)}")
-    plt.show()
-    plt.close(fig)
-
-
 rng = np.random.default_rng(SEED)
-print(f"dataset: {DATASET}   fast mode: {FAST}   figures go to: {FIG_DIR}")
+print(f"dataset: {DATASET}   fast mode: {FAST}")
 
 # %% [markdown]
 # ## 1. Energy, conditionals, free energy
@@ -111,9 +104,9 @@ print(f"dataset: {DATASET}   fast mode: {FAST}   figures go to: {FIG_DIR}")
 
 # %%
 doc = inspect.getdoc(rbm)
-print(doc[:doc.index("(R4)")].rstrip())
+show_doc(doc[:doc.index("(R4)")].rstrip())
 print()
-print(inspect.getsource(free_energy))
+show_source(free_energy)
 
 # %% [markdown]
 # With 4 visible and 3 hidden units there are only 2⁷ = 128 joint states. We
@@ -194,7 +187,7 @@ print(f"p(item 0 = level c | h={hs[h_pick]}): enumeration {p_item0_brute}, (R1) 
 # p(v | h), ... k times. mfcore's statistics (R4), and the update (R5):
 
 # %%
-print(doc[doc.index("(R4)"):doc.index("Prediction for")].rstrip())
+show_doc(doc[doc.index("(R4)"):doc.index("Prediction for")].rstrip())
 
 # %% [markdown]
 # Now one CD-1 step on a batch of two "users" of our tiny model: the first
@@ -246,7 +239,7 @@ print(f"by hand vs NumPy kernel: {cd_hand_diff:.1e};  NumPy vs Numba kernel: {cd
 # batch size and adds momentum and weight decay (on W only):
 
 # %%
-print(inspect.getsource(momentum_step_numpy))
+show_source(momentum_step_numpy)
 
 # %% [markdown]
 # ### How good is the CD estimate?
@@ -306,7 +299,7 @@ ratings = load_dataset(DATASET)
 train, test = random_split(ratings, test_size=0.2, rng=SEED)
 print(f"{DATASET}: train {len(train):,}, test {len(test):,} (random 80/20, rng={SEED})")
 print(f"scale {train.scale}: levels {train.scale.levels}")
-print(inspect.getsource(SoftmaxRBM._encode))
+show_source(SoftmaxRBM._encode)
 
 # %% [markdown]
 # A prediction for (u, q) runs the data up once and the expectation down: the
@@ -339,7 +332,7 @@ print(inspect.getsource(SoftmaxRBM._encode))
 
 # %%
 doc_s = inspect.getdoc(SoftmaxRBM)
-print(doc_s[doc_s.index("item_based : bool"):doc_s.index("early_stopping,")].rstrip())
+show_doc(doc_s[doc_s.index("item_based : bool"):doc_s.index("early_stopping,")].rstrip())
 
 # %%
 soft = SoftmaxRBM(n_epochs=N_EPOCHS, rng=SEED)
@@ -412,7 +405,7 @@ bias_grows = bool(np.all(np.diff(bias_path[-20:], axis=0) > 0))
 
 # %%
 doc_b = inspect.getdoc(BernoulliRBM)
-print(doc_b[doc_b.index("What the toy"):doc_b.index("Parameters and")].rstrip())
+show_doc(doc_b[doc_b.index("What the toy"):doc_b.index("Parameters and")].rstrip())
 
 # %%
 bern = BernoulliRBM(n_epochs=N_EPOCHS_BERN, rng=SEED)
