@@ -62,7 +62,11 @@ class Figures:
         self.dir = OUTPUT_DIR / f"{int(number):02d}"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.notebook = in_notebook()
-        if not self.notebook and "MPLBACKEND" not in os.environ:
+        if self.notebook:  # inline figures, whatever MPLBACKEND says
+            from IPython import get_ipython
+
+            get_ipython().run_line_magic("matplotlib", "inline")
+        elif "MPLBACKEND" not in os.environ:
             import matplotlib
 
             matplotlib.use("Agg")
@@ -127,7 +131,7 @@ def source(obj):
                 spans.append((first.lineno - 1, first.end_lineno))
     for a, b in sorted(spans, reverse=True):
         lines[a:b] = rst_to_text("\n".join(lines[a:b])).split("\n")
-    return "\n".join(lines) + "\n"
+    return textwrap.dedent("\n".join(lines) + "\n")
 
 
 def show_source(obj):

@@ -4,28 +4,13 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from .._teaching_cli import add_exercise_arguments
 from . import MODULES, all_exercises, get
 from ._core import print_results
 
 
 class UsageError(Exception):
     """A mistake in the command line or in the student's file (not in a function being checked)."""
-
-
-def add_arguments(p):
-    sub = p.add_subparsers(dest="action", metavar="ACTION")
-    sub.add_parser("list", help="every exercise, by tutorial")
-    s = sub.add_parser("show", help="the task of one exercise (e.g. t03.sgd_step)")
-    s.add_argument("exercise")
-    s = sub.add_parser("template", help="a file of stubs to fill in (for t03, or one exercise)")
-    s.add_argument("target", help="a tutorial (t03) or one exercise (t03.sgd_step)")
-    s.add_argument("-o", "--output", help="write to this file (default: print)")
-    s.add_argument("--force", action="store_true", help="overwrite an existing file")
-    s = sub.add_parser("check", help="check your functions: check t03 my_t03.py, or "
-                                     "check t03.sgd_step my_t03.py:sgd_step")
-    s.add_argument("target", help="a tutorial (t03) or one exercise (t03.sgd_step)")
-    s.add_argument("file", help="your Python file, optionally :FUNCTION (default: the exercise's name)")
-    return p
 
 
 def _exercises(target):
@@ -145,6 +130,6 @@ def run(args, out=None):
 
 
 def main(argv=None):
-    parser = add_arguments(argparse.ArgumentParser(
+    parser = add_exercise_arguments(argparse.ArgumentParser(
         prog="python -m mfcore.exercises", description="Exercises that check themselves."))
     return run(parser.parse_args(argv))
