@@ -10,10 +10,6 @@ import re
 import sys
 from pathlib import Path
 
-#: Wall-clock seconds of each tutorial as a script, (fast mode, full mode), measured on a
-#: busy 2-core machine (python tutorials/NN_*.py, ML-100k; see tutorials/README.md).
-TIMES = {0: (9, 6), 1: (9, 12), 2: (15, 30), 3: (9, 25), 4: (10, 60), 5: (5, 6), 6: (19, 300),
-         7: (48, 900), 8: (43, 600), 9: (11, 300)}
 
 
 # ------------------------------------------------------------------ exercises
@@ -59,6 +55,23 @@ def tutorial_files(folder):
     return {int(p.name[:2]): p for p in sorted(folder.glob("[0-9][0-9]_*.py"))}
 
 
+def measured_times(folder):
+    """{number: (fast seconds, full seconds)} from ``full_runs.json`` beside the tutorials, or {}."""
+    import json
+
+    try:
+        data = json.loads((folder / "full_runs.json").read_text(encoding="utf-8"))["tutorials"]
+    except (FileNotFoundError, KeyError, ValueError):
+        return {}
+    return {int(n): (e.get("seconds_fast"), e.get("seconds_full")) for n, e in data.items()}
+
+
+def _duration(seconds):
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f}s" if seconds < 100 else f"{seconds / 60:.0f}min"
+
+
 def tutorial_title(path):
     m = re.search(r"^# # \d+ · (.+)$", path.read_text(encoding="utf-8"), re.M)
     return m.group(1).strip() if m else path.stem
@@ -71,16 +84,16 @@ def cmd_tutorials(args):
         from .exercises import MODULES
 
         titles = {n: tutorial_title(path) for n, path in files.items()}
+        times = measured_times(folder)
         width = max(map(len, titles.values())) + 2
         print(f"{'':3}{'tutorial':<{width}}{'fast':>6}{'full':>7}  checked exercises")
         for n, path in files.items():
-            fast, full = TIMES.get(n, (None, None))
-            times = f"{fast:>5}s{full / 60:>6.0f}m" if full and full >= 120 else \
-                f"{fast or '-':>5}s{full or '-':>6}s"
+            fast, full = times.get(n, (None, None))
             mod = MODULES.get(f"t{n:02d}")
             names = ", ".join(mod.EXERCISES) if mod else "-"
-            print(f"{n:02d} {titles[n]:<{width}}{times}  {names}")
-        print(f"\n(from {folder}; times on a busy 2-core machine, fast = MFCORE_FAST=1)\n"
+            print(f"{n:02d} {titles[n]:<{width}}{_duration(fast):>6}{_duration(full):>7}  {names}")
+        print(f"\n(from {folder}; wall-clock times of python NN_*.py measured by record_full_runs.py on a "
+              "busy 2-core machine; fast = MFCORE_FAST=1)\n"
               "Run one:            python tutorials/03_engines_loop_vectorized_jit.py\n"
               "As a notebook:      mfcore tutorials --notebook 03 [--execute] [--fast]\n"
               "Checked exercises:  mfcore exercises list")

@@ -103,6 +103,65 @@ def tutorial_dataset(consequence=""):
     return None, "ml-latest-small"
 
 
+def full_run(number):
+    """What tutorial ``number`` recorded in its last committed full run (``tutorials/full_runs.json``,
+    written by ``tutorials/record_full_runs.py``): a dict, or ``{}`` when there is none."""
+    import json
+
+    from ._teaching_cli import tutorials_dir
+
+    try:
+        path = tutorials_dir() / "full_runs.json"
+        return json.loads(path.read_text(encoding="utf-8"))["tutorials"][f"{int(number):02d}"]["record"]
+    except (FileNotFoundError, KeyError):
+        return {}
+
+
+class FullRun:
+    """A tutorial's link to its committed full run, so that fast mode never shows a lonely number.
+
+    ``show(key, text)`` prints ``text`` (a result line or table) and records it; in fast mode it
+    then prints what the committed full run printed under the same key, marked as such.
+    ``curves(key, curves)`` records per-epoch curves and returns the full run's (fast mode) or
+    ``{}``, for :func:`plot_full_run`. ``record`` is what ``tutorials/record_full_runs.py`` saves.
+    """
+
+    def __init__(self, number, fast):
+        self.fast, self.record = fast, {}
+        self.full = full_run(number) if fast else {}
+        if fast:
+            print("fast mode: a quick pass with few epochs; the results of the committed full run are "
+                  "printed beside this run's, marked 'full run'" if self.full else
+                  "fast mode: a quick pass with few epochs (no committed full run found to compare)")
+
+    def show(self, key, text):
+        text = str(text)
+        print(text)
+        self.record[key] = text
+        theirs = self.full.get(key)
+        if self.fast and theirs is not None:
+            if "\n" in theirs:
+                print(f"--- full run (committed):\n{theirs}\n---")
+            else:
+                print(f"    full run (committed): {theirs}")
+
+    def curves(self, key, curves):
+        self.record[key] = {label: [float(v) for v in values] for label, values in curves.items()}
+        return self.full.get(key, {}) if self.fast else {}
+
+
+def plot_full_run(ax, curves):
+    """Draw committed full-run curves ``{label: values}`` dashed on ``ax``, labelled as such."""
+    import numpy as np
+
+    for label, values in curves.items():
+        ax.plot(np.arange(1, len(values) + 1), values, linestyle="--", linewidth=1.2,
+                label=f"{label} (full run, committed)")
+    if curves:
+        ax.legend(fontsize=8)
+    return ax
+
+
 def display(obj):
     """Show ``obj`` richly in a notebook (e.g. an exercise's report), print it in a console."""
     if in_notebook():

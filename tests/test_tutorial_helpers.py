@@ -2,6 +2,7 @@
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -79,3 +80,34 @@ def test_rst_tables_stay_tables_and_sources_keep_their_code():
     assert ".. math::" not in src and "L = (Σ_j m_j (y\u0302_j - y_j)²)/(Σ_j m_j)" in src
     assert source(mf_loop.biased_epoch).count("\n") == __import__("inspect").getsource(
         mf_loop.biased_epoch).count("\n")
+
+
+def test_fast_mode_prints_the_committed_full_run_beside_its_own(tmp_path, monkeypatch, capsys):
+    import json
+
+    from mfcore.tutorial import FullRun
+
+    folder = tmp_path / "tutorials"
+    folder.mkdir()
+    (folder / "03_x.py").write_text("# a tutorial\n")
+    record = {"rmse": "test RMSE 0.9394 after 20 epochs", "table": "a  b\n1  2", "curves": {"B=1": [1.0, 0.9]}}
+    (folder / "full_runs.json").write_text(json.dumps({"tutorials": {"03": {"record": record}}}))
+    monkeypatch.chdir(tmp_path)
+
+    fast = FullRun(3, fast=True)
+    assert "printed beside this run's, marked 'full run'" in capsys.readouterr().out
+    fast.show("rmse", "test RMSE 0.9667 after 2 epochs")
+    fast.show("table", "a  b\n3  4")
+    fast.show("new key", "no full-run twin")
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["test RMSE 0.9667 after 2 epochs",
+                                "    full run (committed): test RMSE 0.9394 after 20 epochs",
+                                "a  b", "3  4", "--- full run (committed):", "a  b", "1  2", "---",
+                                "no full-run twin"]
+    assert fast.curves("curves", {"B=1": np.array([1.2, 1.1])}) == {"B=1": [1.0, 0.9]}
+    assert fast.record["curves"] == {"B=1": [1.2, 1.1]} and fast.record["rmse"].endswith("2 epochs")
+
+    full = FullRun(3, fast=False)  # a full run records and prints only its own
+    full.show("rmse", "test RMSE 0.9394 after 20 epochs")
+    assert capsys.readouterr().out == "test RMSE 0.9394 after 20 epochs\n"
+    assert full.curves("curves", {"B=1": [1.0]}) == {}

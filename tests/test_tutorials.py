@@ -117,6 +117,8 @@ def test_03_engines(run_tutorial, ml100k_dir):
     assert live["jit"] > 20 * live["loop"]
     assert all(0.9 < r < 1.0 for r in ns["final"].values())  # measured 0.9665-0.9667 after 2 epochs
     assert _figures(ns) == ["batch_size_curves.png", "engine_speed.png"]
+    # the worked example of a checked exercise names the slip
+    assert ns["first_attempt"].code == "updated-pu" and "diagnosis [updated-pu]" in ns["_stdout"]
 
 
 def test_04_biased_mf_vs_keras(run_tutorial, ml100k_dir):

@@ -415,3 +415,20 @@ for name in ("biases", "svd", "user-knn"):
 #    RMSE of these corrected predictions on the test pairs. How much of the gap
 #    to the biases closes?
 # 6. Compute precision@10 with `threshold=5`. Which model gains most, and why?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t01`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `als_biases(users, items, values, n_users, n_items, reg_user, reg_item, n_epochs)`:
+#   the ALS sweeps (B1)-(B2) of section 2.
+# - `ndcg(scores, relevant, k)`:
+#   NDCG@k from one user's scores, ties broken by the lower item index, for users with fewer relevant items than k too (section 5).
+#
+# In a notebook: `from mfcore.exercises import t01; t01.check_als_biases(als_biases)`.
+# From a console: `mfcore exercises template t01 -o my_t01.py` writes the stubs
+# with their tasks, `mfcore exercises check t01 my_t01.py` checks them
+# (`python -m mfcore.exercises` is the same command).

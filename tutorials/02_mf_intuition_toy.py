@@ -351,3 +351,18 @@ print(f"{orphaning} of the {n_trios} possible 3-cell test sets leave a user or a
 # 5. How many test cells would you need before the spread of the test RMSE
 #    between splits falls below 0.1? (Hint: simulate with a larger synthetic
 #    matrix from `mfcore.data.make_ratings`.)
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t02`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `toy_sgd_sweep(R, U, I, lr, reg)`: one sweep of algorithm A.
+# - `toy_vectorized_sweep(R, U, I, lr, reg)`: one sweep of algorithm B.
+#
+# In a notebook: `from mfcore.exercises import t02; t02.check_toy_sgd_sweep(toy_sgd_sweep)`.
+# From a console: `mfcore exercises template t02 -o my_t02.py` writes the stubs
+# with their tasks, `mfcore exercises check t02 my_t02.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -418,3 +418,19 @@ ghost_row_moved = moved[1] > 0
 #    Dense kernel?
 # 5. Check `mfcore.nn.Sigmoid` at an input of 40. What goes wrong, and is it
 #    the backward pass or the check?
+#
+# ### Checked exercises
+#
+# Three exercises check themselves (`mfcore.exercises.t05`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `dense_backward(x, W, b, delta)`: section 2's three formulas.
+# - `embedding_backward(ids, delta, n_rows)`: section 4's scatter-add.
+# - `dot_backward(a, b, delta)`: the backward pass of exercise 1 above.
+#
+# In a notebook: `from mfcore.exercises import t05; t05.check_dense_backward(dense_backward)`.
+# From a console: `mfcore exercises template t05 -o my_t05.py` writes the stubs
+# with their tasks, `mfcore exercises check t05 my_t05.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -55,7 +55,8 @@ from mfcore.engines.toy import TOY_R
 from mfcore.engines.rbm_numpy import cd_batch_numpy, free_energy, momentum_step_numpy, visible_probs
 from mfcore.models import rbm
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM
-from mfcore.tutorial import Figures, find_results, show_doc, show_source, tutorial_dataset
+from mfcore.tutorial import (Figures, FullRun, find_results, plot_full_run, show_doc, show_source,
+                             tutorial_dataset)
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -64,6 +65,7 @@ N_EPOCHS_BERN = 50 if not FAST else 3       # the Bernoulli RBM's default is 50
 N_CD_DRAWS = 4000 if not FAST else 500      # draws averaged in the CD-vs-exact comparison
 N_TOY_STEPS = 60                            # updates of the toy notebook's flawed RBM
 N_VIS, N_HID = 4, 3                         # the tiny Bernoulli RBM: 2^7 = 128 joint states
+RUN = FullRun(9, FAST)                      # fast mode prints the full run's results beside its own
 
 ML100K, DATASET = tutorial_dataset(
     'It has half stars: 10 rating levels. The reference figures below were measured '
@@ -277,7 +279,8 @@ cd5_gW = mean_cd(5, N_CD_DRAWS, np.random.default_rng(SEED + 1))
 cd_cosine = {"CD-1": cosine(cd1_gW, exact_gW), "CD-5": cosine(cd5_gW, exact_gW)}
 print("exact dlogp/dW:\n", exact_gW)
 print("mean CD-1 statistic:\n", cd1_gW)
-print({name: round(c, 3) for name, c in cd_cosine.items()}, "(cosine similarity with the exact gradient)")
+RUN.show("cd cosine", f"{ {name: round(c, 3) for name, c in cd_cosine.items()} } (cosine similarity with the "
+                      f"exact gradient, {N_CD_DRAWS} draws)")
 
 # %% [markdown]
 # Both estimates point in the direction of the true gradient; the longer
@@ -339,8 +342,8 @@ soft = SoftmaxRBM(n_epochs=N_EPOCHS, rng=SEED)
 print(soft)
 soft.fit(train, test)
 res_soft = soft.evaluate(test)
-print(f"softmax RBM (item-based): test RMSE {res_soft['rmse']:.4f} after {N_EPOCHS} epochs, "
-      f"{np.sum(soft.history_['seconds']):.1f} s")
+RUN.show("softmax", f"softmax RBM (item-based): test RMSE {res_soft['rmse']:.4f} after {N_EPOCHS} epochs, "
+                    f"{np.sum(soft.history_['seconds']):.1f} s")
 
 # %% [markdown]
 # The expected rating by hand, for the first test pair, from the fitted
@@ -412,14 +415,16 @@ bern = BernoulliRBM(n_epochs=N_EPOCHS_BERN, rng=SEED)
 bern.fit(train, test)
 res_bern = bern.evaluate(test)
 p_bern = bern.predict(test.users, test.items)
-print(f"Bernoulli RBM (fixed): test RMSE {res_bern['rmse']:.4f}; predictions span "
-      f"{p_bern.min():.2f}..{p_bern.max():.2f}, a rating, deterministic")
+RUN.show("bernoulli", f"Bernoulli RBM (fixed): test RMSE {res_bern['rmse']:.4f} after {N_EPOCHS_BERN} epochs; "
+                      f"predictions span {p_bern.min():.2f}..{p_bern.max():.2f}, a rating, deterministic")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.plot_learning_curves({"softmax RBM": soft.history_["val_rmse_clipped"],
                             "Bernoulli RBM (fixed)": bern.history_["val_rmse_clipped"]},
                            ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("rbm curves", {"softmax RBM": soft.history_["val_rmse_clipped"],
+                                            "Bernoulli RBM (fixed)": bern.history_["val_rmse_clipped"]}))
 res_biases = Biases().fit(train).evaluate(test)
 ax.axhline(res_biases["rmse"], color="grey", linestyle=":", linewidth=1)
 ax.annotate("biases baseline", (1, res_biases["rmse"]), fontsize=8, color="grey", va="bottom")
@@ -498,3 +503,20 @@ if FAST:
 #    [0, 1]. Do the biases settle?
 # 5. Fit `BernoulliRBM(n_epochs=3, rng=0)` twice and check that the
 #    predictions are identical; then change only `rng`. How much do they move?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t09`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `cd1(V0, W, bv, bh, Uh, Uv)`:
+#   section 2's CD-1 statistics for a batch of full binary vectors.
+# - `free_energy(V, W, bv, bh)`:
+#   (R3) for Bernoulli units, safe for large activations.
+#
+# In a notebook: `from mfcore.exercises import t09; t09.check_cd1(cd1)`.
+# From a console: `mfcore exercises template t09 -o my_t09.py` writes the stubs
+# with their tasks, `mfcore exercises check t09 my_t09.py` checks them
+# (`python -m mfcore.exercises` is the same command).
