@@ -13,12 +13,14 @@ Usage (from the repository root; ML-100k under $MFCORE_DATA_DIR)::
     python tutorials/record_full_runs.py 06 08      # some of them; the others are kept
     python tutorials/record_full_runs.py --logs DIR # also keep what each run printed, in DIR
 
-Times depend on the machine and on what else runs on it; the file records the
-load average next to them.
+Wall-clock times depend on the machine and on what else runs on it; the file
+records the load average next to them, and the CPU time (user + system) of each
+run, which depends much less on the load.
 """
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -54,15 +56,16 @@ def run(path, fast, record_to, log_dir=None):
     if fast:
         env["MFCORE_FAST"] = "1"
     with tempfile.TemporaryDirectory() as cwd:  # figures go to a throwaway folder
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([sys.executable, "-c", DRIVER, str(path), record_to], cwd=cwd, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        seconds = time.perf_counter() - t0
+        seconds, cpu1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     if log_dir is not None:
         Path(log_dir, f"{path.stem}.{'fast' if fast else 'full'}.log").write_text(done.stdout + done.stderr)
     if done.returncode:
         raise SystemExit(f"{path.name} failed ({'fast' if fast else 'full'} mode):\n{done.stderr[-3000:]}")
-    return seconds
+    return seconds, cpu
 
 
 def main(which, log_dir=None):
@@ -75,13 +78,15 @@ def main(which, log_dir=None):
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
             record_file = tmp.name
         load = os.getloadavg()[0]
-        full = run(path, False, record_file, log_dir)
+        full, full_cpu = run(path, False, record_file, log_dir)
         record = json.loads(Path(record_file).read_text())
-        fast = run(path, True, record_file, log_dir)
+        fast, fast_cpu = run(path, True, record_file, log_dir)
         os.unlink(record_file)
-        data["tutorials"][n] = {"name": path.stem, "seconds_full": round(full, 1),
-                                "seconds_fast": round(fast, 1), "load_average": round(load, 2), "record": record}
-        print(f"{path.stem}: full {full:.0f} s, fast {fast:.0f} s (load average {load:.1f})", flush=True)
+        data["tutorials"][n] = {"name": path.stem, "seconds_full": round(full, 1), "seconds_fast": round(fast, 1),
+                                "cpu_seconds_full": round(full_cpu, 1), "cpu_seconds_fast": round(fast_cpu, 1),
+                                "load_average": round(load, 2), "record": record}
+        print(f"{path.stem}: full {full:.0f} s ({full_cpu:.0f} s CPU), fast {fast:.0f} s ({fast_cpu:.0f} s CPU), "
+              f"load average {load:.1f}", flush=True)
         data["machine"] = {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                            "python": platform.python_version(),
                            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
