@@ -95,6 +95,16 @@ def test_wrong_output_count_and_shape_are_named():
     assert "output db has shape (4,), expected (3,)" in str(result)
 
 
+def test_a_float32_answer_is_told_to_use_float64():
+    solution = _solution_module("t05").dense_backward
+
+    def dense_backward(x, W, b, delta):
+        return tuple(a.astype(np.float32) for a in solution(x, W, b, delta))
+
+    result = exercises.t05.check_dense_backward(dense_backward)
+    assert result.code == "precision" and "float64" in str(result)
+
+
 def test_the_checker_does_not_let_the_student_modify_the_cases():
     def greedy(r, mu, b_u, b_i, p_u, q_i, lr, reg):
         p_u *= 0          # vandalise the input

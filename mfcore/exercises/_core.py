@@ -188,6 +188,9 @@ class Exercise:
             return CheckResult(self, False, len(cases), n, cases[n].label, outcome=got[n],
                                note="not written yet: replace `raise NotImplementedError` by your code")
         mistake, certain = self.diagnose(cases, got, n)
+        if mistake is None and diff is not None and diff.kind == "value" and \
+                self.difference(expected[n].outputs, got[n].outputs, 1e-4, 1e-7) is None:
+            mistake, certain = PRECISION, True
         return CheckResult(self, False, len(cases), n, cases[n].label, diff, got[n], mistake, certain)
 
     def diagnose(self, cases, got, n):
@@ -201,6 +204,10 @@ class Exercise:
             if likely is None and self._same(runs[n], got[n]):
                 likely = m
         return likely, False
+
+
+PRECISION = Mistake("precision", "your numbers agree with mfcore's to about 4 digits only: compute in "
+                    "float64 (NumPy's default), not float32, and do not round intermediate values.", None)
 
 
 class CheckResult:
