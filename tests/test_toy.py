@@ -1,9 +1,9 @@
-"""The toy notebook's two algorithms (mfcore.engines.toy) against the matrices it
+"""The toy notebook's two algorithms (mfcore.tutorial.toy) against the matrices it
 printed (shared/reference/SEED_RESULTS.md, section 003), to every printed digit."""
 import numpy as np
 import pytest
 
-from mfcore.engines.toy import TOY_R, toy_init, toy_sgd, toy_vectorized
+from mfcore.tutorial.toy import TOY_R, toy_init, toy_sgd, toy_vectorized
 
 # U I^T as the notebook printed it (8 decimals).
 PRINTED_SGD = np.array([

@@ -44,7 +44,7 @@ import numpy as np
 from mfcore import FunkMF, GlobalMean, Ratings
 from mfcore.data import random_split
 from mfcore.data.split import TrainTest
-from mfcore.engines.toy import TOY_R, toy_init, toy_sgd, toy_vectorized
+from mfcore.tutorial.toy import TOY_R, toy_init, toy_sgd, toy_vectorized
 from mfcore.tutorial import Figures, show_source
 
 SEED = 42

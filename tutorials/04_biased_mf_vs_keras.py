@@ -227,7 +227,8 @@ curves_all = dict(curves)
 curves_all["mfcore BiasedMF (tuned, per-rating SGD)"] = tuned.history_["val_rmse_clipped"]
 fig, ax = plt.subplots(figsize=(8, 4.2))
 plots.plot_learning_curves(curves_all, ax=ax, ylabel="test RMSE (clipped to 1-5)")
-plot_full_run(ax, RUN.curves("tuned", {"mfcore BiasedMF (tuned)": tuned.history_["val_rmse_clipped"]}))
+tuned_curve = curves_all["mfcore BiasedMF (tuned, per-rating SGD)"]
+plot_full_run(ax, RUN.curves("tuned", {"mfcore BiasedMF (tuned)": tuned_curve}))
 for name, value in SURPRISE.items():
     ax.axhline(value, linestyle=":", linewidth=1, color="grey")
     ax.annotate(f"Surprise {name}", (TUNED_EPOCHS, value), fontsize=8, color="grey",

@@ -245,11 +245,10 @@ RUN.show("u-autorec", f"U-AutoRec: test RMSE {res_u['rmse']:.4f} after {U_EPOCHS
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.plot_learning_curves({"I-AutoRec": iautorec.history_["val_rmse_clipped"],
-                            "U-AutoRec": uautorec.history_["val_rmse_clipped"]},
-                           ax=ax, ylabel="test RMSE (clipped to 1-5)")
-plot_full_run(ax, RUN.curves("autorec curves", {"I-AutoRec": iautorec.history_["val_rmse_clipped"],
-                                                "U-AutoRec": uautorec.history_["val_rmse_clipped"]}))
+autorec_curves = {"I-AutoRec": iautorec.history_["val_rmse_clipped"],
+                  "U-AutoRec": uautorec.history_["val_rmse_clipped"]}
+plots.plot_learning_curves(autorec_curves, ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("autorec curves", autorec_curves))
 ax.set_xlabel(f"epoch ({LBFGS_ITER} L-BFGS iterations each{'; 25 in the full run' if FAST else ''})")
 ax.set_title(f"AutoRec on {DATASET} 80/20")
 show(fig, "autorec_curves")

@@ -51,7 +51,7 @@ import pandas as pd
 from mfcore import Biases, GlobalMean, plots
 from mfcore.data import load_dataset, random_split
 from mfcore.engines import rbm_jit
-from mfcore.engines.toy import TOY_R
+from mfcore.tutorial.toy import TOY_R
 from mfcore.engines.rbm_numpy import cd_batch_numpy, free_energy, momentum_step_numpy, visible_probs
 from mfcore.models import rbm
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM
@@ -420,11 +420,10 @@ RUN.show("bernoulli", f"Bernoulli RBM (fixed): test RMSE {res_bern['rmse']:.4f} 
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.plot_learning_curves({"softmax RBM": soft.history_["val_rmse_clipped"],
-                            "Bernoulli RBM (fixed)": bern.history_["val_rmse_clipped"]},
-                           ax=ax, ylabel="test RMSE (clipped to 1-5)")
-plot_full_run(ax, RUN.curves("rbm curves", {"softmax RBM": soft.history_["val_rmse_clipped"],
-                                            "Bernoulli RBM (fixed)": bern.history_["val_rmse_clipped"]}))
+rbm_curves = {"softmax RBM": soft.history_["val_rmse_clipped"],
+              "Bernoulli RBM (fixed)": bern.history_["val_rmse_clipped"]}
+plots.plot_learning_curves(rbm_curves, ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("rbm curves", rbm_curves))
 res_biases = Biases().fit(train).evaluate(test)
 ax.axhline(res_biases["rmse"], color="grey", linestyle=":", linewidth=1)
 ax.annotate("biases baseline", (1, res_biases["rmse"]), fontsize=8, color="grey", va="bottom")

@@ -1,6 +1,6 @@
 """Exercises of tutorial 02 (the 5 x 4 toy matrix): one sweep of each of the notebook's algorithms.
 
-Checked against :func:`mfcore.engines.toy.toy_sgd` and ``toy_vectorized`` run
+Checked against :func:`mfcore.tutorial.toy.toy_sgd` and ``toy_vectorized`` run
 for one sweep from ``toy_init`` (so the inputs U, I of every case are the
 notebook's legacy-generator draws).
 """
@@ -10,7 +10,7 @@ from ._core import Case, Exercise, Mistake
 
 
 def _toy():
-    from ..engines import toy  # imported late: one place to change if the module moves
+    from ..tutorial import toy
 
     return toy
 
@@ -66,7 +66,7 @@ and for each one, with e = R[u, i] - U[u] . I[i]:
   I[i] += lr (2 e U[u] - reg I[i])     (with the U[u] JUST updated)
 Return the new (U, I).""",
     reference=_ref("toy_sgd"), cases=_cases, outputs=("U", "I"),
-    reference_name="mfcore.engines.toy.toy_sgd (one sweep)",
+    reference_name="mfcore.tutorial.toy.toy_sgd (one sweep)",
     mistakes=[
         Mistake("old-user-vector", "I[i]'s step used U[u] from before its own step; algorithm A "
                 "updates U[u] first and I[i] sees the new U[u] (that is what makes it differ from "
@@ -113,7 +113,7 @@ then every item, over the users who rated it, with the NEW user vectors:
   I[i] += lr (E . U[raters] - reg I[i])
 No factor 2, a SUM over the rated cells. Return the new (U, I).""",
     reference=_ref("toy_vectorized"), cases=_cases, outputs=("U", "I"),
-    reference_name="mfcore.engines.toy.toy_vectorized (one sweep)",
+    reference_name="mfcore.tutorial.toy.toy_vectorized (one sweep)",
     mistakes=[
         Mistake("old-user-vectors", "the items were moved with the user vectors from the start of the "
                 "sweep: algorithm B moves all users first, then the items with the new users.",

@@ -11,7 +11,8 @@ both of its lives:
 
 Figures go to one predictable folder, ``mfcore-output/tutorials/NN/`` under the
 working directory, named once when the tutorial starts. The tutorials write
-nothing else.
+nothing else. :mod:`mfcore.tutorial.toy` reproduces the toy notebook's two
+factorizations (tutorials 02 and 09).
 """
 import ast
 import inspect
@@ -76,7 +77,7 @@ class Figures:
         """Save ``fig`` as ``name.png``; show it in a notebook; close it. Returns the path."""
         import matplotlib.pyplot as plt
 
-        from .plots import save_figure
+        from ..plots import save_figure
 
         path = save_figure(fig, self.dir / f"{name}.png", dpi=80)
         if self.notebook:
@@ -93,7 +94,7 @@ def tutorial_dataset(consequence=""):
     Otherwise ``(None, "ml-latest-small")`` (bundled), after a note that says how to
     get ML-100k and ``consequence``: what changes in the tutorial without it.
     """
-    from .data import find_dataset
+    from ..data import find_dataset
 
     path = find_dataset("ml-100k")  # $MFCORE_DATA_DIR/ml-100k, or the download cache
     if path is not None:
@@ -108,7 +109,7 @@ def full_run(number):
     written by ``tutorials/record_full_runs.py``): a dict, or ``{}`` when there is none."""
     import json
 
-    from ._teaching_cli import tutorials_dir
+    from .._teaching_cli import tutorials_dir
 
     try:
         path = tutorials_dir() / "full_runs.json"
