@@ -33,9 +33,9 @@ OUT = HERE / "full_runs.json"
 
 DRIVER = """
 import json, runpy, sys
-import numpy as np
 
-def plain(x):
+def plain(x):  # NumPy is imported by the tutorial itself, after its own thread settings
+    import numpy as np
     if isinstance(x, dict):
         return {str(k): plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple, np.ndarray)):
