@@ -423,6 +423,9 @@ def build_parser():
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--json", metavar="FILE")
     s.set_defaults(func=cmd_tour)
+
+    from ._teaching_cli import add_commands  # `mfcore exercises` and `mfcore tutorials`
+    add_commands(sub)
     return p
 
 

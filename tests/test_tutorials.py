@@ -20,27 +20,33 @@ TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 pytestmark = pytest.mark.slow
 
 
+RAW_RST = (":math:`", ".. math::", "``", ":class:`", ":func:`", ":mod:`", ":meth:`", ":data:`")
+
+
 @pytest.fixture
-def run_tutorial(monkeypatch, tmp_path):
-    """A function that runs tutorials/<name>.py and returns its namespace."""
+def run_tutorial(monkeypatch, tmp_path, capsys):
+    """A function that runs tutorials/<name>.py and returns its namespace (its printed output
+    under ``"_stdout"``), after checking that it printed no raw reStructuredText."""
     monkeypatch.setenv("MFCORE_FAST", "1")
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the figures' temporary folder lands here
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # figures land in tmp_path/mfcore-output/tutorials/NN
     import runpy
-    import tempfile
-
-    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
 
     def run(name, data_dir=None):
         if data_dir is not None:
             monkeypatch.setenv("MFCORE_DATA_DIR", str(data_dir))
         try:
-            return runpy.run_path(str(TUTORIALS / f"{name}.py"), run_name="__main__")
+            ns = runpy.run_path(str(TUTORIALS / f"{name}.py"), run_name="__main__")
         finally:
             import matplotlib.pyplot as plt
 
             plt.close("all")
+        out = capsys.readouterr().out
+        assert not [m for m in RAW_RST if m in out], f"{name} printed raw reStructuredText"
+        assert Path(ns["FIG_DIR"]) == Path("mfcore-output", "tutorials", name[:2])
+        assert out.count("figures of this tutorial go to") == 1
+        ns["_stdout"] = out
+        return ns
 
     return run
 
@@ -62,14 +68,14 @@ def test_00_data_and_notation(run_tutorial, ml100k_dir):
     assert _figures(ns) == ["exploration.png"]
 
 
-def test_00_falls_back_to_the_bundled_data(run_tutorial, tmp_path, monkeypatch, capsys):
+def test_00_falls_back_to_the_bundled_data(run_tutorial, tmp_path, monkeypatch):
     empty = tmp_path / "no-data"
     empty.mkdir()
     monkeypatch.setenv("MFCORE_CACHE", str(empty))  # no download cache either
     ns = run_tutorial("00_data_and_notation", empty)
     assert ns["DATASET"] == "ml-latest-small" and ns["u1_report"] is None
     assert len(ns["ratings"]) == 100_004
-    assert "ML-100k was not found" in capsys.readouterr().out
+    assert "ML-100k was not found" in ns["_stdout"]
 
 
 def test_01_baselines(run_tutorial, ml100k_dir):
@@ -89,7 +95,7 @@ def test_01_baselines(run_tutorial, ml100k_dir):
 
 def test_02_mf_intuition_toy(run_tutorial):
     ns = run_tutorial("02_mf_intuition_toy")
-    # both seed algorithms reproduced to every printed digit (SEED_RESULTS.md)
+    # both seed algorithms reproduced to every printed digit (the notebook's printed matrices)
     assert ns["sgd_matches"] and ns["vec_matches"]
     assert np.array_equal(np.round(ns["pred_sgd"], 8), ns["PUBLISHED_SGD"])
     assert np.array_equal(np.round(ns["pred_vec"], 8), ns["PUBLISHED_VECTORIZED"])
@@ -113,6 +119,8 @@ def test_03_engines(run_tutorial, ml100k_dir):
     assert all(np.isfinite(rate) and rate > 0 for rate in live.values())
     assert all(0.9 < r < 1.0 for r in ns["final"].values())  # measured 0.9665-0.9667 after 2 epochs
     assert _figures(ns) == ["batch_size_curves.png", "engine_speed.png"]
+    # the worked example of a checked exercise names the slip
+    assert ns["first_attempt"].code == "updated-pu" and "diagnosis [updated-pu]" in ns["_stdout"]
 
 
 def test_04_biased_mf_vs_keras(run_tutorial, ml100k_dir):

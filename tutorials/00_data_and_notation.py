@@ -51,7 +51,7 @@ from mfcore import Ratings
 from mfcore.data import load_dataset, load_ml100k_split, random_split
 from mfcore.data.split import TrainTest
 from mfcore import plots
-from mfcore.tutorial import Figures, tutorial_dataset
+from mfcore.tutorial import Figures, show_doc, tutorial_dataset
 
 SEED = 42                                        # the seed of the reference 80/20 split
 FAST = os.environ.get("MFCORE_FAST") == "1"      # quick pass (tests); nothing here is slow anyway
@@ -60,12 +60,12 @@ TEST_SIZE = 0.2
 ML100K, DATASET = tutorial_dataset(
     'The numbers below will differ from the ones quoted in the text.')
 
-FIGURES = Figures("tutorial-00")
+FIGURES = Figures(0)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
 
-print(f"dataset: {DATASET}   fast mode: {FAST}   figures go to: {FIG_DIR}")
+print(f"dataset: {DATASET}   fast mode: {FAST}")
 
 # %% [markdown]
 # ## 1. A `Ratings` made by hand
@@ -305,7 +305,7 @@ else:
 # The package docstring holds the same table:
 
 # %%
-print(inspect.getdoc(mfcore))
+show_doc(inspect.getdoc(mfcore))
 
 # %% [markdown]
 # Two of the symbols, computed on the training part:
@@ -342,3 +342,20 @@ print(f"mu (train) = {mu:.4f};  mu (all rows) = {ratings.global_mean:.4f}: close
 #    `(user, item)` pairs).
 # 5. `temporal_split(ratings, 0.2)` puts the latest ratings in test. How many
 #    test *users* are unknown now, and why is that the realistic case?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t00`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `matrix_and_mask(users, items, values, n_users, n_items)`:
+#   the dense matrix and its observed-mask, as `to_csr()` builds them (section 1).
+# - `warm_split(users, items, test_size, seed)`:
+#   a random split with no cold user or item in test, as `mfcore.data.warm_split` makes it (section 3).
+#
+# In a notebook: `from mfcore.exercises import t00; t00.check_matrix_and_mask(matrix_and_mask)`.
+# From a console: `mfcore exercises template t00 -o my_t00.py` writes the stubs
+# with their tasks, `mfcore exercises check t00 my_t00.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -46,7 +46,8 @@ import mfcore
 from mfcore import Biases, GlobalMean, TruncatedSVD, UserKNN
 from mfcore.data import load_dataset, random_split
 from mfcore.ranking import ranking_report
-from mfcore.tutorial import Figures, find_results, tutorial_dataset
+from mfcore.reference import SURPRISE_RMSE
+from mfcore.tutorial import Figures, find_results, show_doc, show_source, tutorial_dataset
 
 SEED = 42                                        # the reference 80/20 split
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -60,7 +61,7 @@ ML100K, DATASET = tutorial_dataset(
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-01")
+FIGURES = Figures(1)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -108,7 +109,7 @@ print(f"mu = {mean_model.global_mean_:.4f}   test RMSE {res_mean['rmse']:.4f}   
 # `np.bincount`: a sum of residuals per item (or per user) in a single call.
 
 # %%
-print(inspect.getsource(Biases._fit))
+show_source(Biases._fit)
 
 # %% [markdown]
 # The `+ λ` in the denominator is what makes the model trustworthy: a film with
@@ -161,7 +162,7 @@ print(f"n_unknown = {res_biases['n_unknown']}; e.g. '{test.item_title(i_k)}' for
 # - (S4) p_u = (U S)_u, q_i = V_i, and r̂_ui = c_ui + p_u · q_i.
 
 # %%
-print(inspect.getsource(TruncatedSVD._fit))
+show_source(TruncatedSVD._fit)
 
 # %% [markdown]
 # Step (S2) hides a modelling decision: every *unrated* cell is treated as if the
@@ -197,7 +198,7 @@ print(f"TruncatedSVD(K={svd.n_factors}) test RMSE {res_svd['rmse']:.4f}")
 # numbers (benchmarks/results/baselines.md: 3.6e-15 apart). The literal version:
 
 # %%
-print(inspect.getsource(UserKNN._dense_similarity))
+show_source(UserKNN._dense_similarity)
 
 # %%
 knn = UserKNN(n_neighbors=100).fit(train)
@@ -300,7 +301,7 @@ for name, model in (("biases", biases), ("svd", svd)):
 
 # %%
 doc = inspect.getdoc(mfcore.ranking)
-print(doc[doc.index("(1)"):doc.index("Each is computed")].rstrip())
+show_doc(doc[doc.index("(1)"):doc.index("Each is computed")].rstrip())
 
 # %%
 models = {"mean": mean_model, "biases": biases, "svd": svd, "user-knn": knn}
@@ -335,14 +336,16 @@ show(fig, "rmse_vs_ndcg")
 # ### Against the committed benchmark and the Surprise references
 #
 # `benchmarks/bench_baselines.py` measured the same models on the same split;
-# its JSON is committed. The reference column is Surprise's BaselineOnly
-# (0.9514) and its SGD-trained SVD with k = 100 (0.9468) on this split
-# (shared/reference/SEED_RESULTS.md). Our biases match BaselineOnly (the same
+# its JSON is committed. The reference column is the Surprise library's
+# BaselineOnly (0.9514) and its SGD-trained SVD with k = 100 (0.9468), both with
+# their defaults, on this split; mfcore ships these figures in
+# `mfcore.reference.SURPRISE_RMSE`. Our biases match BaselineOnly (the same
 # ALS with the same defaults); the truncated SVD is a different model from
 # Surprise's SVD and happens to beat it here.
 
 # %%
-SURPRISE_8020 = {"mean": 1.1331, "biases": 0.9514, "svd": 0.9468}
+surprise = SURPRISE_RMSE[("ml-100k", "random:0.2")]
+SURPRISE_8020 = {"biases": surprise["BaselineOnly"], "svd": surprise["SVD"]}
 committed = {}
 if RESULTS is not None and (RESULTS / "baselines.json").is_file():
     committed = json.loads((RESULTS / "baselines.json").read_text())["results"].get("80/20", {})
@@ -412,3 +415,20 @@ for name in ("biases", "svd", "user-knn"):
 #    RMSE of these corrected predictions on the test pairs. How much of the gap
 #    to the biases closes?
 # 6. Compute precision@10 with `threshold=5`. Which model gains most, and why?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t01`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `als_biases(users, items, values, n_users, n_items, reg_user, reg_item, n_epochs)`:
+#   the ALS sweeps (B1)-(B2) of section 2.
+# - `ndcg(scores, relevant, k)`:
+#   NDCG@k from one user's scores, ties broken by the lower item index, for users with fewer relevant items than k too (section 5).
+#
+# In a notebook: `from mfcore.exercises import t01; t01.check_als_biases(als_biases)`.
+# From a console: `mfcore exercises template t01 -o my_t01.py` writes the stubs
+# with their tasks, `mfcore exercises check t01 my_t01.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -35,20 +35,17 @@
 # fewer of the *extra* experiments.
 
 # %%
-import inspect
 import os
 from itertools import combinations
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from mfcore import FunkMF, GlobalMean, Ratings
-from mfcore import plots
 from mfcore.data import random_split
 from mfcore.data.split import TrainTest
 from mfcore.tutorial.toy import TOY_R, toy_init, toy_sgd, toy_vectorized
+from mfcore.tutorial import Figures, show_source
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -56,16 +53,10 @@ K, ITERATIONS, LR, REG, TOY_SEED = 2, 5000, 0.01, 0.02, 0   # the notebook's set
 CHECKPOINTS = (10, 30, 100, 300, 1000, 3000) if not FAST else (10, 100)
 N_SPLITS = 16 if not FAST else 3                           # random toy splits in section 5
 
-FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-02-"))
+FIGURES = Figures(2)
+FIG_DIR = FIGURES.dir
+show = FIGURES.show
 np.set_printoptions(precision=8, suppress=True)
-
-
-def show(fig, name):
-    """Save a figure into the temporary folder, display it (if the backend can), close it."""
-    print(f"[figure] {plots.save_figure(fig, FIG_DIR / f'{name}.png', dpi=80)}")
-    plt.show()
-    plt.close(fig)
-
 
 # %% [markdown]
 # ## 1. The toy matrix
@@ -97,7 +88,7 @@ print(toy_ratings, f"-> {observed.sum()} ratings, {(~observed).sum()} blanks")
 # draws them from a private `RandomState(0)` and never touches the global one:
 
 # %%
-print(inspect.getsource(toy_init))
+show_source(toy_init)
 
 # %% [markdown]
 # The loss both aim at is the squared error on the rated cells plus a penalty:
@@ -110,7 +101,7 @@ print(inspect.getsource(toy_init))
 # keeps.
 
 # %%
-print(inspect.getsource(toy_sgd))
+show_source(toy_sgd)
 
 # %% [markdown]
 # **Algorithm B** (`toy_vectorized`) sweeps differently: first every user moves
@@ -119,14 +110,14 @@ print(inspect.getsource(toy_sgd))
 # factor 2.
 
 # %%
-print(inspect.getsource(toy_vectorized))
+show_source(toy_vectorized)
 
 # %% [markdown]
 # ## 3. Reproducing the notebook to every printed digit
 #
 # The notebook printed U Iᵀ after 5,000 sweeps of each algorithm. Those numbers
-# are copied below from shared/reference/SEED_RESULTS.md (8 decimals each).
-# mfcore must give the same digits.
+# are copied below from its printed output (8 decimals each). mfcore must give
+# the same digits.
 
 # %%
 PUBLISHED_SGD = np.array([
@@ -362,3 +353,18 @@ print(f"{orphaning} of the {n_trios} possible 3-cell test sets leave a user or a
 # 5. How many test cells would you need before the spread of the test RMSE
 #    between splits falls below 0.1? (Hint: simulate with a larger synthetic
 #    matrix from `mfcore.data.make_ratings`.)
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t02`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `toy_sgd_sweep(R, U, I, lr, reg)`: one sweep of algorithm A.
+# - `toy_vectorized_sweep(R, U, I, lr, reg)`: one sweep of algorithm B.
+#
+# In a notebook: `from mfcore.exercises import t02; t02.check_toy_sgd_sweep(toy_sgd_sweep)`.
+# From a console: `mfcore exercises template t02 -o my_t02.py` writes the stubs
+# with their tasks, `mfcore exercises check t02 my_t02.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -51,7 +51,8 @@ from mfcore import BiasedMF, engines
 from mfcore import plots
 from mfcore.data import load_dataset, random_split
 from mfcore.engines import mf_jit, mf_loop, mf_vectorized
-from mfcore.tutorial import Figures, find_results, tutorial_dataset
+from mfcore.tutorial import (Figures, FullRun, display, find_results,
+                             plot_full_run, show_doc, source, tutorial_dataset)
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -61,12 +62,13 @@ N_EQUIV = 5_000 if not FAST else 1_000    # ratings in the engine-equivalence ch
 N_LOOP = 20_000 if not FAST else 2_000    # ratings timed with the slow loop engine
 TIMING_REPEATS = 5 if not FAST else 2
 BATCH_SIZES = (256, 4096)                 # minibatches of the vectorized engine
+RUN = FullRun(3, FAST)                    # fast mode prints the full run's results beside its own
 
 ML100K, DATASET = tutorial_dataset()
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-03")
+FIGURES = Figures(3)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -85,13 +87,13 @@ print(f"{DATASET}: train {len(train):,}, test {len(test):,}")
 
 # %%
 doc = inspect.getdoc(BiasedMF)
-print(doc[doc.index("SGD updates"):doc.index("Parameters")].rstrip())
+show_doc(doc[doc.index("SGD updates"):doc.index("Parameters")].rstrip())
 
 # %% [markdown]
 # and the engine package states what every engine must honour:
 
 # %%
-print(inspect.getdoc(engines).split("Every kernel")[0].rstrip())
+show_doc(inspect.getdoc(engines).split("Every kernel")[0].rstrip())
 
 # %% [markdown]
 # ## 2. The three engines, read from the package
@@ -103,7 +105,7 @@ print(inspect.getdoc(engines).split("Every kernel")[0].rstrip())
 # compiles: no helper functions, no globals.
 
 # %%
-loop_src = inspect.getsource(mf_loop.biased_epoch)
+loop_src = source(mf_loop.biased_epoch)
 print(loop_src)
 
 # %% [markdown]
@@ -114,7 +116,7 @@ print(loop_src)
 # *scatter-add* them back. Every array line carries its shape.
 
 # %%
-vec_src = inspect.getsource(mf_vectorized.biased_epoch)
+vec_src = source(mf_vectorized.biased_epoch)
 print(vec_src)
 
 # %% [markdown]
@@ -351,11 +353,12 @@ for B in (1,) + BATCH_SIZES:
                      batch_size=B, rng=SEED).fit(train, monitor=test)
     curves[f"B={B} ({engine})"] = model.history_["test_rmse_clipped"]
     final[B] = model.evaluate(test)["rmse"]
-    print(f"B = {B:>4} ({engine:>10}): test RMSE after {N_EPOCHS} epochs {final[B]:.4f}, "
-          f"{np.sum(model.history_['seconds']):.2f} s of training")
+    RUN.show(f"batch_{B}", f"B = {B:>4} ({engine:>10}): test RMSE after {N_EPOCHS} epochs {final[B]:.4f}, "
+                           f"{np.sum(model.history_['seconds']):.2f} s of training")
 
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.plot_learning_curves(curves, ax=ax, ylabel="test RMSE (clipped)")
+plot_full_run(ax, RUN.curves("batch_curves", curves))
 ax.set_title("Same lr and epochs, different minibatch sizes")
 show(fig, "batch_size_curves")
 
@@ -393,7 +396,8 @@ for B in BATCH_SIZES:
 # - Loop and JIT are bit-identical in float64; vectorized at batch size 1
 #   matches to ~1e-16 (a different summation order inside the dot product).
 # - `P[u] += g` keeps one update per repeated row; with batches of 1,024 on
-#   ML-100k that would silently drop most of the item updates. Use `np.add.at`.
+#   ML-100k that would silently drop about half of the user and item
+#   updates (most of them at 4,096). Use `np.add.at`.
 # - JIT ≫ vectorized ≫ loop in speed. With summed updates and a small `lr`,
 #   batches of a few thousand cost almost no accuracy per epoch on ML-100k.
 #   `engine="jit-fast"` goes about 2x further by changing the memory layout and
@@ -419,3 +423,39 @@ for B in BATCH_SIZES:
 #    the repeat counts printed above.
 # 5. Set `NUMBA_DISABLE_JIT=1` in the environment and rerun section 5. What does
 #    the `jit` row measure then?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t03`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `sgd_step(r, mu, b_u, b_i, p_u, q_i, lr, reg)`:
+#   one per-rating step (U1)-(U4).
+# - `vectorized_epoch(users, items, ratings, order, mu, bu, bi, P, Q, lr, reg, batch_size)`:
+#   section 4's minibatch epoch, repeated rows included.
+#
+# In a notebook: `from mfcore.exercises import t03; t03.check_sgd_step(sgd_step)`.
+# From a console: `mfcore exercises template t03 -o my_t03.py` writes the stubs
+# with their tasks, `mfcore exercises check t03 my_t03.py` checks them
+# (`python -m mfcore.exercises` is the same command).
+
+# %% [markdown]
+# What a check looks like, on a first attempt at `sgd_step` with a classic
+# slip: it updates `p_u`, then uses the new value in `q_i`'s update.
+
+# %%
+from mfcore.exercises import t03  # noqa: E402
+
+
+def sgd_step(r, mu, b_u, b_i, p_u, q_i, lr, reg):
+    e = r - (mu + b_u + b_i + p_u @ q_i)
+    b_u, b_i = b_u + lr * (e - reg * b_u), b_i + lr * (e - reg * b_i)
+    p_u = p_u + lr * (e * q_i - reg * p_u)
+    q_i = q_i + lr * (e * p_u - reg * q_i)      # the slip: p_u is already the new one
+    return b_u, b_i, p_u, q_i
+
+
+first_attempt = t03.check_sgd_step(sgd_step)
+display(first_attempt)

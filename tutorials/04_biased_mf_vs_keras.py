@@ -51,23 +51,26 @@ from mfcore.data import load_dataset, random_split
 from mfcore.models.keras_mf import BiasedMFKeras
 from mfcore.nn.mfnet import MFNet
 from mfcore.nn.optim import SGD
-from mfcore.reference import keras_reference
-from mfcore.tutorial import Figures, find_results, tutorial_dataset
+from mfcore.reference import SURPRISE_RMSE, keras_reference
+from mfcore.tutorial import (Figures, FullRun, find_results, plot_full_run,
+                             show_doc, show_source, tutorial_dataset)
 
 SEED = 42                                              # the 80/20 split of the Keras reference
 FAST = os.environ.get("MFCORE_FAST") == "1"
 N_EPOCHS = 15 if not FAST else 2                       # the Keras regime: 15 epochs
 TUNED_EPOCHS = BiasedMF().n_epochs if not FAST else 2  # the tuned model's default (35)
+RUN = FullRun(4, FAST)                                 # fast mode: the full run's results too
 N_SAMPLES = 10                                         # sample predictions shown
 TOP_N = 10
-SURPRISE = {"BaselineOnly": 0.9514, "SVD (k=100)": 0.9468}   # SEED_RESULTS.md, 80/20 split
+SURPRISE = {"BaselineOnly": SURPRISE_RMSE[("ml-100k", "random:0.2")]["BaselineOnly"],   # defaults,
+            "SVD (k=100)": SURPRISE_RMSE[("ml-100k", "random:0.2")]["SVD"]}             # 80/20 split
 
 ML100K, DATASET = tutorial_dataset(
     'The Keras and Surprise figures below were measured on ML-100k and do not apply to it.')
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-04")
+FIGURES = Figures(4)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -123,8 +126,8 @@ else:
 # the batch loss:
 
 # %%
-print(inspect.getsource(SGD._update))
-print(inspect.getsource(MFNet.loss_and_grads))
+show_source(SGD._update)
+show_source(MFNet.loss_and_grads)
 
 # %% [markdown]
 # `BiasedMFKeras` ties these together (the NumPy layer graph above is its
@@ -155,17 +158,18 @@ if keras_curve is not None and DATASET == "ml-100k":
     per_epoch = pd.DataFrame({"mfcore": pd.Series(ours_curve, index=range(1, len(ours_curve) + 1)),
                               "Keras": pd.Series(keras_curve, index=range(1, len(keras_curve) + 1))})
     per_epoch["difference"] = per_epoch["mfcore"] - per_epoch["Keras"]
-    print(per_epoch.round(4).to_string())
+    RUN.show("per_epoch", per_epoch.round(4).to_string())
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.plot_learning_curves(curves, ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("keras_regime", {"mfcore BiasedMFKeras": ours_curve}))
 ax.set_title(f"Biased MF, Keras regime, {DATASET} 80/20")
 show(fig, "keras_regime_curves")
 
 # %% [markdown]
 # ## 3. mfcore, Keras and Surprise on one split
 #
-# The Surprise figures come from shared/reference/SEED_RESULTS.md (its default
-# BaselineOnly and SVD, re-run on this split). The biases and the global mean
+# The Surprise figures are its default BaselineOnly and SVD run on this split
+# (shipped in `mfcore.reference.SURPRISE_RMSE`). The biases and the global mean
 # are fitted here. "Best @ epoch" picks the epoch on the test set, so it is
 # optimistic; the final figure is the honest one.
 
@@ -185,11 +189,9 @@ rows = [
 table = pd.DataFrame([{"model": m, "implementation": impl, "final RMSE": r,
                        "best @ epoch": f"{b[0]:.4f} @ {b[1]}" if b else "-"}
                       for m, impl, r, b in rows])
-print(table.round(4).to_string(index=False))
+RUN.show("table", table.round(4).to_string(index=False))
 gap = res_keras_style["rmse"] - keras_final
-print(f"\nmfcore - Keras, final RMSE: {gap:+.4f}")
-if FAST:
-    print("(fast mode: mfcore ran only a few epochs, so the gap is not meaningful)")
+RUN.show("gap", f"mfcore - Keras, final RMSE: {gap:+.4f} (mfcore after {N_EPOCHS} epochs)")
 
 # %% [markdown]
 # Over the full 15 epochs the two curves stay within about a thousandth of each
@@ -253,23 +255,25 @@ if RESULTS is not None and (RESULTS / "selection.json").is_file():
 
 # %%
 doc = inspect.getdoc(BiasedMF)
-print(doc[doc.index("How the defaults were chosen"):doc.index("Unknown users")].rstrip())
+show_doc(doc[doc.index("How the defaults were chosen"):doc.index("Unknown users")].rstrip())
 
 # %%
 tuned = BiasedMF(n_epochs=TUNED_EPOCHS, rng=SEED)
 print(tuned)
 tuned.fit(train, monitor=test)
 res_tuned = tuned.evaluate(test)
-print(f"tuned BiasedMF: test RMSE {res_tuned['rmse']:.4f} (MAE {res_tuned['mae']:.4f}) after "
-      f"{TUNED_EPOCHS} epochs, {np.sum(tuned.history_['seconds']):.2f} s of training")
-print(f"vs Keras regime {res_keras_style['rmse']:.4f}, Keras {keras_final:.4f}, "
-      f"Surprise SVD {SURPRISE['SVD (k=100)']:.4f}")
+RUN.show("tuned", f"tuned BiasedMF: test RMSE {res_tuned['rmse']:.4f} (MAE {res_tuned['mae']:.4f}) after "
+         f"{TUNED_EPOCHS} epochs, {np.sum(tuned.history_['seconds']):.2f} s of training")
+RUN.show("tuned_vs", f"vs Keras regime {res_keras_style['rmse']:.4f}, Keras {keras_final:.4f}, "
+         f"Surprise SVD {SURPRISE['SVD (k=100)']:.4f}")
 
 # %%
 curves_all = dict(curves)
 curves_all["mfcore BiasedMF (tuned, per-rating SGD)"] = tuned.history_["test_rmse_clipped"]
 fig, ax = plt.subplots(figsize=(8, 4.2))
 plots.plot_learning_curves(curves_all, ax=ax, ylabel="test RMSE (clipped to 1-5)")
+tuned_curve = curves_all["mfcore BiasedMF (tuned, per-rating SGD)"]
+plot_full_run(ax, RUN.curves("tuned", {"mfcore BiasedMF (tuned)": tuned_curve}))
 for name, value in SURPRISE.items():
     ax.axhline(value, linestyle=":", linewidth=1, color="grey")
     ax.annotate(f"Surprise {name}", (TUNED_EPOCHS, value), fontsize=8, color="grey",
@@ -301,7 +305,7 @@ samples = pd.DataFrame({
     "tuned BiasedMF": tuned.predict(u_s, i_s, clip=True),
     "Keras regime": keras_style.predict(u_s, i_s, clip=True),
 })
-print(samples.round(2).to_string(index=False))
+RUN.show("samples", samples.round(2).to_string(index=False))
 
 # %% [markdown]
 # The predictions hug the middle of the scale: a model that minimises squared
@@ -311,7 +315,7 @@ print(samples.round(2).to_string(index=False))
 # %%
 p_all = tuned.predict(test.users, test.items, clip=True)
 by_level = pd.DataFrame({"real": test.values, "predicted": p_all}).groupby("real")["predicted"]
-print(by_level.agg(["count", "mean", "std"]).round(3).to_string())
+RUN.show("by_level", by_level.agg(["count", "mean", "std"]).round(3).to_string())
 
 # %% [markdown]
 # ## 6. Top-10 recommendations for one user
@@ -333,7 +337,7 @@ for row in liked:
 # %%
 top = tuned.recommend(user_raw, n=TOP_N)
 top["genres"] = train.item_info["genres"].reindex(top["item"]).to_numpy()
-print(top.round(3).to_string(index=False))
+RUN.show("top", top.round(3).to_string(index=False))
 
 # %% [markdown]
 # A ranking uses the *unclipped* prediction (for some users it exceeds 5),
@@ -349,8 +353,8 @@ print(top.round(3).to_string(index=False))
 # %%
 heldout = np.flatnonzero(test.users == u)
 hits = set(top["item"]) & set(test.item_map.to_raw(test.items[heldout]))
-print(f"of this user's {heldout.size} held-out test ratings, {len(hits)} are in the top {TOP_N}: "
-      f"{sorted(test.item_title(test.item_map.to_index(h)) for h in hits)}")
+RUN.show("hits", f"of this user's {heldout.size} held-out test ratings, {len(hits)} are in the top {TOP_N}: "
+         f"{sorted(test.item_title(test.item_map.to_index(h)) for h in hits)}")
 
 # %% [markdown]
 # ## Summary
@@ -381,3 +385,19 @@ print(f"of this user's {heldout.size} held-out test ratings, {len(hits)} are in 
 #    has that split too (`keras_reference.json`, key `"u1"`).
 # 5. Pick a user with fewer than 25 training ratings and one with more than
 #    300. Whose top-10 list looks more personal, and why?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t04`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `batch_gradients(P, Q, bu, bi, u, i, y)`:
+#   the gradient of the Keras regime's batch-mean loss in every table.
+# - `momentum_step(w, v, g, lr, momentum)`: Keras' momentum rule (K1)-(K2).
+#
+# In a notebook: `from mfcore.exercises import t04; t04.check_batch_gradients(batch_gradients)`.
+# From a console: `mfcore exercises template t04 -o my_t04.py` writes the stubs
+# with their tasks, `mfcore exercises check t04 my_t04.py` checks them
+# (`python -m mfcore.exercises` is the same command).

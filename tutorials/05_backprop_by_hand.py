@@ -42,18 +42,16 @@
 # %%
 import inspect
 import os
-import tempfile
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mfcore import plots
 from mfcore.engines.nn_numpy import scatter_add_rows
 from mfcore.nn import SGD, Dense, Embedding, ReLU, collect, mse
 from mfcore.nn import gradcheck
 from mfcore.nn.gradcheck import check_gradients, check_layer, numerical_gradient
 from mfcore.nn.layers import RowGrad
+from mfcore.tutorial import Figures, show_doc, show_source
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -62,19 +60,13 @@ N_ROWS, K = 6, 3                # Embedding table: 6 ids, K = 3 columns
 IDS = np.array([1, 4, 1, 0, 1])  # a batch in which id 1 appears three times
 EPS_GRID = np.logspace(-12, -1, 23 if not FAST else 12)  # step sizes of the finite-difference sweep
 LR, MOMENTUM = 0.08, 0.9        # the Keras regime of tutorial 04
-FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-05-"))
+FIGURES = Figures(5)
+FIG_DIR = FIGURES.dir
+show = FIGURES.show
 np.set_printoptions(precision=4, suppress=True)
 
-
-def show(fig, name):
-    """Save a figure into the temporary folder, display it (if the backend can), close it."""
-    print(f"[figure] {plots.save_figure(fig, FIG_DIR / f'{name}.png', dpi=80)}")
-    plt.show()
-    plt.close(fig)
-
-
 rng = np.random.default_rng(SEED)
-print(f"fast mode: {FAST}   figures go to: {FIG_DIR}")
+print(f"fast mode: {FAST}")
 
 # %% [markdown]
 # ## 1. The Dense layer: forward
@@ -87,7 +79,7 @@ print(f"fast mode: {FAST}   figures go to: {FIG_DIR}")
 # because the backward pass will need it.
 
 # %%
-print(inspect.getsource(Dense.forward))
+show_source(Dense.forward)
 
 dense = Dense(N_IN, N_OUT, rng=SEED)            # glorot-uniform kernel, zero bias, as Keras
 dense.params["bias"][:] = rng.normal(size=N_OUT)  # a non-zero bias, so that it shows up
@@ -117,7 +109,7 @@ print("x", x.shape, " W", dense.params["kernel"].shape, " b", dense.params["bias
 # and every entry of y matters.
 
 # %%
-print(inspect.getsource(Dense.backward))
+show_source(Dense.backward)
 
 R = rng.normal(size=y.shape)                    # δ = ∂L/∂y for L = sum(y * R)
 dx = dense.backward(R)
@@ -211,9 +203,9 @@ show(fig, "finite_difference_error")
 # move cancel exactly.
 
 # %%
-print(inspect.getdoc(gradcheck).split("\n\nThe floor")[0])
+show_doc(inspect.getdoc(gradcheck).split("\n\nThe floor")[0])
 print()
-print(inspect.getsource(numerical_gradient))
+show_source(numerical_gradient)
 
 # %%
 dense_check = check_layer(dense, x, rng=SEED)
@@ -265,9 +257,9 @@ print("ReLU, inputs |z| >= 0.1: ", relu_check)
 # repeated ids already summed.
 
 # %%
-print(inspect.getdoc(Embedding).split("\n\n")[1])
-print(inspect.getsource(Embedding.forward))
-print(inspect.getsource(Embedding.backward))
+show_doc(inspect.getdoc(Embedding).split("\n\n")[1])
+show_source(Embedding.forward)
+show_source(Embedding.backward)
 
 # %% [markdown]
 # Our batch `IDS` holds id 1 three times. The tempting NumPy line
@@ -349,7 +341,7 @@ for name, err in max_rel_errors.items():
 # second.
 
 # %%
-print(inspect.getsource(SGD._update))
+show_source(SGD._update)
 
 ids_2 = np.array([0, 1, 3, 3, 5])             # the second batch: no id 4
 snap = {k: v.copy() for k, v in params.items()}
@@ -426,3 +418,19 @@ ghost_row_moved = moved[1] > 0
 #    Dense kernel?
 # 5. Check `mfcore.nn.Sigmoid` at an input of 40. What goes wrong, and is it
 #    the backward pass or the check?
+#
+# ### Checked exercises
+#
+# Three exercises check themselves (`mfcore.exercises.t05`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `dense_backward(x, W, b, delta)`: section 2's three formulas.
+# - `embedding_backward(ids, delta, n_rows)`: section 4's scatter-add.
+# - `dot_backward(a, b, delta)`: the backward pass of exercise 1 above.
+#
+# In a notebook: `from mfcore.exercises import t05; t05.check_dense_backward(dense_backward)`.
+# From a console: `mfcore exercises template t05 -o my_t05.py` writes the stubs
+# with their tasks, `mfcore exercises check t05 my_t05.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -61,7 +61,8 @@ from mfcore.models._neural import NeuralRecommender               # noqa: E402
 from mfcore.models.keras_mf import BiasedMFKeras                  # noqa: E402
 from mfcore.models.residual import ResidualMF, ResidualNet        # noqa: E402
 from mfcore.reference import keras_curve                          # noqa: E402
-from mfcore.tutorial import Figures, find_results, tutorial_dataset                 # noqa: E402
+from mfcore.tutorial import (Figures, FullRun, find_results, plot_full_run,  # noqa: E402
+                             show_source, tutorial_dataset)
 
 SEED = 42                                  # the 80/20 split of the Keras reference
 SPLIT = "random:0.2"                       # that split, in mfcore.reference's spelling
@@ -73,12 +74,13 @@ BATCH_FOR_GRADIENTS = 128                  # one Keras-sized batch for section 2
 VARIANTS = {"K15-512": (15, 512, "default"), "K10-400": (10, 400, "k10-400")}
 if FAST:
     VARIANTS = {"K15-512": VARIANTS["K15-512"]}
+RUN = FullRun(6, FAST)                     # fast mode prints the full run's results beside its own
 
 ML100K, DATASET = tutorial_dataset(
     'The Keras curves below are then the ones measured on ml-latest-small.')
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-06")
+FIGURES = Figures(6)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -115,7 +117,7 @@ print(f"{DATASET}: train {len(train):,}, test {len(test):,} (random 80/20, rng={
 # mfcore's `ResidualNet.backward` is these lines, nothing else:
 
 # %%
-print(inspect.getsource(ResidualNet.backward))
+show_source(ResidualNet.backward)
 
 # %% [markdown]
 # ## 2. Both paths reach the embeddings: a check by hand
@@ -191,10 +193,10 @@ print(pd.Series(report_init).to_string())
 # to every entry of every table (rows outside the batch keep moving on their
 # momentum), and **a new random order of the training rows at every epoch**.
 # That last point is easy to lose: in Keras 3, once `set_random_seed` is
-# called, `fit(shuffle=True)` replays the same order every epoch, and
-# shared/reference/SEED_RESULTS.md records that the residual model then ends
-# far worse; the reference script therefore draws a fresh permutation per
-# epoch, and so does mfcore. Here is the shared fit loop doing it:
+# called, `fit(shuffle=True)` replays the same order every epoch, and the
+# residual model then ends far worse (found while making the reference runs);
+# the reference script therefore draws a fresh permutation per epoch, and so
+# does mfcore. Here is the shared fit loop doing it:
 
 # %%
 src = inspect.getsource(NeuralRecommender._fit)
@@ -223,9 +225,9 @@ for name, (k, hidden, variant) in VARIANTS.items():
     models[name] = model
     ours[name] = np.asarray(model.history_["test_rmse_clipped"])
     keras[name] = keras_curve("residual-mf", DATASET, SPLIT, variant)
-    print(f"residual {name}: final test RMSE {ours[name][-1]:.4f} after {N_EPOCHS} epochs, "
-          f"{np.sum(model.history_['seconds']):.1f} s of training "
-          f"(+ {model.history_.compile_seconds:.1f} s compiling)")
+    RUN.show(f"fit {name}", f"residual {name}: final test RMSE {ours[name][-1]:.4f} after {N_EPOCHS} epochs, "
+                            f"{np.sum(model.history_['seconds']):.1f} s of training "
+                            f"(+ {model.history_.compile_seconds:.1f} s compiling)")
 
 # %% [markdown]
 # Before comparing, check that the reference curve really belongs to this
@@ -252,7 +254,8 @@ for name in VARIANTS:
     kc = np.asarray(keras[name]["val_rmse_clipped"][:n])
     per_epoch[name] = pd.DataFrame({"mfcore": ours[name], "Keras": kc, "difference": ours[name] - kc},
                                    index=pd.RangeIndex(1, n + 1, name="epoch"))
-    print(f"residual {name}\n{per_epoch[name].round(4).to_string()}\n")
+RUN.show("per_epoch", "\n\n".join(f"residual {name}\n{per_epoch[name].round(4).to_string()}"
+                                   for name in VARIANTS))
 
 # %%
 fig, axes = plt.subplots(1, len(VARIANTS), figsize=(6.5 * len(VARIANTS), 4), squeeze=False)
@@ -260,6 +263,7 @@ for ax, name in zip(axes[0], VARIANTS):
     plots.plot_learning_curves({"mfcore ResidualMF": ours[name],
                                 "Keras (reference run)": keras[name]["val_rmse_clipped"]},
                                ax=ax, ylabel="test RMSE (clipped to 1-5)")
+    plot_full_run(ax, RUN.curves(f"curve {name}", {"mfcore ResidualMF": ours[name]}))
     ax.set_title(f"Residual MF {name}, {DATASET} 80/20")
 show(fig, "residual_vs_keras")
 
@@ -278,7 +282,7 @@ show(fig, "residual_vs_keras")
 # %%
 report_trained, _, _ = path_report(models["K15-512"].net_, u_b, i_b, y_b, "trained K15-512")
 paths = pd.DataFrame([report_init, report_trained]).set_index("network")
-print(paths.to_string(float_format="{:.3g}".format))
+RUN.show("paths", paths.to_string(float_format="{:.3g}".format))
 
 # %% [markdown]
 # ## 5. One table
@@ -313,15 +317,13 @@ for label, our_curve, ref in [*[(f"residual {n}", ours[n], keras[n]) for n in VA
 rows.append({"model": "biases (ALS)", "implementation": "mfcore", "epochs": "-",
              "best @ epoch": "-", "final": res_biases["rmse"]})
 table = pd.DataFrame(rows)
-print(table.round(4).to_string(index=False))
+RUN.show("table", table.round(4).to_string(index=False))
 gaps = {name: (ours[name].min() - np.min(keras[name]["val_rmse_clipped"]),
                ours[name][-1] - keras[name]["val_rmse_clipped"][-1]) for name in VARIANTS}
-for name, (g_best, g_final) in gaps.items():
-    print(f"residual {name}, mfcore - Keras: {g_best:+.4f} at the best epochs, {g_final:+.4f} at the last")
 largest_gap = max(abs(g) for pair in gaps.values() for g in pair)
-print(f"largest gap: {largest_gap:.4f}")
-if FAST:
-    print(f"(fast mode: mfcore trained {N_EPOCHS} epochs, Keras' rows are its full 15-epoch runs)")
+RUN.show("gaps", "\n".join([f"residual {name}, mfcore - Keras: {g_best:+.4f} at the best epochs, "
+                            f"{g_final:+.4f} at the last" for name, (g_best, g_final) in gaps.items()]
+                           + [f"largest gap: {largest_gap:.4f}"]))
 
 # %% [markdown]
 # In the full run (15 epochs), measured on this machine: mfcore's K15-512
@@ -330,8 +332,9 @@ if FAST:
 # Keras' final, which rose over its last epochs. Every gap is below 0.01,
 # the project's acceptance band, and comparable to the epoch-to-epoch wobble
 # of either curve (look at the per-epoch tables: a single epoch often moves
-# the RMSE by 0.005). Run the tutorial without `MFCORE_FAST` to see the
-# figures for yourself; the lines above print them.
+# the RMSE by 0.005). In fast mode the lines above print the committed full
+# run's figures below this run's; run the tutorial without `MFCORE_FAST` to
+# measure them yourself.
 
 # %% [markdown]
 # ## 6. What does the side branch add?
@@ -367,9 +370,9 @@ term_side = np.where(z_t > 0, z_t, np.expm1(np.minimum(z_t, 0.0))) @ prm["dense_
     + prm["dense_2/bias"][0]
 terms_ok = np.allclose(mu + term_bias + term_dot + term_side, res_model.predict(u_t, i_t))
 terms = pd.DataFrame({"b_u + b_i": term_bias, "p_u . q_i": term_dot, "side branch": term_side})
-print(terms.describe().loc[["mean", "std", "min", "max"]].round(3).to_string())
-print(f"the three terms + mu reproduce model.predict: {terms_ok}; "
-      f"correlation of the dot and side terms: {np.corrcoef(term_dot, term_side)[0, 1]:.2f}")
+RUN.show("terms", terms.describe().loc[["mean", "std", "min", "max"]].round(3).to_string())
+RUN.show("terms corr", f"the three terms + mu reproduce model.predict: {terms_ok}; "
+                       f"correlation of the dot and side terms: {np.corrcoef(term_dot, term_side)[0, 1]:.2f}")
 
 # %% [markdown]
 # **How much accuracy does it add?** Same settings, side by side:
@@ -380,16 +383,16 @@ side_gain = pd.DataFrame({
     "test RMSE, final": [ours["K15-512"][-1], ours_biased[-1]],
     "train loss, last epoch": [res_model.history_["train_loss"][-1], biased.history_["train_loss"][-1]],
 }, index=["residual K15-512", "biased MF (Keras regime)"])
-print(side_gain.round(4).to_string())
+RUN.show("side_gain", side_gain.round(4).to_string())
 gain_best = ours_biased.min() - ours["K15-512"].min()
 gain_final = ours_biased[-1] - ours["K15-512"][-1]
-print(f"\nbiased MF - residual: {gain_best:+.4f} at the best epochs, {gain_final:+.4f} at the last")
-if FAST:
-    print("(fast mode: two epochs only; the gain is not meaningful)")
+RUN.show("gain", f"biased MF - residual: {gain_best:+.4f} at the best epochs, {gain_final:+.4f} at the last")
 
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.plot_learning_curves({"residual K15-512": ours["K15-512"], "biased MF (Keras regime)": ours_biased},
                            ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("gain curves", {"residual K15-512": ours["K15-512"],
+                                             "biased MF (Keras regime)": ours_biased}))
 ax.axhline(res_biases["rmse"], linestyle=":", color="grey", linewidth=1)
 ax.annotate("biases only", (1, res_biases["rmse"]), fontsize=8, color="grey", va="bottom")
 ax.set_title(f"Same regime, with and without the side branch ({DATASET} 80/20)")
@@ -445,3 +448,19 @@ show(fig, "side_branch_gain")
 # 5. Use `early_stopping=True` with a validation slice of the *training*
 #    part (`random_split(train, 0.1, rng=0)`), so that the epoch is not chosen
 #    on the test set. Where does each model stop, and what is its test RMSE?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t06`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `elu_backward(z, delta)`: ELU's backward pass.
+# - `user_factor_gradient(P, Q, bu, bi, W1, c1, w2, c2, u, i, y)`:
+#   the gradient of P through both paths, as in section 2.
+#
+# In a notebook: `from mfcore.exercises import t06; t06.check_elu_backward(elu_backward)`.
+# From a console: `mfcore exercises template t06 -o my_t06.py` writes the stubs
+# with their tasks, `mfcore exercises check t06 my_t06.py` checks them
+# (`python -m mfcore.exercises` is the same command).

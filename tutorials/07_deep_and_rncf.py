@@ -64,7 +64,7 @@ from mfcore.models.deep import DeepMF, DeepNet                    # noqa: E402
 from mfcore.models.rncf import RNCF                               # noqa: E402
 from mfcore.nn import BatchNormalization, Dropout                 # noqa: E402
 from mfcore.reference import keras_curve                          # noqa: E402
-from mfcore.tutorial import Figures, find_results, tutorial_dataset                 # noqa: E402
+from mfcore.tutorial import Figures, FullRun, find_results, plot_full_run, tutorial_dataset  # noqa: E402
 
 SEED = 42                                      # the 80/20 split of the Keras reference
 SPLIT = "random:0.2"
@@ -73,12 +73,13 @@ DEEP_EPOCHS = 25 if not FAST else 2            # the Netflix notebook's model: 2
 RNCF_EPOCHS = 15 if not FAST else 2            # per stage, as in the residual notebook
 RNCF_UNITS = (512, 256, 256) if not FAST else (64, 32, 32)   # stages 2 and 3
 DEEP_BATCH = DeepMF().batch_size               # 1024
+RUN = FullRun(7, FAST)                         # fast mode prints the full run's results beside its own
 
 ML100K, DATASET = tutorial_dataset(
     'The Keras curves below are then the ones measured on ml-latest-small.')
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-07")
+FIGURES = Figures(7)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -228,13 +229,13 @@ def record_modes(epoch, logs, model):
 
 deep = DeepMF(n_epochs=DEEP_EPOCHS, rng=SEED).fit(train, monitor=test, callbacks=[record_modes])
 ours_deep = np.asarray(deep.history_["test_rmse_clipped"])
-print(f"deep: final test RMSE {ours_deep[-1]:.4f} after {DEEP_EPOCHS} epochs, "
-      f"{np.sum(deep.history_['seconds']):.1f} s of training")
+RUN.show("deep", f"deep: final test RMSE {ours_deep[-1]:.4f} after {DEEP_EPOCHS} epochs, "
+                 f"{np.sum(deep.history_['seconds']):.1f} s of training")
 
 # %%
 modes = pd.DataFrame(modes).set_index("epoch")
 modes["cost of the moving statistics"] = modes["inference mode"] - modes["batch statistics"]
-print(modes.round(4).to_string())
+RUN.show("modes", modes.round(4).to_string())
 
 # %% [markdown]
 # Now the Keras reference run of the same network on the same split (after
@@ -257,7 +258,7 @@ n = len(ours_deep)
 deep_per_epoch = pd.DataFrame({"mfcore": ours_deep, "Keras": keras_deep_curve[:n],
                                "difference": ours_deep - keras_deep_curve[:n]},
                               index=pd.RangeIndex(1, n + 1, name="epoch"))
-print(deep_per_epoch.round(4).to_string())
+RUN.show("deep per_epoch", deep_per_epoch.round(4).to_string())
 
 # %% [markdown]
 # And the plain variant (`plain=True`: concat → Dense 512 → ReLU → Dense 1,
@@ -266,20 +267,23 @@ print(deep_per_epoch.round(4).to_string())
 # %%
 plain = DeepMF(plain=True, units=512, n_epochs=DEEP_EPOCHS, rng=SEED).fit(train, monitor=test)
 ours_plain = np.asarray(plain.history_["test_rmse_clipped"])
-print(f"plain: final test RMSE {ours_plain[-1]:.4f} after {DEEP_EPOCHS} epochs, "
-      f"{np.sum(plain.history_['seconds']):.1f} s of training")
+RUN.show("plain", f"plain: final test RMSE {ours_plain[-1]:.4f} after {DEEP_EPOCHS} epochs, "
+                  f"{np.sum(plain.history_['seconds']):.1f} s of training")
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
 plots.plot_learning_curves({"mfcore DeepMF": ours_deep, "Keras (reference run)": keras_deep_curve,
                             "mfcore DeepMF plain": ours_plain},
                            ax=axes[0], ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(axes[0], RUN.curves("deep curves", {"mfcore DeepMF": ours_deep, "mfcore DeepMF plain": ours_plain}))
 axes[0].axhline(res_biases["rmse"], linestyle=":", color="grey", linewidth=1)
 axes[0].annotate("biases only", (1, res_biases["rmse"]), fontsize=8, color="grey", va="bottom")
 axes[0].set_title(f"Deep model (Netflix notebook), {DATASET} 80/20")
 plots.plot_learning_curves({"inference mode (moving statistics)": modes["inference mode"],
                             "batch statistics (training mode, no dropout)": modes["batch statistics"]},
                            ax=axes[1], ylabel="test RMSE, known pairs")
+plot_full_run(axes[1], RUN.curves("mode curves", {"inference mode": modes["inference mode"],
+                                                  "batch statistics": modes["batch statistics"]}))
 axes[1].set_title("The same mfcore network, evaluated two ways")
 show(fig, "deep_vs_keras")
 
@@ -299,9 +303,7 @@ deep_table = pd.DataFrame(
                             ("deep plain (512)", "mfcore", ours_plain)]]
     + [{"model": "biases (ALS)", "implementation": "mfcore", "epochs": "-", "best @ epoch": "-",
         "final": res_biases["rmse"]}])
-print(deep_table.round(4).to_string(index=False))
-if FAST:
-    print(f"(fast mode: mfcore trained {DEEP_EPOCHS} epochs; the Keras row is its full run)")
+RUN.show("deep table", deep_table.round(4).to_string(index=False))
 
 # %% [markdown]
 # What the full run (25 epochs) shows on this machine:
@@ -379,9 +381,10 @@ for target in ("corrected", "notebook"):
     model.fit(train, monitor=test, callbacks=[keep_best(target)])
     rncf[target] = model
     h = model.stage_histories_
-    print(f"RNCF, {target} error target: stage 1 final {h['stage1']['test_rmse_clipped'][-1]:.4f}, "
-          f"stage 3 final {model.history_['test_rmse_clipped'][-1]:.4f}; "
-          f"{sum(np.sum(x['seconds']) for x in (h['stage1'], h['stage2'], model.history_)):.1f} s of training")
+    seconds = sum(np.sum(x["seconds"]) for x in (h["stage1"], h["stage2"], model.history_))
+    RUN.show(f"rncf {target}", f"RNCF, {target} error target: stage 1 final "
+                               f"{h['stage1']['test_rmse_clipped'][-1]:.4f}, stage 3 final "
+                               f"{model.history_['test_rmse_clipped'][-1]:.4f}; {seconds:.1f} s of training")
 stage1 = rncf["corrected"].stage1_
 same_stage1 = (np.array_equal(rncf["corrected"].stage_histories_["stage1"]["test_rmse_clipped"],
                               rncf["notebook"].stage_histories_["stage1"]["test_rmse_clipped"])
@@ -412,14 +415,14 @@ target_notebook = (r_tr - f1_tr) ** 2
 targets_match = (np.isclose(target_corrected.mean(), rncf["corrected"].error_target_mean_, rtol=1e-10)
                  and np.isclose(target_notebook.mean(), rncf["notebook"].error_target_mean_, rtol=1e-10))
 decomposition = pd.Series({"mu^2": mu ** 2, "2 mu mean(e)": 2 * mu * e_tr.mean(), "mean(e^2)": np.mean(e_tr ** 2)})
-print(f"mean stage-2 target: corrected {target_corrected.mean():.4f}, notebook {target_notebook.mean():.4f} "
-      f"(equal to the models' error_target_mean_: {targets_match})")
-print(f"the notebook's mean target, term by term:\n{decomposition.round(4).to_string()}\n"
-      f"sum {decomposition.sum():.4f}")
-print(f"correlation with stage 1's signed error e: corrected target {corr(target_corrected, e_tr):+.3f}, "
-      f"notebook target {corr(target_notebook, e_tr):+.3f}")
-print(f"spread (std) of the notebook target {target_notebook.std():.3f}: its term 2 mu e alone "
-      f"{np.std(2 * mu * e_tr):.3f}, its term e^2 alone {np.std(e_tr ** 2):.3f}")
+RUN.show("targets", f"mean stage-2 target: corrected {target_corrected.mean():.4f}, notebook "
+                    f"{target_notebook.mean():.4f} (equal to the models' error_target_mean_: {targets_match})")
+RUN.show("decomposition", f"the notebook's mean target, term by term:\n{decomposition.round(4).to_string()}\n"
+                          f"sum {decomposition.sum():.4f}")
+RUN.show("target corr", f"correlation with stage 1's signed error e: corrected target "
+                        f"{corr(target_corrected, e_tr):+.3f}, notebook target {corr(target_notebook, e_tr):+.3f}")
+RUN.show("target spread", f"spread (std) of the notebook target {target_notebook.std():.3f}: its term 2 mu e "
+                          f"alone {np.std(2 * mu * e_tr):.3f}, its term e^2 alone {np.std(e_tr ** 2):.3f}")
 
 # %% [markdown]
 # So the bug's target is "about μ²" only on average. Its *variation* is
@@ -446,9 +449,9 @@ stage2 = pd.DataFrame({
     "corr(g, e^2) test": [corr(g_te[t], e_te ** 2) for t in rncf],
     "corr(g, r) test": [corr(g_te[t], r_te) for t in rncf],
 }, index=["corrected", "notebook"])
-print(stage2.round(3).to_string())
-print(f"\nstage 1's mean squared error: {np.mean(e_tr ** 2):.4f} on its training ratings, "
-      f"{np.mean(e_te ** 2):.4f} on the test ratings")
+RUN.show("stage2", stage2.round(3).to_string())
+RUN.show("stage1 mse", f"stage 1's mean squared error: {np.mean(e_tr ** 2):.4f} on its training ratings, "
+                       f"{np.mean(e_te ** 2):.4f} on the test ratings")
 
 # %% [markdown]
 # In the full run neither stage 2 ends up computing anything useful about a
@@ -456,8 +459,8 @@ print(f"\nstage 1's mean squared error: {np.mean(e_tr ** 2):.4f} on its training
 # every pair (std 0: the network collapsed after a loss spike, see section 6
 # (d)); with the bug it outputs about 12.9 for everybody, with a small
 # spread that correlates with neither the test errors nor the ratings. The
-# notebook's Keras stage 2 collapsed the same way (to 12.04, per
-# shared/reference/SEED_RESULTS.md). In fast mode the small networks have
+# notebook's own Keras stage 2 collapsed the same way (it printed one
+# constant, 12.04, for every pair). In fast mode the small networks have
 # not had time to collapse and g still varies a little.
 #
 # ## 6. Why RNCF underperforms
@@ -482,9 +485,7 @@ rncf_table = pd.DataFrame([{"model": m, "implementation": impl, "epochs": len(c)
                               "best @ epoch": "-", "final": res_biases["rmse"]},
                              {"model": "global mean", "implementation": "mfcore", "epochs": "-",
                               "best @ epoch": "-", "final": res_mean["rmse"]}])
-print(rncf_table.round(4).to_string(index=False))
-if FAST:
-    print(f"(fast mode: {RNCF_EPOCHS} epochs per stage and dense layers {RNCF_UNITS}; Keras' rows are full runs)")
+RUN.show("rncf table", rncf_table.round(4).to_string(index=False))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4))
@@ -494,6 +495,8 @@ for t in rncf:
     if keras_rncf[t] is not None:
         curves_plot[f"Keras stage 3, {t}"] = keras_rncf[t]["val_rmse_clipped"]
 plots.plot_learning_curves(curves_plot, ax=axes[0], ylabel="test RMSE (clipped to 1-5)")
+ours_rncf = {label: curve for label, curve in curves_plot.items() if not label.startswith("Keras")}
+plot_full_run(axes[0], RUN.curves("rncf curves", ours_rncf))
 for value, label in ((res_biases["rmse"], "biases only"), (res_mean["rmse"], "global mean")):
     axes[0].axhline(value, linestyle=":", color="grey", linewidth=1)
     axes[0].annotate(label, (1, value), fontsize=8, color="grey", va="bottom")
@@ -535,7 +538,7 @@ transfer = pd.Series({
     "best constant, mean(e^2 on test): same MSE": np.var(e2_te),
     "corr(g, e^2) on test": corr(g_te["corrected"], e2_te),
 })
-print(transfer.round(4).to_string())
+RUN.show("transfer", transfer.round(4).to_string())
 
 # %% [markdown]
 # In the full run stage 1's mean squared error is about 0.61 on its
@@ -560,8 +563,9 @@ sign_table = pd.DataFrame({
     "mean true e^2": [e2_te[over].mean(), e2_te[under].mean()],
     "mean g (corrected)": [g_te["corrected"][over].mean(), g_te["corrected"][under].mean()],
 }, index=["stage 1 too high (e < 0)", "stage 1 too low (e > 0)"])
-print(sign_table.round(3).to_string())
-print(f"corr(g, e) on test: {corr(g_te['corrected'], e_te):+.3f}; corr(true e^2, e): {corr(e2_te, e_te):+.3f}")
+RUN.show("sign table", sign_table.round(3).to_string())
+RUN.show("sign corr", f"corr(g, e) on test: {corr(g_te['corrected'], e_te):+.3f}; "
+                      f"corr(true e^2, e): {corr(e2_te, e_te):+.3f}")
 
 # %% [markdown]
 # An oracle makes the point with numbers. Hand stage 3 the *true* |e| of
@@ -581,8 +585,8 @@ rmse = lambda pred: float(np.sqrt(np.mean((np.clip(pred, LOW, HIGH) - r_te) ** 2
 oracle = pd.Series({"stage 1 alone": rmse(mu + f1_te),
                     "+ best correction knowing only |e| (20 bands)": rmse(mu + f1_te + band_shift[band]),
                     "+ the true e, sign included": rmse(mu + f1_te + e_te)})
-print(oracle.round(4).to_string())
-print("mean signed error per band of |e| (smallest to largest):", np.round(band_shift, 2))
+RUN.show("oracle", oracle.round(4).to_string())
+RUN.show("bands", f"mean signed error per band of |e| (smallest to largest): {np.round(band_shift, 2)}")
 
 # %% [markdown]
 # The sign table first: the true errors of the two groups point in opposite
@@ -617,7 +621,7 @@ for t in rncf:
                    "with g replaced by its mean": rmse(p_flat),
                    "largest change of a prediction": np.abs(p_real - p_flat).max()}
 use_of_g = pd.DataFrame(use_of_g).T
-print(use_of_g.to_string(float_format=lambda v: f"{v:.4g}"))
+RUN.show("use of g", use_of_g.to_string(float_format=lambda v: f"{v:.4g}"))
 
 # %% [markdown]
 # In the full run the corrected stage 3 *cannot* use g: g was already one
@@ -642,7 +646,7 @@ losses = pd.DataFrame({(t, stage): np.asarray(hist["train_loss"])
 for t in rncf:
     losses[(t, "stage 3 test MSE")] = rncf[t].history_["test_rmse"] ** 2
 losses = losses[[(t, c) for t in rncf for c in ("stage 2", "stage 3", "stage 3 test MSE")]]
-print(losses.to_string(float_format=lambda v: f"{v:.4g}"))
+RUN.show("losses", losses.to_string(float_format=lambda v: f"{v:.4g}"))
 
 # %% [markdown]
 # What do the networks compute? For each stage-2 network and for stage 3 at
@@ -674,8 +678,9 @@ for t in rncf:
         collapse_rows.append({"target": t, "network": stage, "output mean": out.mean(), "output std": out.std(),
                               "dead ELU units": f"{np.mean(z.max(axis=0) < -14):.0%}"})
 collapse = pd.DataFrame(collapse_rows)
-print(collapse.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-print(f"for scale: the test ratings' std is {r_te.std():.3f}, stage 1's predictions' std {f1_te.std():.3f}")
+RUN.show("collapse", collapse.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+RUN.show("collapse scale", f"for scale: the test ratings' std is {r_te.std():.3f}, stage 1's predictions' "
+                           f"std {f1_te.std():.3f}")
 
 # %% [markdown]
 # This is how the full run ends. Each network in turn meets a loss spike
@@ -746,4 +751,20 @@ print(f"for scale: the test ratings' std is {r_te.std():.3f}, stage 1's predicti
 # 5. Feed stage 3 the *signed* predicted error instead of the squared one
 #    (the notebook's bug nearly does, by accident: μ² + 2μe + e²). Can a
 #    signed error beat stage 1 alone, and why might it still not?
-
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t07`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `adam_step(w, m, v, g, t, lr, beta_1, beta_2, epsilon)`:
+#   one Adam step with Keras' bias correction (RNCF's optimizer).
+# - `batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon)`:
+#   section 2's layer in both modes.
+#
+# In a notebook: `from mfcore.exercises import t07; t07.check_adam_step(adam_step)`.
+# From a console: `mfcore exercises template t07 -o my_t07.py` writes the stubs
+# with their tasks, `mfcore exercises check t07 my_t07.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -55,7 +55,8 @@ from mfcore.models.deep_autorec import DeepAutoRec
 from mfcore.nn import masked_mse, mse
 from mfcore.nn.gradcheck import check_gradients
 from mfcore.reference import keras_curve
-from mfcore.tutorial import Figures, find_results, tutorial_dataset
+from mfcore.tutorial import (Figures, FullRun, find_results, plot_full_run, show_doc, show_source,
+                             tutorial_dataset)
 
 SEED = 42                                   # the 80/20 split of the Keras reference
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -63,13 +64,14 @@ N_EPOCHS = 12 if not FAST else 2            # I-AutoRec: L-BFGS "epochs" (the de
 LBFGS_ITER = 25 if not FAST else 3          # L-BFGS iterations per epoch (the default: 25)
 U_EPOCHS = 12 if not FAST else 1            # U-AutoRec, same iterations per epoch
 DEEP_EPOCHS = 50 if not FAST else 2         # the deep AutoRec: the notebook's 50 epochs
+RUN = FullRun(8, FAST)                      # fast mode prints the full run's results beside its own
 
 ML100K, DATASET = tutorial_dataset(
     'The Keras figures below were measured on ML-100k and do not apply to it.')
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-08")
+FIGURES = Figures(8)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -124,7 +126,7 @@ print(shapes.to_string(index=False))
 
 # %%
 doc = inspect.getdoc(autorec)
-print(doc[doc.index("Notation"):doc.index("Unknown users")].rstrip())
+show_doc(doc[doc.index("Notation"):doc.index("Unknown users")].rstrip())
 
 # %% [markdown]
 # ## 2. The masked loss
@@ -142,7 +144,7 @@ print(doc[doc.index("Notation"):doc.index("Unknown users")].rstrip())
 # moves; the plain `mse` changes with both.
 
 # %%
-print(inspect.getsource(masked_mse))
+show_source(masked_mse)
 
 rng = np.random.default_rng(SEED)
 x_true = rng.integers(1, 6, size=(3, 6)).astype(float)   # 3 rows, 6 slots
@@ -168,7 +170,7 @@ print(f"unobserved slot {slot}: masked loss {loss_a:.6f} -> {loss_b:.6f}, gradie
 # the readable version: every array below has one entry per observed rating.
 
 # %%
-print(inspect.getsource(autorec_numpy.grads_numpy))
+show_source(autorec_numpy.grads_numpy)
 
 # %% [markdown]
 # ## 3. The paper's objective, and a gradient check of the whole model
@@ -185,7 +187,7 @@ print(inspect.getsource(autorec_numpy.grads_numpy))
 # share is λ itself.
 
 # %%
-print(inspect.getsource(autorec.objective))
+show_source(autorec.objective)
 
 # %% [markdown]
 # The same check as tutorial 05, now on the whole model: a small synthetic
@@ -226,30 +228,29 @@ print(autorec_check)
 
 # %%
 doc = inspect.getdoc(IAutoRec)
-print(doc[doc.index("Defaults (tuning)"):doc.index("early_stopping")].rstrip())
+show_doc(doc[doc.index("Defaults (tuning)"):doc.index("early_stopping")].rstrip())
 
 # %%
 iautorec = IAutoRec(n_epochs=N_EPOCHS, lbfgs_iter=LBFGS_ITER, rng=SEED)
 print(iautorec)
 iautorec.fit(train, monitor=test)
 res_i = iautorec.evaluate(test)
-print(f"I-AutoRec: test RMSE {res_i['rmse']:.4f} after {N_EPOCHS} x {LBFGS_ITER} L-BFGS iterations, "
-      f"{np.sum(iautorec.history_['seconds']):.1f} s")
+RUN.show("i-autorec", f"I-AutoRec: test RMSE {res_i['rmse']:.4f} after {N_EPOCHS} x {LBFGS_ITER} L-BFGS "
+                      f"iterations, {np.sum(iautorec.history_['seconds']):.1f} s")
 
 # %%
 uautorec = UAutoRec(n_epochs=U_EPOCHS, lbfgs_iter=LBFGS_ITER, rng=SEED)
 uautorec.fit(train, monitor=test)
 res_u = uautorec.evaluate(test)
-print(f"U-AutoRec: test RMSE {res_u['rmse']:.4f} after {U_EPOCHS} x {LBFGS_ITER} L-BFGS iterations")
-if FAST:
-    print("(fast mode: a handful of iterations; the full runs are in the table of section 6)")
+RUN.show("u-autorec", f"U-AutoRec: test RMSE {res_u['rmse']:.4f} after {U_EPOCHS} x {LBFGS_ITER} L-BFGS iterations")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.plot_learning_curves({"I-AutoRec": iautorec.history_["test_rmse_clipped"],
-                            "U-AutoRec": uautorec.history_["test_rmse_clipped"]},
-                           ax=ax, ylabel="test RMSE (clipped to 1-5)")
-ax.set_xlabel(f"epoch ({LBFGS_ITER} L-BFGS iterations each)")
+autorec_curves = {"I-AutoRec": iautorec.history_["test_rmse_clipped"],
+                  "U-AutoRec": uautorec.history_["test_rmse_clipped"]}
+plots.plot_learning_curves(autorec_curves, ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("autorec curves", autorec_curves))
+ax.set_xlabel(f"epoch ({LBFGS_ITER} L-BFGS iterations each{'; 25 in the full run' if FAST else ''})")
 ax.set_title(f"AutoRec on {DATASET} 80/20")
 show(fig, "autorec_curves")
 
@@ -274,12 +275,13 @@ res_deep = deep.evaluate(test)
 ours_deep = np.asarray(deep.history_["test_rmse_clipped"])
 keras_deep = keras_curve("deep-autorec")                 # packaged with mfcore; None if absent
 keras_deep_curve = np.asarray(keras_deep["val_rmse_clipped"]) if keras_deep else None
-print(f"deep AutoRec: test RMSE {res_deep['rmse']:.4f} after {DEEP_EPOCHS} epochs")
+RUN.show("deep", f"deep AutoRec: test RMSE {res_deep['rmse']:.4f} after {DEEP_EPOCHS} epochs")
 if keras_deep_curve is not None and DATASET == "ml-100k":
     n = len(ours_deep)
-    print(pd.DataFrame({"mfcore": ours_deep, "Keras": keras_deep_curve[:n],
-                        "difference": ours_deep - keras_deep_curve[:n]},
-                       index=pd.RangeIndex(1, n + 1, name="epoch")).round(4).tail(10).to_string())
+    per_epoch = pd.DataFrame({"mfcore": ours_deep, "Keras": keras_deep_curve[:n],
+                              "difference": ours_deep - keras_deep_curve[:n]},
+                             index=pd.RangeIndex(1, n + 1, name="epoch"))
+    RUN.show("deep per_epoch", per_epoch.round(4).tail(10).to_string())
 
 # %%
 curves = {"mfcore DeepAutoRec": ours_deep}
@@ -287,6 +289,7 @@ if keras_deep_curve is not None and DATASET == "ml-100k":
     curves["Keras (reference run)"] = keras_deep_curve
 fig, ax = plt.subplots(figsize=(7, 4))
 plots.plot_learning_curves(curves, ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("deep curves", {"mfcore DeepAutoRec": ours_deep}))
 ax.set_title(f"Deep AutoRec (Netflix notebook), {DATASET} 80/20")
 show(fig, "deep_autorec_vs_keras")
 
@@ -369,3 +372,20 @@ if FAST:
 #    (hint: tutorial 05, kinks).
 # 5. Run `DeepAutoRec` for 150 epochs with `early_stopping=True` on a
 #    validation slice of the training part. Does it beat the biases baseline?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t08`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `masked_mse(y_pred, y_true, mask)`:
+#   section 2's masked loss and its gradient.
+# - `autorec_objective(X, M, V, c, W, b, lam)`:
+#   section 3's objective J and its four gradients.
+#
+# In a notebook: `from mfcore.exercises import t08; t08.check_masked_mse(masked_mse)`.
+# From a console: `mfcore exercises template t08 -o my_t08.py` writes the stubs
+# with their tasks, `mfcore exercises check t08 my_t08.py` checks them
+# (`python -m mfcore.exercises` is the same command).

@@ -42,7 +42,6 @@ import inspect
 import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -53,11 +52,12 @@ from mfcore import Biases, GlobalMean, plots
 from mfcore.data import load_dataset, random_split
 from mfcore.engines import rbm_jit
 from mfcore.engines.optim_numpy import sgd_step
+from mfcore.tutorial.toy import TOY_R
 from mfcore.engines.rbm_numpy import cd_batch_numpy, free_energy, momentum_step_numpy, visible_probs
 from mfcore.models import rbm
 from mfcore.models.rbm import BernoulliRBM, SoftmaxRBM
-from mfcore.tutorial import find_results, tutorial_dataset
-from mfcore.tutorial.toy import TOY_R
+from mfcore.tutorial import (Figures, FullRun, find_results, plot_full_run, show_doc, show_source,
+                             tutorial_dataset)
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -66,6 +66,7 @@ N_EPOCHS_BERN = 50 if not FAST else 3       # the Bernoulli RBM's default is 50
 N_CD_DRAWS = 4000 if not FAST else 500      # draws averaged in the CD-vs-exact comparison
 N_TOY_STEPS = 60                            # updates of the toy notebook's flawed RBM
 N_VIS, N_HID = 4, 3                         # the tiny Bernoulli RBM: 2^7 = 128 joint states
+RUN = FullRun(9, FAST)                      # fast mode prints the full run's results beside its own
 
 ML100K, DATASET = tutorial_dataset(
     'It has half stars: 10 rating levels. The reference figures below were measured '
@@ -73,19 +74,13 @@ ML100K, DATASET = tutorial_dataset(
 
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIG_DIR = Path(tempfile.mkdtemp(prefix="mfcore-tutorial-09-"))
+FIGURES = Figures(9)
+FIG_DIR = FIGURES.dir
+show = FIGURES.show
 np.set_printoptions(precision=4, suppress=True)
 
-
-def show(fig, name):
-    """Save a figure into the temporary folder, display it (if the backend can), close it."""
-    print(f"[figure] {plots.save_figure(fig, FIG_DIR / f'{name}.png', dpi=80)}")
-    plt.show()
-    plt.close(fig)
-
-
 rng = np.random.default_rng(SEED)
-print(f"dataset: {DATASET}   fast mode: {FAST}   figures go to: {FIG_DIR}")
+print(f"dataset: {DATASET}   fast mode: {FAST}")
 
 # %% [markdown]
 # ## 1. Energy, conditionals, free energy
@@ -112,9 +107,9 @@ print(f"dataset: {DATASET}   fast mode: {FAST}   figures go to: {FIG_DIR}")
 
 # %%
 doc = inspect.getdoc(rbm)
-print(doc[:doc.index("(R4)")].rstrip())
+show_doc(doc[:doc.index("(R4)")].rstrip())
 print()
-print(inspect.getsource(free_energy))
+show_source(free_energy)
 
 # %% [markdown]
 # With 4 visible and 3 hidden units there are only 2⁷ = 128 joint states. We
@@ -195,7 +190,7 @@ print(f"p(item 0 = level c | h={hs[h_pick]}): enumeration {p_item0_brute}, (R1) 
 # p(v | h), ... k times. mfcore's statistics (R4), and the update (R5):
 
 # %%
-print(doc[doc.index("(R4)"):doc.index("Prediction for")].rstrip())
+show_doc(doc[doc.index("(R4)"):doc.index("Prediction for")].rstrip())
 
 # %% [markdown]
 # Now one CD-1 step on a batch of two "users" of our tiny model: the first
@@ -247,8 +242,8 @@ print(f"by hand vs NumPy kernel: {cd_hand_diff:.1e};  NumPy vs Numba kernel: {cd
 # batch size and adds momentum and weight decay (on W only):
 
 # %%
-print(inspect.getsource(momentum_step_numpy))
-print(inspect.getsource(sgd_step))   # the one SGD rule every model in mfcore uses
+show_source(momentum_step_numpy)
+show_source(sgd_step)   # the one SGD rule every model in mfcore uses
 
 # %% [markdown]
 # ### How good is the CD estimate?
@@ -286,7 +281,8 @@ cd5_gW = mean_cd(5, N_CD_DRAWS, np.random.default_rng(SEED + 1))
 cd_cosine = {"CD-1": cosine(cd1_gW, exact_gW), "CD-5": cosine(cd5_gW, exact_gW)}
 print("exact dlogp/dW:\n", exact_gW)
 print("mean CD-1 statistic:\n", cd1_gW)
-print({name: round(c, 3) for name, c in cd_cosine.items()}, "(cosine similarity with the exact gradient)")
+RUN.show("cd cosine", f"{ {name: round(c, 3) for name, c in cd_cosine.items()} } (cosine similarity with the "
+                      f"exact gradient, {N_CD_DRAWS} draws)")
 
 # %% [markdown]
 # Both estimates point in the direction of the true gradient; the longer
@@ -308,7 +304,7 @@ ratings = load_dataset(DATASET)
 train, test = random_split(ratings, test_size=0.2, rng=SEED)
 print(f"{DATASET}: train {len(train):,}, test {len(test):,} (random 80/20, rng={SEED})")
 print(f"scale {train.scale}: levels {train.scale.levels}")
-print(inspect.getsource(SoftmaxRBM._encode))
+show_source(SoftmaxRBM._encode)
 
 # %% [markdown]
 # A prediction for (u, q) runs the data up once and the expectation down: the
@@ -341,15 +337,15 @@ print(inspect.getsource(SoftmaxRBM._encode))
 
 # %%
 doc_s = inspect.getdoc(SoftmaxRBM)
-print(doc_s[doc_s.index("item_based : bool"):doc_s.index("early_stopping,")].rstrip())
+show_doc(doc_s[doc_s.index("item_based : bool"):doc_s.index("early_stopping,")].rstrip())
 
 # %%
 soft = SoftmaxRBM(n_epochs=N_EPOCHS, rng=SEED)
 print(soft)
 soft.fit(train, monitor=test)
 res_soft = soft.evaluate(test)
-print(f"softmax RBM (item-based): test RMSE {res_soft['rmse']:.4f} after {N_EPOCHS} epochs, "
-      f"{np.sum(soft.history_['seconds']):.1f} s")
+RUN.show("softmax", f"softmax RBM (item-based): test RMSE {res_soft['rmse']:.4f} after {N_EPOCHS} epochs, "
+                    f"{np.sum(soft.history_['seconds']):.1f} s")
 
 # %% [markdown]
 # The expected rating by hand, for the first test pair, from the fitted
@@ -414,21 +410,22 @@ bias_grows = bool(np.all(np.diff(bias_path[-20:], axis=0) > 0))
 
 # %%
 doc_b = inspect.getdoc(BernoulliRBM)
-print(doc_b[doc_b.index("What the toy"):doc_b.index("Parameters and")].rstrip())
+show_doc(doc_b[doc_b.index("What the toy"):doc_b.index("Parameters and")].rstrip())
 
 # %%
 bern = BernoulliRBM(n_epochs=N_EPOCHS_BERN, rng=SEED)
 bern.fit(train, monitor=test)
 res_bern = bern.evaluate(test)
 p_bern = bern.predict(test.users, test.items)
-print(f"Bernoulli RBM (fixed): test RMSE {res_bern['rmse']:.4f}; predictions span "
-      f"{p_bern.min():.2f}..{p_bern.max():.2f}, a rating, deterministic")
+RUN.show("bernoulli", f"Bernoulli RBM (fixed): test RMSE {res_bern['rmse']:.4f} after {N_EPOCHS_BERN} epochs; "
+                      f"predictions span {p_bern.min():.2f}..{p_bern.max():.2f}, a rating, deterministic")
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-plots.plot_learning_curves({"softmax RBM": soft.history_["test_rmse_clipped"],
-                            "Bernoulli RBM (fixed)": bern.history_["test_rmse_clipped"]},
-                           ax=ax, ylabel="test RMSE (clipped to 1-5)")
+rbm_curves = {"softmax RBM": soft.history_["test_rmse_clipped"],
+              "Bernoulli RBM (fixed)": bern.history_["test_rmse_clipped"]}
+plots.plot_learning_curves(rbm_curves, ax=ax, ylabel="test RMSE (clipped to 1-5)")
+plot_full_run(ax, RUN.curves("rbm curves", rbm_curves))
 res_biases = Biases().fit(train).evaluate(test)
 ax.axhline(res_biases["rmse"], color="grey", linestyle=":", linewidth=1)
 ax.annotate("biases baseline", (1, res_biases["rmse"]), fontsize=8, color="grey", va="bottom")
@@ -507,3 +504,20 @@ if FAST:
 #    [0, 1]. Do the biases settle?
 # 5. Fit `BernoulliRBM(n_epochs=3, rng=0)` twice and check that the
 #    predictions are identical; then change only `rng`. How much do they move?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t09`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number (which output, which
+# index, expected and got) and the likely mistake.
+#
+# - `cd1(V0, W, bv, bh, Uh, Uv)`:
+#   section 2's CD-1 statistics for a batch of full binary vectors.
+# - `free_energy(V, W, bv, bh)`:
+#   (R3) for Bernoulli units, safe for large activations.
+#
+# In a notebook: `from mfcore.exercises import t09; t09.check_cd1(cd1)`.
+# From a console: `mfcore exercises template t09 -o my_t09.py` writes the stubs
+# with their tasks, `mfcore exercises check t09 my_t09.py` checks them
+# (`python -m mfcore.exercises` is the same command).

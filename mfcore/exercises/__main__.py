@@ -1,0 +1,6 @@
+"""``python -m mfcore.exercises`` (the same as ``mfcore exercises``)."""
+import sys
+
+from ._cli import main
+
+sys.exit(main())
