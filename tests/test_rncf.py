@@ -140,13 +140,10 @@ def test_parameter_errors(param, value, exc, tiny_ratings):
 
 # ----------------------------------------------------------------- ML-100k
 @pytest.mark.slow
-def test_rncf_ml100k_80_20_behaviour(ml100k_dir):
+def test_rncf_ml100k_80_20_behaviour(ml100k_80_20):
     """The point of the Keras reference (unstable there too): stage 3 peaks early, then ends
     worse than stage 1 alone and worse than the biases baseline (0.951)."""
-    from mfcore.data.movielens import load_ml100k
-    from mfcore.data.split import random_split
-
-    train, test = random_split(load_ml100k(ml100k_dir), 0.2, rng=42)
+    train, test = ml100k_80_20
     # measured with the notebook's 15 epochs per stage (float64, rng=42; benchmarks/bench_neural.py):
     # corrected 0.9967 @ 1 / 1.1338 (Keras 0.9624 @ 1 / 1.1401), stage 1 alone 0.9263 / 0.9271.
     # 8 epochs per stage keep this test shorter; the shape is the same by then.
