@@ -229,7 +229,7 @@ def test_biased_mf_keras_ml100k_80_20_band(ml100k_80_20):
     h = m.history_
     assert len(h) == 15
     # measured (float64, rng=42): best 0.9308 @ 13, final 0.9327 (clipped RMSE);
-    # Keras (SEED_RESULTS): best 0.9305 @ 13, final 0.9322. Required: within 0.01 of Keras.
+    # Keras (benchmarks/results/keras_reference.md): best 0.9305 @ 13, final 0.9322. Required: within 0.01 of Keras.
     assert h.best("val_rmse_clipped")[1] == pytest.approx(0.9305, abs=0.01)
     assert m.evaluate(test)["rmse"] == pytest.approx(0.9322, abs=0.01)
 

@@ -1,5 +1,5 @@
 """The toy notebook's two algorithms (mfcore.tutorial.toy) against the matrices it
-printed (shared/reference/SEED_RESULTS.md, section 003), to every printed digit."""
+printed, to every printed digit."""
 import numpy as np
 import pytest
 
