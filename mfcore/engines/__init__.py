@@ -18,8 +18,8 @@ The engine contract (matrix factorization; the maths is in
   ratings' rows prefetched) and two fast-math flags that let LLVM sum the dot
   product in vector lanes and fuse multiply-adds (:mod:`mfcore.engines.mf_jit_fast`).
   The same numbers as ``loop`` and ``jit`` up to rounding (bit-identical
-  without the fast-math flags, tested); measured 2.3x faster than ``jit``
-  on ML-100k and 6x on 25M ratings (benchmarks/results/engines.md, scaling.md).
+  without the fast-math flags, tested); what it gains over ``jit`` is
+  measured in benchmarks/results/engines.md and scaling.md.
 * ``blocks`` applies the same updates in another order: ratings grouped once
   into a grid of user-range x item-range blocks, an epoch visiting the blocks
   in random steps (strata) of blocks that share no row, in a random order

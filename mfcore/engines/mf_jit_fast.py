@@ -4,7 +4,7 @@ Same updates (U1)-(U4) in the same order as
 :func:`mfcore.engines.mf_loop.biased_epoch`. Two things change: *where the data
 sits and when it is fetched* (1-3 below, which change no number), and *how
 LLVM may round* (4, which changes the last bits). Each idea was measured on its
-own (numbers in ``benchmarks/results/engines.md``):
+own (the figures are in ``benchmarks/results/engine_design.md``):
 
 1. Rows padded to whole 64-byte cache lines: W = K rounded up to 16 float32
    (8 float64) columns, in a 64-byte aligned copy of P and Q. A K=15 float32

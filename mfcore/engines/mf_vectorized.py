@@ -18,17 +18,12 @@ batch well below 1 (true for lr ~ 0.01 and B <= a few thousand on MovieLens).
 Why ``np.add.at`` on the flattened index ``row * K + f``: plain fancy-index
 assignment ``P[u] += g`` keeps only one update per repeated row (a user rated
 three items of the batch gets one update, not three). ``np.add.at`` adds them
-all; on a 1-D target NumPy >= 1.25 uses a fast path, which made it 3.3x faster
-than ``np.add.at(P, u, g)`` on rows (ML-100k, K=15, B=1024). A one-hot sparse
-product ``S @ g`` was as fast at B=1024 and ~40% faster at B=4096 on ML-100k, but it costs
-O(n_rows * K) per batch and loses on large catalogs; ``np.bincount`` per column
-costs O(n_rows) per column and batch. Re-measured with NumPy 2.4 (ML-100k, K=15,
-float32, CPU time per epoch, B=1024 / 4096): ``np.add.at`` on the flat index 4.8 /
-4.1M ratings/s, one ``np.bincount`` over the flat index 3.9 / 3.2M, ``np.unique``
-plus bincount on the touched rows 2.0 / 2.0M, sort plus ``np.add.reduceat``
-1.9 / 1.7M: ``np.add.at`` stays, and is about a quarter of the epoch. The row-wise dot product uses
-``np.einsum("bk,bk->b")``: 5x faster than ``np.sum(Pu * Qi, axis=1)``, which
-builds a (B, K) temporary.
+all; on a 1-D target NumPy >= 1.25 takes a fast path, which beat ``np.add.at``
+on rows, a one-hot sparse product (O(n_rows K) per batch: it loses on large
+catalogs), ``np.bincount`` per column, and sort plus ``np.add.reduceat``. The
+row-wise dot product uses ``np.einsum("bk,bk->b")``, which builds no (B, K)
+temporary, unlike ``np.sum(Pu * Qi, axis=1)``. The measurements are in
+``benchmarks/results/engine_design.md``.
 """
 import numpy as np
 
