@@ -43,7 +43,6 @@
 
 # %%
 import dis
-import inspect
 import json
 import os
 import time
@@ -57,7 +56,8 @@ from mfcore import BiasedMF, engines
 from mfcore.data import make_like, make_ratings
 from mfcore.engines import mf_blocks, mf_blocks_jit, mf_jit_fast, mf_loop
 from mfcore.engines.mf_blocks import BlockEpoch
-from mfcore.tutorial import Figures, find_results
+from mfcore.tutorial import Figures, find_results, show_source
+from mfcore.tutorial import source as tutorial_source
 
 SEED = 42
 FAST = os.environ.get("MFCORE_FAST") == "1"
@@ -68,7 +68,7 @@ N_LOOP = 20_000 if not FAST else 2_000     # ratings timed with the pure-Python 
 PROBE_MB = 512 if not FAST else 64         # size of the "main memory" table of section 2
 
 RESULTS = find_results(Path(__file__).parent if "__file__" in globals() else None)
-FIGURES = Figures("tutorial-10")
+FIGURES = Figures(10)
 FIG_DIR = FIGURES.dir
 show = FIGURES.show
 
@@ -92,7 +92,7 @@ print(f"{data.name}: {n:,} ratings, {data.n_users:,} users, {data.n_items:,} ite
 # Here is the whole per-rating work of the loop engine, steps (1)–(3):
 
 # %%
-print(inspect.getsource(mf_loop.biased_epoch))
+show_source(mf_loop.biased_epoch)
 
 # %% [markdown]
 # With K = 15 that is about 4K = 60 multiply-adds per rating. A core does
@@ -299,7 +299,7 @@ else:
 # holding about equal numbers of ratings, and so are items. The rule for g:
 
 # %%
-print(inspect.getsource(mf_blocks.grid_size))
+show_source(mf_blocks.grid_size)
 
 # %% [markdown]
 # Every epoch draws its order in Python, from the model's order stream: which
@@ -324,7 +324,7 @@ print(table.to_string())
 # steps one after another and the blocks of a step on `n_threads` threads:
 
 # %%
-source = inspect.getsource(mf_blocks_jit._blocks_epoch)
+source = tutorial_source(mf_blocks_jit._blocks_epoch)
 print(source[source.index("    for s in range"):source.index("                sse = 0.0")])
 
 # %% [markdown]
