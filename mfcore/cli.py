@@ -312,8 +312,9 @@ def cmd_models(args):
 def cmd_tour(args):
     from .tour import run_tour
 
-    run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
-             seed=args.seed, full=args.full)
+    with _warnings_as_lines("tour"):
+        run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
+                 seed=args.seed, full=args.full)
     return 0
 
 
