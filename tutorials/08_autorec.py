@@ -296,10 +296,10 @@ show(fig, "deep_autorec_vs_keras")
 # %% [markdown]
 # The two runs draw different random numbers (initial weights, dropout,
 # shuffling), so the curves cannot coincide; they start together near 1.12 and
-# descend slowly, and after 50 epochs land about 0.004 apart, both near 0.99:
-# worse than the biases baseline (0.951). Fifty epochs is not enough for this
-# network at this learning rate; Keras' own 300-epoch run reaches 0.945 at
-# epoch 96, then drifts up.
+# descend slowly, and after 50 epochs land within 0.005 of each other, both
+# near 0.99: worse than the biases baseline (0.951). Fifty epochs is not
+# enough for this network at this learning rate; Keras' own 300-epoch run
+# reaches 0.945 at epoch 96, then drifts up.
 #
 # ## 6. One table
 #
