@@ -23,8 +23,13 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
+# Threads of a finished parallel region sleep instead of spinning (GNU OpenMP spins for a while
+# by default), so a two-thread row does not leave a thread busy beside the one-thread row
+# measured next. Set before Numba starts its threads; a value the caller set wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 RESULTS = Path(__file__).resolve().parent / "results"
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+THREAD_VARS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def _version(package):

@@ -86,13 +86,13 @@ def test_fast_kernel_matches_the_loop_up_to_rounding(kind, dtype, rtol):
     np.testing.assert_allclose(sse_b, sse_a, rtol=rtol)
 
 
-@pytest.mark.skipif(not hasattr(mf_blocks_jit.blocks_epoch, "targetoptions"),
+@pytest.mark.skipif(not hasattr(mf_blocks_jit.kernel(), "targetoptions"),
                     reason="NUMBA_DISABLE_JIT=1: nothing is compiled")
 def test_fast_kernel_uses_fast_math_and_threads_and_the_twin_neither():
-    assert mf_blocks_jit.blocks_epoch.targetoptions.get("fastmath") == mf_blocks_jit.FASTMATH
-    assert mf_blocks_jit.blocks_epoch.targetoptions.get("parallel")
-    assert not mf_blocks_jit.blocks_epoch_exact.targetoptions.get("fastmath")
-    assert not mf_blocks_jit.blocks_epoch_exact.targetoptions.get("parallel")
+    assert mf_blocks_jit.kernel().targetoptions.get("fastmath") == mf_blocks_jit.FASTMATH
+    assert mf_blocks_jit.kernel().targetoptions.get("parallel")
+    assert not mf_blocks_jit.kernel(exact=True).targetoptions.get("fastmath")
+    assert not mf_blocks_jit.kernel(exact=True).targetoptions.get("parallel")
 
 
 # ------------------------------------------------------------------ threads

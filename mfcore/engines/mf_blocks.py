@@ -41,10 +41,11 @@ The randomness of one epoch (:func:`draw_order`; drawn in Python from the order 
 
 Memory schedule (changes no number)
     P and Q are copied into rows padded to whole 64-byte cache lines (as in
-    ``jit-fast``), and while a thread runs a block it asks the CPU
-    (``llvm.prefetch``) for the rows of its next block, line by line, so a
-    block starts with its rows in cache. Records are read in runs of up to 1024,
-    which the hardware prefetcher streams. The squared errors are summed per
+    ``jit-fast``). A block's rows fit in cache (the grid's rule), so after its
+    first touches they stay there; records are read in runs of up to 1024,
+    which the hardware prefetcher streams. (A software prefetch of the next
+    block's rows, spread over the current block's ratings, was tried and cost
+    5-10% on ML-100k and on 25M ratings: it is not used.) The squared errors are summed per
     block and then over blocks in a fixed order. ``jit-fast``'s two fast-math
     flags apply; ``BlockEpoch(exact=True)`` runs the kernel compiled without
     them, which is bit-identical to ``mf_loop`` over :func:`visit_order`.
@@ -246,15 +247,12 @@ class BlockEpoch:
                             f"pair from draw_order after bucketing; got {type(order).__name__}")
         Pp, Qp = self._pad("P", P), self._pad("Q", Q)  # (n_users, W), (n_items, W)
         T = int(self.n_threads or 1)
-        args = (grid.records, grid.starts, segments, grid.seg_start, schedule, grid.user_edges,
-                grid.item_edges, mu, bu, bi, Pp, Qp, lr, reg, self.kind == "biased",
-                not self.memory_floor, T, np.zeros(grid.g * grid.g))
+        args = (grid.records, segments, grid.seg_start, schedule, mu, bu, bi, Pp, Qp, lr, reg, T,
+                np.zeros(grid.g * grid.g))
         from . import mf_blocks_jit
 
-        if self.exact:
-            sse = mf_blocks_jit.blocks_epoch_exact(*args)
-        else:
-            sse = _on_threads(mf_blocks_jit.blocks_epoch, args, T)
+        kernel = mf_blocks_jit.kernel(self.kind == "biased", not self.memory_floor, self.exact)
+        sse = kernel(*args) if self.exact else _on_threads(kernel, args, T)
         P[...] = Pp[:, :P.shape[1]]
         Q[...] = Qp[:, :Q.shape[1]]
         return sse
