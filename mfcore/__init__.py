@@ -24,6 +24,7 @@ from .exceptions import (ChecksumError, DataError, DivergenceError, DivergenceWa
                          ModelFileError, NotFittedError, TrainingWarning)
 from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
 from .models.autorec import IAutoRec, UAutoRec
+from .models.blend import Blend
 from .models.deep import DeepMF, ResNetMF
 from .models.deep_autorec import DeepAutoRec
 from .models.keras_mf import BiasedMFKeras, DotMF
@@ -46,6 +47,6 @@ __all__ = [
     "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
     "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF",
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
-    "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "get_model_class", "make_model", "model_names",
+    "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",
 ]

@@ -7,6 +7,8 @@
                        [--seed S] [--engine E] [--factors K] [--epochs N] [--lr LR]
                        [--reg REG] [--batch-size B] [--dtype D] [--param KEY=VALUE ...]
                        [--save FILE] [--json FILE]
+    mfcore cv MODEL [--data NAME|PATH] [--folds 5|u1-u5|u1,u2,...] [model flags as train]
+                    [--json FILE]
     mfcore evaluate FILE --test PATH [--json FILE]
     mfcore recommend FILE --user RAW_ID [-n 10] [--json FILE]
     mfcore tour [--data NAME|PATH] [--out DIR] [--fast] [--json FILE]
@@ -131,6 +133,12 @@ def build_model(name, args):
     return cls(**params)
 
 
+def plain_params(model):
+    """The model's parameters as JSON values (anything else as its str)."""
+    return {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
+            for k, v in model.get_params().items()}
+
+
 def train_record(model, name, data_name, split, train, test, fit_seconds, seed):
     """The ``--json`` record of ``mfcore train`` (fields are only ever added).
 
@@ -149,8 +157,7 @@ def train_record(model, name, data_name, split, train, test, fit_seconds, seed):
                             "seconds": row.get("seconds"),
                             **{k: v for k, v in row.items()
                                if k not in ("epoch", "train_loss", "val_rmse", "test_rmse", "seconds")}})
-    params = {k: (v if isinstance(v, (int, float, str, bool, type(None))) else str(v))
-              for k, v in model.get_params().items()}
+    params = plain_params(model)
     mean_rmse = float(np.sqrt(np.mean((test.values - train.global_mean) ** 2)))
     return {
         "model": name,
@@ -236,6 +243,49 @@ def cmd_train(args):
         print(f"saved to {args.save}")
     if args.json:
         write_json(args.json, record)
+    return 0
+
+
+def cmd_cv(args):
+    from .model_selection import cross_validate, kfold_folds, ml100k_folds, parse_folds
+
+    try:
+        spec = parse_folds(args.folds)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    args.quiet = not args.verbose
+    model = build_model(args.model, args)
+    if isinstance(spec, tuple):
+        from .data.datasets import find_dataset
+
+        if args.data != "ml-100k" and not os.path.isdir(args.data):
+            raise CLIError(f"--folds {args.folds} names ML-100k's canonical folds; use it with "
+                           "--data ml-100k (or an ml-100k folder), or give a number of folds")
+        folder = args.data if os.path.isdir(args.data) else find_dataset("ml-100k")
+        if folder is None:
+            raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
+        folds, data_name, what = ml100k_folds(spec, folder), "ml-100k", f"folds {', '.join(spec)}"
+    else:
+        ratings = load_data(args.data, args)
+        if len(ratings) < spec:
+            raise CLIError(f"--folds {spec} needs at least {spec} ratings; {ratings.name} has {len(ratings)}")
+        folds, data_name = kfold_folds(ratings, spec, rng=args.seed), ratings.name
+        what = f"{spec}-fold cross-validation (seed {args.seed})"
+    print(f"{args.model} on {data_name}, {what}")
+
+    def show(row):
+        print(f"  {row['fold']:<6} RMSE {row['rmse']:.4f}  MAE {row['mae']:.4f}  "
+              f"({row['n_train']:,} train / {row['n_test']:,} test, fit {row['fit_seconds']:.1f}s)", flush=True)
+
+    with _warnings_as_lines("cv"):
+        res = cross_validate(model, folds, on_fold=show)
+    print(f"  {'mean':<6} RMSE {res['rmse_mean']:.4f} +- {res['rmse_std']:.4f}  "
+          f"MAE {res['mae_mean']:.4f} +- {res['mae_std']:.4f}  (std over folds, clipped to the rating "
+          f"scale; total fit {res['fit_seconds']:.1f}s)")
+    if args.json:
+        write_json(args.json, {"model": args.model, "data": data_name, "folds_spec": args.folds,
+                               "seed": args.seed, "params": plain_params(model), **res,
+                               "mfcore_version": __version__})
     return 0
 
 
@@ -348,6 +398,21 @@ def _reader_flags(s):
                    "(default raise)")
 
 
+def _model_flags(s):
+    """The flags that set model parameters, shared by ``train`` and ``cv``."""
+    s.add_argument("--seed", type=int, default=42, help="seed for the split and the model (default 42)")
+    s.add_argument("--engine", help="blocks (the default of mf and biased-mf), loop, vectorized, jit "
+                   "or jit-fast (MF models; jit-hogwild and jit-fast-hogwild are multi-threaded "
+                   "and not reproducible)")
+    s.add_argument("--factors", type=int, help="number of latent factors K")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--reg", type=float)
+    s.add_argument("--batch-size", dest="batch_size", type=int)
+    s.add_argument("--dtype", choices=["float32", "float64"])
+    s.add_argument("--param", action="append", metavar="KEY=VALUE", help="any other model parameter")
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog="mfcore", description="Matrix factorization and neural "
                                 "recommenders from NumPy and Numba.")
@@ -384,21 +449,23 @@ def build_parser():
     s.add_argument("--train", help="training ratings file (with --test)")
     s.add_argument("--test", help="test ratings file (with --train)")
     _reader_flags(s)
-    s.add_argument("--seed", type=int, default=42, help="seed for the split and the model (default 42)")
-    s.add_argument("--engine", help="blocks (the default of mf and biased-mf), loop, vectorized, jit "
-                   "or jit-fast (MF models; jit-hogwild and jit-fast-hogwild are multi-threaded "
-                   "and not reproducible)")
-    s.add_argument("--factors", type=int, help="number of latent factors K")
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--lr", type=float)
-    s.add_argument("--reg", type=float)
-    s.add_argument("--batch-size", dest="batch_size", type=int)
-    s.add_argument("--dtype", choices=["float32", "float64"])
-    s.add_argument("--param", action="append", metavar="KEY=VALUE", help="any other model parameter")
+    _model_flags(s)
     s.add_argument("--save", metavar="FILE", help="save the trained model (.npz)")
     s.add_argument("--json", metavar="FILE", help="write the run record as JSON")
     s.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("cv", help="cross-validate a model: mean and spread of test RMSE/MAE over folds")
+    s.add_argument("model", help="model name (as for train)")
+    s.add_argument("--data", default="ml-latest-small", help="dataset name or ratings file/folder "
+                   "(default: the bundled ml-latest-small)")
+    s.add_argument("--folds", default="5", help="a number k (seeded k-fold of --data; default 5), or "
+                   "ML-100k's canonical folds with --data ml-100k: u1-u5, or a list such as u1,u2 or ua,ub")
+    _reader_flags(s)
+    _model_flags(s)
+    s.add_argument("--json", metavar="FILE", help="write the per-fold and mean results as JSON")
+    s.add_argument("--verbose", action="store_true", help="per-epoch lines of every fit")
+    s.set_defaults(func=cmd_cv)
 
     s = sub.add_parser("evaluate", help="evaluate a saved model on a ratings file")
     s.add_argument("file")

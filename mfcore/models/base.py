@@ -513,6 +513,9 @@ def _jsonable_param(value):
     if isinstance(value, (list, tuple)):
         items = [_jsonable_param(v) for v in value]
         return items if all(v is not None for v in items) else None
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = {k: _jsonable_param(v) for k, v in value.items()}
+        return items if all(v is not None or value[k] is None for k, v in items.items()) else None
     if isinstance(value, (np.random.Generator, np.random.SeedSequence)):
         return None
     try:

@@ -26,6 +26,7 @@ _MODULES = {
     "deep": "mfcore.models.deep",
     "resnet-mf": "mfcore.models.deep",
     "rncf": "mfcore.models.rncf",
+    "blend": "mfcore.models.blend",
 }
 
 
