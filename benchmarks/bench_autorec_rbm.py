@@ -192,7 +192,7 @@ def rbm_tune(train, settings):
 
 
 # the RBM defaults before this tuning: the tuning table lists each setting's differences from them
-TUNING_REFERENCE = dict(n_hidden=100, n_epochs=50, lr=0.1, momentum=0.5, weight_decay=0.01, batch_size=20, cd_k=1,
+TUNING_REFERENCE = dict(hidden_units=100, n_epochs=50, lr=0.1, momentum=0.5, reg=0.01, batch_size=20, cd_k=1,
                         cd_k_max=5, cd_k_every=20, init_std=0.01, item_based=True, shared_weights=False,
                         early_stopping=False, patience=3, engine="jit")
 
@@ -298,8 +298,8 @@ def render(acc, spd, ref, fast, tuning=None):
                   "Each setting fitted on 90% of the 80/20 training rows and scored after every epoch on the other "
                   "10% (`random_split(train, 0.1, rng=42)`; biases baseline there: 0.9496 with its defaults, "
                   "0.9517 closed-form). "
-                  "Settings: differences from the pre-tuning defaults (n_hidden 100, n_epochs 50, lr 0.1, "
-                  "momentum 0.5, weight_decay 0.01, batch_size 20, cd_k 1, cd_k_max 5, cd_k_every 20, item_based "
+                  "Settings: differences from the pre-tuning defaults (hidden_units 100, n_epochs 50, lr 0.1, "
+                  "momentum 0.5, reg 0.01, batch_size 20, cd_k 1, cd_k_max 5, cd_k_every 20, item_based "
                   "True, shared_weights False); rng 0.", ""]
         trows = [(", ".join(f"{k}={v}" for k, v in t["params"].items() if TUNING_REFERENCE.get(k) != v) or "(none)",
                   t["best"], t["best_epoch"], t["last"], f"{t['fit_seconds']:.0f}") for t in tuning]

@@ -41,7 +41,7 @@ from _common import (NOT_INSTALLED, RESULTS, environment, markdown_table, ml100k
 
 ACCURACY = [  # (label, mfcore model, params, keras_reference key)
     ("residual K15-512", "residual-mf", {}, "residual_mf_k15_d512"),
-    ("residual K10-400", "residual-mf", {"n_factors": 10, "hidden": 400}, "residual_mf_k10_d400"),
+    ("residual K10-400", "residual-mf", {"n_factors": 10, "hidden_units": 400}, "residual_mf_k10_d400"),
     ("deep (Netflix)", "deep", {}, "deep"),
     ("deep plain (512)", "deep", {"plain": True, "units": 512}, None),
     ("resnet-mf (toy nb)", "resnet-mf", {}, None),
@@ -57,11 +57,11 @@ TUNE_MF_GRID = [{"n_factors": 100, "lr": 0.01, "reg": 0.05, "epochs": 60},
                 {"n_factors": 300, "lr": 0.01, "reg": 0.07, "epochs": 60},
                 {"n_factors": 300, "lr": 0.005, "reg": 0.06, "epochs": 100},
                 {"n_factors": 500, "lr": 0.005, "reg": 0.07, "epochs": 100}]
-TUNE_RESIDUAL_GRID = [{"hidden": 64, "lr": 0.001, "reg_per_rating": 0.0},
-                      {"hidden": 64, "lr": 0.003, "reg_per_rating": 0.0},
-                      {"hidden": 64, "lr": 0.003, "reg_per_rating": 0.02},
-                      {"hidden": 64, "lr": 0.003, "reg_per_rating": "mf_reg"},
-                      {"hidden": 256, "lr": 0.003, "reg_per_rating": 0.0}]
+TUNE_RESIDUAL_GRID = [{"hidden_units": 64, "lr": 0.001, "reg_per_rating": 0.0},
+                      {"hidden_units": 64, "lr": 0.003, "reg_per_rating": 0.0},
+                      {"hidden_units": 64, "lr": 0.003, "reg_per_rating": 0.02},
+                      {"hidden_units": 64, "lr": 0.003, "reg_per_rating": "mf_reg"},
+                      {"hidden_units": 256, "lr": 0.003, "reg_per_rating": 0.0}]
 TUNE_RESIDUAL_EPOCHS = 10
 TUNE_SEEDS = (42, 43, 44)  # the refits: rng 42 is the headline, 43 and 44 show the seed noise
 SPEED = [("residual K15-512", "residual-mf", {}, "residual_mf_k15_d512", 128),

@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -122,6 +123,12 @@ def build_model(name, args):
         if "=" not in item:
             raise CLIError(f"--param takes KEY=VALUE; got {item!r}")
         key, value = item.split("=", 1)
+        aliases = cls._aliases()
+        if key in aliases:  # an old name: the model takes it and warns; say it here in one line
+            print(f"mfcore: note: the parameter {key!r} of {name!r} is now called {aliases[key]!r}",
+                  file=sys.stderr)
+            params[key] = _parse_value(value)
+            continue
         if key not in accepted:
             raise CLIError(f"model {name!r} has no parameter {key!r}; its parameters are: "
                            f"{', '.join(accepted) or 'none'}")
@@ -130,7 +137,11 @@ def build_model(name, args):
         params["rng"] = args.seed
     if "verbose" in accepted and "verbose" not in params:
         params["verbose"] = 0 if getattr(args, "quiet", False) else 1
-    return cls(**params)
+    if isinstance(params.get("hidden_units"), list):  # JSON has no tuples
+        params["hidden_units"] = tuple(params["hidden_units"])
+    with warnings.catch_warnings():  # a renamed parameter's FutureWarning: the note above said it
+        warnings.simplefilter("ignore", FutureWarning)
+        return cls(**params)
 
 
 def plain_params(model):

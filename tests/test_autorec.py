@@ -72,7 +72,7 @@ def test_unobserved_entries_do_not_enter_the_loss():
 def test_rating_of_zero_is_observed():
     train = Ratings.from_arrays([0, 0, 1, 1, 2], [0, 1, 0, 1, 1], [0.0, 5.0, 4.0, 0.0, 3.0],
                                 scale=RatingScale(0, 5, 1))
-    m = IAutoRec(n_hidden=3, n_epochs=1, rng=0).fit(train)
+    m = IAutoRec(hidden_units=3, n_epochs=1, rng=0).fit(train)
     assert m.history_["train_loss"][0] > 0  # zeros are fitted like any rating
     csr = csr_rows(train.items.astype(np.int64), train.users.astype(np.int64), train.values, 2)
     assert csr[0][-1] == 5  # all five ratings stored, the zeros included
@@ -81,7 +81,7 @@ def test_rating_of_zero_is_observed():
 @pytest.mark.parametrize("cls", [IAutoRec, UAutoRec])
 def test_engines_agree_and_fit_is_repeatable(cls, planted_split):
     train, _ = planted_split
-    kw = dict(n_hidden=8, n_epochs=2, batch_size=5, lr=0.01, reg=1.0, optimizer="adam", rng=0)
+    kw = dict(hidden_units=8, n_epochs=2, batch_size=5, lr=0.01, reg=1.0, optimizer="adam", rng=0)
     a = cls(engine="jit", **kw).fit(train)
     b = cls(engine="vectorized", **kw).fit(train)
     for key, value in a._get_state().items():
@@ -95,7 +95,7 @@ def test_engines_agree_and_fit_is_repeatable(cls, planted_split):
 
 def test_lbfgs_lowers_the_objective(planted_split):
     train, valid = planted_split
-    m = IAutoRec(n_hidden=8, optimizer="lbfgs", lbfgs_iter=5, n_epochs=4, reg=1.0, rng=0).fit(train, valid)
+    m = IAutoRec(hidden_units=8, optimizer="lbfgs", lbfgs_iter=5, n_epochs=4, reg=1.0, rng=0).fit(train, valid)
     loss = m.history_["train_loss"]
     assert np.all(np.diff(loss) < 0)
     assert m.history_["val_rmse"][-1] < m.history_["val_rmse"][0]
@@ -104,8 +104,8 @@ def test_lbfgs_lowers_the_objective(planted_split):
 @pytest.mark.parametrize("name", ["i-autorec", "u-autorec", "deep-autorec"])
 def test_predict_score_users_save_load_and_fallback(name, planted_split, tmp_path):
     train, valid = planted_split
-    small = {"deep-autorec": dict(n_hidden1=16, n_hidden2=4, n_epochs=2, batch_size=8)}.get(
-        name, dict(n_hidden=6, n_epochs=2, lbfgs_iter=3))
+    small = {"deep-autorec": dict(hidden_units=(16, 4), n_epochs=2, batch_size=8)}.get(
+        name, dict(hidden_units=6, n_epochs=2, lbfgs_iter=3))
     m = make_model(name, rng=0, **small).fit(train, valid)
     assert len(m.history_) == 2 and "val_rmse" in m.history_
     assert_scores_match_predict(m, np.array([0, 5, 7]))
@@ -116,16 +116,16 @@ def test_predict_score_users_save_load_and_fallback(name, planted_split, tmp_pat
 
 def test_deep_autorec_learns_and_diverges_loudly(planted_split):
     train, valid = planted_split
-    m = DeepAutoRec(n_hidden1=32, n_hidden2=8, n_epochs=6, batch_size=8, rng=0).fit(train, valid)
+    m = DeepAutoRec(hidden_units=(32, 8), n_epochs=6, batch_size=8, rng=0).fit(train, valid)
     assert m.history_["train_loss"][-1] < m.history_["train_loss"][0]
     with pytest.raises(DivergenceError):
-        DeepAutoRec(n_hidden1=32, n_hidden2=8, n_epochs=5, lr=1e4, reg=0.0, rng=0).fit(train)
+        DeepAutoRec(hidden_units=(32, 8), n_epochs=5, lr=1e4, reg=0.0, rng=0).fit(train)
 
 
 def test_i_autorec_divergence_is_loud(planted_split):
     train, _ = planted_split
     with pytest.raises(DivergenceError, match="lower lr"):
-        IAutoRec(optimizer="adam", lr=1e200, n_hidden=5, n_epochs=3, rng=0).fit(train)
+        IAutoRec(optimizer="adam", lr=1e200, hidden_units=5, n_epochs=3, rng=0).fit(train)
 
 
 def test_parameter_errors(planted_split):
@@ -134,8 +134,10 @@ def test_parameter_errors(planted_split):
         IAutoRec(activation="softplus").fit(train)
     with pytest.raises(ValueError, match="'optimizer' parameter of UAutoRec"):
         UAutoRec(optimizer="rprop").fit(train)
-    with pytest.raises(TypeError, match="'n_hidden1' parameter of DeepAutoRec"):
-        DeepAutoRec(n_hidden1=7.5).fit(train)
+    with pytest.raises(TypeError, match="'hidden_units' parameter of DeepAutoRec"):
+        DeepAutoRec(hidden_units=(7.5, 4)).fit(train)
+    with pytest.raises(ValueError, match="'hidden_units' parameter of DeepAutoRec must be a tuple of 2"):
+        DeepAutoRec(hidden_units=(8,)).fit(train)
 
 
 @pytest.mark.slow

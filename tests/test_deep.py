@@ -9,9 +9,9 @@ from mfcore.nn import check_gradients, numerical_gradient
 from helpers import F64, GRAD, assert_loads_back, assert_scores_match_predict
 
 CONFIGS = {
-    "deep": (DeepMF, dict(units=(16, 8), batch_size=32)),
-    "plain": (DeepMF, dict(units=(16,), plain=True, batch_size=32)),
-    "resnet": (ResNetMF, dict(n_factors=4, hidden=8, batch_size=16)),
+    "deep": (DeepMF, dict(hidden_units=(16, 8), batch_size=32)),
+    "plain": (DeepMF, dict(hidden_units=(16,), plain=True, batch_size=32)),
+    "resnet": (ResNetMF, dict(n_factors=4, hidden_units=8, batch_size=16)),
 }
 
 
@@ -96,7 +96,7 @@ def test_resnet_forward_matches_the_formula():
         assert out[b] == pytest.approx(want, rel=1e-12)
 
 
-@pytest.mark.parametrize("kw", [{}, {"dropout": 0.0}, {"units": (8, 6, 5), "batch_size": 7}],
+@pytest.mark.parametrize("kw", [{}, {"dropout": 0.0}, {"hidden_units": (8, 6, 5), "batch_size": 7}],
                          ids=["netflix", "nodropout", "three_blocks"])
 def test_fused_jit_and_layer_graph_engines_agree_float64(kw, planted_split):
     train, test = planted_split
@@ -152,9 +152,9 @@ def test_int_seed_is_idempotent_and_seeds_differ(config, planted_split):
 
 
 @pytest.mark.parametrize("config,param,value", [
-    ("deep", "units", (16, 4)), ("deep", "dropout", 0.2), ("deep", "lr", 0.05), ("deep", "batch_size", 16),
-    ("deep", "momentum", 0.5), ("deep", "reg", 0.01), ("plain", "units", 9), ("plain", "n_factors", 3),
-    ("resnet", "hidden", 5), ("resnet", "lr", 0.003), ("resnet", "optimizer", "sgd"), ("resnet", "reg", 0.01)])
+    ("deep", "hidden_units", (16, 4)), ("deep", "dropout", 0.2), ("deep", "lr", 0.05), ("deep", "batch_size", 16),
+    ("deep", "momentum", 0.5), ("deep", "reg", 0.01), ("plain", "hidden_units", 9), ("plain", "n_factors", 3),
+    ("resnet", "hidden_units", 5), ("resnet", "lr", 0.003), ("resnet", "optimizer", "sgd"), ("resnet", "reg", 0.01)])
 def test_every_hyperparameter_changes_the_result(config, param, value, planted_split):
     train, test = planted_split
     base = _small(config).fit(train).evaluate(test)["rmse_unclipped"]
@@ -162,9 +162,9 @@ def test_every_hyperparameter_changes_the_result(config, param, value, planted_s
 
 
 @pytest.mark.parametrize("config,kw", [
-    ("plain", dict(units=(64,), optimizer="adam", lr=0.01, batch_size=16)),
-    ("resnet", dict(n_factors=6, hidden=16, lr=0.01, batch_size=32, n_epochs=20)),
-    ("deep", dict(units=(32, 16), dropout=0.0, lr=0.03, batch_size=32))])
+    ("plain", dict(hidden_units=(64,), optimizer="adam", lr=0.01, batch_size=16)),
+    ("resnet", dict(n_factors=6, hidden_units=16, lr=0.01, batch_size=32, n_epochs=20)),
+    ("deep", dict(hidden_units=(32, 16), dropout=0.0, lr=0.03, batch_size=32))])
 def test_learns_planted_structure(config, kw, planted_split):
     train, test = planted_split
     m = _small(config, **dict(dict(n_factors=8, n_epochs=30), **kw)).fit(train, test)
@@ -202,17 +202,17 @@ def test_fallback_score_users_and_save_load(config, tiny_ratings, tmp_path):
 def test_registry_defaults_are_the_notebooks():
     d = make_model("deep")
     assert isinstance(d, DeepMF)
-    assert (d.n_factors, d.units, d.dropout, d.lr, d.momentum, d.batch_size, d.n_epochs) == \
+    assert (d.n_factors, d.hidden_units, d.dropout, d.lr, d.momentum, d.batch_size, d.n_epochs) == \
         (10, (512, 128), 0.5, 0.08, 0.9, 1024, 25)
     r = make_model("resnet-mf")
     assert isinstance(r, ResNetMF)
-    assert (r.n_factors, r.hidden, r.optimizer, r.lr, r.batch_size, r.n_epochs) == (20, 64, "adam", 0.001, 32, 10)
+    assert (r.n_factors, r.hidden_units, r.optimizer, r.lr, r.batch_size, r.n_epochs) == (20, 64, "adam", 0.001, 32, 10)
 
 
 @pytest.mark.parametrize("cls,param,value,exc", [
-    (DeepMF, "units", (0, 4), ValueError), (DeepMF, "dropout", 1.0, ValueError), (DeepMF, "lr", 0, ValueError),
+    (DeepMF, "hidden_units", (0, 4), ValueError), (DeepMF, "dropout", 1.0, ValueError), (DeepMF, "lr", 0, ValueError),
     (DeepMF, "engine", "loop", ValueError), (ResNetMF, "engine", "jit", ValueError),
-    (ResNetMF, "hidden", 1.5, TypeError), (ResNetMF, "optimizer", "adagrad", ValueError),
+    (ResNetMF, "hidden_units", 1.5, TypeError), (ResNetMF, "optimizer", "adagrad", ValueError),
     (ResNetMF, "n_factors", 0, ValueError)])
 def test_parameter_errors(cls, param, value, exc, tiny_ratings):
     with pytest.raises(exc, match=f"'{param}' parameter of {cls.__name__}"):

@@ -25,15 +25,15 @@ SMALL = {
     "biased-mf": {"n_factors": 4, "n_epochs": 3},
     "biased-mf-keras": {"n_factors": 4, "n_epochs": 3},
     "dot-mf": {"n_factors": 4, "n_epochs": 3},
-    "i-autorec": {"n_hidden": 8, "n_epochs": 2, "lbfgs_iter": 3},
-    "u-autorec": {"n_hidden": 8, "n_epochs": 2, "lbfgs_iter": 3},
+    "i-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
+    "u-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
     "deep-autorec": {"hidden_units": (16, 8), "n_epochs": 2},
-    "rbm": {"n_hidden": 8, "n_epochs": 3},
-    "bernoulli-rbm": {"n_hidden": 8, "n_epochs": 3},
-    "residual-mf": {"n_factors": 4, "hidden": 8, "n_epochs": 3},
-    "deep": {"n_factors": 4, "units": (16, 8), "n_epochs": 3, "batch_size": 64},
-    "resnet-mf": {"n_factors": 4, "hidden": 8, "n_epochs": 2},
-    "rncf": {"n_factors": 4, "units": (16, 8, 8), "n_epochs": 2},
+    "rbm": {"hidden_units": 8, "n_epochs": 3},
+    "bernoulli-rbm": {"hidden_units": 8, "n_epochs": 3},
+    "residual-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 3},
+    "deep": {"n_factors": 4, "hidden_units": (16, 8), "n_epochs": 3, "batch_size": 64},
+    "resnet-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 2},
+    "rncf": {"n_factors": 4, "hidden_units": (16, 8, 8), "n_epochs": 2},
 }
 
 
@@ -48,8 +48,6 @@ def _small(name, **extra):
     cls = make_model(name).__class__
     params = dict(SMALL.get(name, {}))
     params = {k: v for k, v in params.items() if k in cls._param_names()}
-    if "deep-autorec" == name and "hidden_units" not in cls._param_names():
-        params["n_hidden1"], params["n_hidden2"] = 16, 8  # until the vocabulary is unified
     if "rng" in cls._param_names():
         params["rng"] = 0
     params.update(extra)

@@ -99,7 +99,7 @@ def planted_split():
 @pytest.mark.parametrize("cls,shared", [(SoftmaxRBM, False), (SoftmaxRBM, True), (BernoulliRBM, True)])
 def test_engines_agree_fit_repeatable_and_seed_matters(cls, shared, planted_split):
     train, _ = planted_split
-    kw = dict(n_hidden=6, n_epochs=3, batch_size=8, cd_k_every=1, shared_weights=shared, rng=0)
+    kw = dict(hidden_units=6, n_epochs=3, batch_size=8, cd_k_every=1, shared_weights=shared, rng=0)
     a = cls(**kw).fit(train)
     b = cls(engine="numpy", **kw).fit(train)
     c = cls(**kw).fit(train)
@@ -114,7 +114,7 @@ def test_engines_agree_fit_repeatable_and_seed_matters(cls, shared, planted_spli
                                      ("rbm", {"item_based": False, "shared_weights": False}), ("bernoulli-rbm", {})])
 def test_learns_predicts_ratings_save_load(name, kw, planted_split, tmp_path):
     train, valid = planted_split
-    m = make_model(name, n_hidden=10, n_epochs=8, rng=0, **kw).fit(train, valid)
+    m = make_model(name, hidden_units=10, n_epochs=8, rng=0, **kw).fit(train, valid)
     assert len(m.history_) == 8
     pred = m.predict(valid.users, valid.items)
     assert pred.min() >= 1.0 and pred.max() <= 5.0  # an expected rating, not a binary value
@@ -131,7 +131,7 @@ def test_shared_weights_are_the_prior_mean_of_every_unit(item_based, planted_spl
     unit = train.users if item_based else train.items  # visible units: users if item-based
     lonely = int(np.bincount(unit).argmax())
     train = train.subset(np.flatnonzero(unit != lonely))
-    kw = dict(n_hidden=4, n_epochs=6, batch_size=8, lr=0.1, weight_decay=2.0, item_based=item_based, rng=0)
+    kw = dict(hidden_units=4, n_epochs=6, batch_size=8, lr=0.1, reg=2.0, item_based=item_based, rng=0)
     shared = SoftmaxRBM(shared_weights=True, **kw).fit(train)
     plain = SoftmaxRBM(shared_weights=False, **kw).fit(train)
     assert np.abs(shared.S_).max() > 0.01  # measured 0.027: S moved from its zero start
@@ -143,13 +143,13 @@ def test_shared_weights_are_the_prior_mean_of_every_unit(item_based, planted_spl
 
 def test_levels_from_the_scale_and_continuous_error():
     half = Ratings.from_arrays([0, 0, 1, 1], [0, 1, 0, 1], [0.5, 5.0, 3.5, 2.0], scale=RatingScale(0.5, 5, 0.5))
-    m = SoftmaxRBM(n_hidden=3, n_epochs=1, rng=0).fit(half)
+    m = SoftmaxRBM(hidden_units=3, n_epochs=1, rng=0).fit(half)
     np.testing.assert_allclose(m.levels_, np.arange(1, 11) / 2)
     assert m.W_.shape == (2, 10, 3)
     cont = Ratings.from_arrays([0, 1], [0, 1], [1.25, 3.7], scale=RatingScale(1, 5, None))
     with pytest.raises(DataError, match="continuous"):
         SoftmaxRBM(n_epochs=1).fit(cont)
-    BernoulliRBM(n_hidden=2, n_epochs=1, rng=0).fit(cont)  # a Bernoulli RBM only rescales
+    BernoulliRBM(hidden_units=2, n_epochs=1, rng=0).fit(cont)  # a Bernoulli RBM only rescales
 
 
 def test_parameter_errors(planted_split):
@@ -171,7 +171,7 @@ def test_ml100k_softmax_rbm_beats_biases(ml100k_80_20):
 def test_divergence_is_loud(cls, planted_split):
     train, _ = planted_split
     with pytest.raises(DivergenceError, match="lower lr"):
-        cls(lr=1e200, n_hidden=5, n_epochs=3, rng=0).fit(train)
+        cls(lr=1e200, hidden_units=5, n_epochs=3, rng=0).fit(train)
 
 
 def test_cli_orientation_flags(tmp_path, capsys):
@@ -184,7 +184,7 @@ def test_cli_orientation_flags(tmp_path, capsys):
     files = ["--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")]
     out = tmp_path / "run.json"
     assert main(["train", "rbm", *files, "--json", str(out), "--quiet", "--param", "item_based=false",
-                 "--param", "n_epochs=2", "--param", "n_hidden=3"]) == 0
+                 "--param", "n_epochs=2", "--param", "hidden_units=3"]) == 0
     params = json.loads(out.read_text())["params"]
     assert params["item_based"] is False and params["shared_weights"] is True and params["n_epochs"] == 2
     assert main(["train", "rbm", *files, "--param", "item_based=False"]) == 2  # a string, not a bool

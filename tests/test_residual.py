@@ -9,7 +9,7 @@ from helpers import F32, F64, GRAD, assert_loads_back, assert_scores_match_predi
 
 
 def _small(**kw):
-    base = dict(n_factors=4, hidden=8, n_epochs=3, batch_size=16, lr=0.02, rng=0)
+    base = dict(n_factors=4, hidden_units=8, n_epochs=3, batch_size=16, lr=0.02, rng=0)
     base.update(kw)
     return ResidualMF(**base)
 
@@ -78,7 +78,7 @@ def test_dense_momentum_moves_rows_outside_the_batch():
     # no momentum: w = w0 - lr g; Keras' dense momentum: w = w0 - lr g - m lr g.
     train = Ratings.from_arrays([0, 1, 0, 0], [0, 1, 1, 0], [4.0, 2.0, 3.0, 5.0])
     seed = next(s for s in range(50) if 1 in np.random.default_rng(s).spawn(3)[1].permutation(4)[:2])
-    kw = dict(n_factors=2, hidden=3, n_epochs=1, batch_size=2, lr=0.1, rng=seed)
+    kw = dict(n_factors=2, hidden_units=3, n_epochs=1, batch_size=2, lr=0.1, rng=seed)
     start = ResidualNet(2, 2, 2, 3, np.random.default_rng(seed).spawn(3)[0]).params
     for engine in ("jit", "vectorized"):
         moved = ResidualMF(momentum=0.9, engine=engine, **kw).fit(train).net_.params
@@ -100,7 +100,7 @@ def test_int_seed_is_idempotent_and_seeds_differ(planted_split):
     assert not np.array_equal(g.fit(train).net_.params["dense_1/kernel"], first)
 
 
-@pytest.mark.parametrize("param,value", [("n_factors", 5), ("hidden", 9), ("lr", 0.03), ("momentum", 0.5),
+@pytest.mark.parametrize("param,value", [("n_factors", 5), ("hidden_units", 9), ("lr", 0.03), ("momentum", 0.5),
                                          ("batch_size", 8), ("reg", 0.01), ("n_epochs", 2),
                                          ("optimizer", "adam"), ("nesterov", True)])
 def test_every_hyperparameter_changes_the_result(param, value, planted_split):
@@ -111,7 +111,7 @@ def test_every_hyperparameter_changes_the_result(param, value, planted_split):
 
 def test_learns_planted_structure(planted_split):
     train, test = planted_split
-    m = ResidualMF(n_factors=3, hidden=16, n_epochs=20, batch_size=16, lr=0.02, rng=0).fit(train, test)
+    m = ResidualMF(n_factors=3, hidden_units=16, n_epochs=20, batch_size=16, lr=0.02, rng=0).fit(train, test)
     loss = m.history_["train_loss"]
     assert loss[-1] < 0.5 * loss[0]
     baseline = np.sqrt(np.mean((test.values - train.global_mean) ** 2))
@@ -123,7 +123,7 @@ def test_history_and_early_stopping(planted_split):
     ratings, _, _ = make_planted(np.random.default_rng(2), n_users=30, n_items=20, density=0.6)
     perm = np.random.default_rng(0).permutation(len(ratings))
     train, test = ratings.subset(perm[:250]), ratings.subset(perm[250:])
-    m = _small(n_factors=10, hidden=16, n_epochs=40, batch_size=8, lr=0.05, early_stopping=True,
+    m = _small(n_factors=10, hidden_units=16, n_epochs=40, batch_size=8, lr=0.05, early_stopping=True,
                patience=2).fit(train, test)
     h = m.history_
     assert set(h.metrics) >= {"train_loss", "val_rmse", "val_rmse_clipped", "seconds", "forward_seconds"}
@@ -141,7 +141,7 @@ def test_divergence_raises(planted_split):
 
 
 def test_unknown_ids_follow_the_fallback(tiny_ratings):
-    m = ResidualMF(n_factors=2, hidden=4, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
+    m = ResidualMF(n_factors=2, hidden_units=4, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
     bu = m.net_.params["user_bias/embeddings"][:, 0]
     p = m.predict(np.array([0, -1]), np.array([4, 0]))  # item 4 ("z") has no rating
     assert p[0] == pytest.approx(m.global_mean_ + bu[0])
@@ -151,25 +151,25 @@ def test_unknown_ids_follow_the_fallback(tiny_ratings):
 
 
 def test_score_users_matches_predict(tiny_ratings):
-    m = ResidualMF(n_factors=3, hidden=4, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
+    m = ResidualMF(n_factors=3, hidden_units=4, n_epochs=2, batch_size=4, rng=0).fit(tiny_ratings)
     assert_scores_match_predict(m, np.array([0, 2, 4]))
 
 
 def test_save_load_round_trip(planted_split, tmp_path):
     train, test = planted_split
-    m = _small(dtype="float32", n_factors=10, hidden=12).fit(train, test)
+    m = _small(dtype="float32", n_factors=10, hidden_units=12).fit(train, test)
     assert type(assert_loads_back(m, test, tmp_path / "m.npz")) is ResidualMF
 
 
 def test_registry_defaults_are_the_notebooks():
     m = make_model("residual-mf")
     assert isinstance(m, ResidualMF)
-    assert (m.n_factors, m.hidden, m.lr, m.momentum, m.batch_size, m.n_epochs, m.reg) == \
+    assert (m.n_factors, m.hidden_units, m.lr, m.momentum, m.batch_size, m.n_epochs, m.reg) == \
         (15, 512, 0.08, 0.9, 128, 15, 0.0)
 
 
 @pytest.mark.parametrize("param,value,exc", [
-    ("lr", -0.1, ValueError), ("hidden", 0, ValueError), ("batch_size", 2.5, TypeError),
+    ("lr", -0.1, ValueError), ("hidden_units", 0, ValueError), ("batch_size", 2.5, TypeError),
     ("momentum", 1.0, ValueError), ("reg", -1.0, ValueError), ("engine", "loop", ValueError),
     ("optimizer", "lbfgs", ValueError), ("dtype", "int8", ValueError), ("n_epochs", "3", TypeError)])
 def test_parameter_errors(param, value, exc, tiny_ratings):
@@ -188,7 +188,7 @@ def test_parameter_errors(param, value, exc, tiny_ratings):
 ])
 def test_ml100k_80_20_matches_keras(ml100k_80_20, k, hidden, keras_best, keras_final):
     train, test = ml100k_80_20
-    m = ResidualMF(n_factors=k, hidden=hidden, rng=42).fit(train, test)
+    m = ResidualMF(n_factors=k, hidden_units=hidden, rng=42).fit(train, test)
     h = m.history_
     assert len(h) == 15
     assert h.best("val_rmse_clipped")[1] == pytest.approx(keras_best, abs=0.01)

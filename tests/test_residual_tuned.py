@@ -11,7 +11,7 @@ from mfcore.models.residual import ResidualMF, ResidualNet
 from mfcore.nn import check_gradients
 from helpers import F64, GRAD
 
-WARM = dict(n_factors=4, hidden=8, batch_size=16, lr=0.01, warm_start="biased-mf", mf_epochs=6, rng=3)
+WARM = dict(n_factors=4, hidden_units=8, batch_size=16, lr=0.01, warm_start="biased-mf", mf_epochs=6, rng=3)
 
 
 class _NoEpochs(ResidualMF):
@@ -118,7 +118,7 @@ def test_bad_warm_start_values_raise(kw, err, word, planted_split):
 
 def test_defaults_stay_the_notebook_settings():
     p = ResidualMF().get_params()
-    assert (p["n_factors"], p["hidden"], p["lr"], p["n_epochs"], p["batch_size"]) == (15, 512, 0.08, 15, 128)
+    assert (p["n_factors"], p["hidden_units"], p["lr"], p["n_epochs"], p["batch_size"]) == (15, 512, 0.08, 15, 128)
     assert p["warm_start"] is None and p["reg_per_rating"] == 0.0
 
 
@@ -140,7 +140,7 @@ def test_cli_param_reaches_the_warm_start(tmp_path):
     code = main(["train", "residual-mf", "--data", str(path), "--split", "random:0.2", "--quiet",
                  "--json", str(out), "--save", str(model), "--param", "warm_start=biased-mf",
                  "--param", "reg_per_rating=0.05", "--param", "mf_epochs=3", "--param", "n_factors=3",
-                 "--param", "hidden=4", "--param", "n_epochs=2", "--param", "lr=0.01"])
+                 "--param", "hidden_units=4", "--param", "n_epochs=2", "--param", "lr=0.01"])
     assert code == 0
     rec = json.loads(out.read_text())
     assert rec["params"]["warm_start"] == "biased-mf" and rec["params"]["mf_epochs"] == 3

@@ -11,7 +11,7 @@ from helpers import GRAD, assert_loads_back, assert_scores_match_predict
 
 
 def _small(**kw):
-    base = dict(n_factors=4, units=(8, 6, 6), n_epochs=3, batch_size=32, lr=0.02, rng=0,
+    base = dict(n_factors=4, hidden_units=(8, 6, 6), n_epochs=3, batch_size=32, lr=0.02, rng=0,
                 early_stopping=False)
     base.update(kw)
     return RNCF(**base)
@@ -93,7 +93,7 @@ def test_int_seed_is_idempotent_and_seeds_differ(planted_split):
     assert not np.allclose(_small(rng=1).fit(train).predict_ratings(test), a)
 
 
-@pytest.mark.parametrize("param,value", [("mlp_lr", 0.02), ("units", (8, 6, 5)), ("n_factors", 3),
+@pytest.mark.parametrize("param,value", [("mlp_lr", 0.02), ("hidden_units", (8, 6, 5)), ("n_factors", 3),
                                          ("error_target", "notebook"), ("lr", 0.03), ("reg", 0.01)])
 def test_every_hyperparameter_changes_the_result(param, value, planted_split):
     train, test = planted_split
@@ -124,14 +124,14 @@ def test_fallback_score_users_and_save_load(tiny_ratings, tmp_path):
 def test_notebook_settings_are_the_notebooks():
     m = make_model("rncf", **RNCF.NOTEBOOK_SETTINGS)
     assert isinstance(m, RNCF)
-    assert (m.n_factors, m.units, m.n_epochs, m.lr, m.momentum, m.mlp_lr, m.batch_size, m.error_target,
+    assert (m.n_factors, m.hidden_units, m.n_epochs, m.lr, m.momentum, m.mlp_lr, m.batch_size, m.error_target,
             m.early_stopping) == (15, (512, 256, 256), 15, 0.08, 0.9, 0.01, 128, "corrected", False)
     stable = make_model("rncf")  # the defaults: Adam's own lr, stage 3 stopped on validation
     assert (stable.mlp_lr, stable.early_stopping) == (0.001, True)
 
 
 @pytest.mark.parametrize("param,value,exc", [
-    ("error_target", "raw", ValueError), ("mlp_lr", -1.0, ValueError), ("units", [], ValueError),
+    ("error_target", "raw", ValueError), ("mlp_lr", -1.0, ValueError), ("hidden_units", [], ValueError),
     ("batch_size", 0, ValueError), ("n_factors", 2.0, TypeError)])
 def test_parameter_errors(param, value, exc, tiny_ratings):
     with pytest.raises(exc, match=f"'{param}' parameter of RNCF"):

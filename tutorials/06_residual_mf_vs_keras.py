@@ -204,7 +204,7 @@ print(src[src.index("        offset ="):src.index("        self._run_epochs")].r
 
 # %% [markdown]
 # `ResidualMF`'s defaults are the first notebook's settings (K = 15, 512
-# units); the second notebook's variant is `n_factors=10, hidden=400`:
+# units); the second notebook's variant is `n_factors=10, hidden_units=400`:
 
 # %%
 print(ResidualMF())
@@ -220,7 +220,7 @@ print(ResidualMF())
 # %%
 models, ours, keras = {}, {}, {}
 for name, (k, hidden, variant) in VARIANTS.items():
-    model = ResidualMF(n_factors=k, hidden=hidden, n_epochs=N_EPOCHS, rng=SEED)
+    model = ResidualMF(n_factors=k, hidden_units=hidden, n_epochs=N_EPOCHS, rng=SEED)
     model.fit(train, monitor=test)
     models[name] = model
     ours[name] = np.asarray(model.history_["test_rmse_clipped"])

@@ -265,7 +265,7 @@ RUN.show("deep per_epoch", deep_per_epoch.round(4).to_string())
 # no batch normalisation, no dropout), same regime, as a control:
 
 # %%
-plain = DeepMF(plain=True, units=512, n_epochs=DEEP_EPOCHS, rng=SEED).fit(train, monitor=test)
+plain = DeepMF(plain=True, hidden_units=512, n_epochs=DEEP_EPOCHS, rng=SEED).fit(train, monitor=test)
 ours_plain = np.asarray(plain.history_["test_rmse_clipped"])
 RUN.show("plain", f"plain: final test RMSE {ours_plain[-1]:.4f} after {DEEP_EPOCHS} epochs, "
                   f"{np.sum(plain.history_['seconds']):.1f} s of training")
@@ -376,7 +376,7 @@ def keep_best(target):
 
 rncf = {}
 for target in ("corrected", "notebook"):
-    model = RNCF(n_epochs=RNCF_EPOCHS, units=RNCF_UNITS, error_target=target, rng=SEED,
+    model = RNCF(n_epochs=RNCF_EPOCHS, hidden_units=RNCF_UNITS, error_target=target, rng=SEED,
                  **RNCF.NOTEBOOK_SETTINGS)             # Adam(0.01), no early stopping
     model.fit(train, monitor=test, callbacks=[keep_best(target)])
     rncf[target] = model
@@ -737,7 +737,7 @@ RUN.show("collapse scale", f"for scale: the test ratings' std is {r_te.std():.3f
 # ## Exercises
 #
 # 1. Train `DeepMF(n_epochs=25, dropout=0.0)` and `DeepMF(n_epochs=25,
-#    units=(512,))`. Which of batch normalisation, dropout and depth costs the
+#    hidden_units=(512,))`. Which of batch normalisation, dropout and depth costs the
 #    most accuracy here?
 # 2. Give the deep model Keras' L2 penalty on the embeddings (`reg=1e-4`).
 #    Does it still overfit after epoch 10?

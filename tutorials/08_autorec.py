@@ -365,7 +365,7 @@ if FAST:
 #    it start to overfit?
 # 2. Replace `masked_mse` by a plain `mse` on the dense rows (unobserved = 0).
 #    What do the predictions for unrated films look like?
-# 3. Vary k (`n_hidden`) in 50, 200, 500 with I-AutoRec. How does the test
+# 3. Vary k (`hidden_units`) in 50, 200, 500 with I-AutoRec. How does the test
 #    RMSE move, and how does the fit time scale?
 # 4. Re-run the gradient check of section 3 with ε = 10⁻⁶ and with 10⁻⁴.
 #    Then switch the hidden layer to `relu` (code 2) and explain any failure

@@ -497,7 +497,7 @@ if FAST:
 # 2. In section 2, repeat the CD comparison with k = 1, 3, 10, 25. How fast
 #    does the cosine approach 1?
 # 3. Train `SoftmaxRBM(item_based=False, shared_weights=False, n_epochs=100)`
-#    (the paper's model as published) with `weight_decay` 0.001 and 0.1, passing
+#    (the paper's model as published) with `reg` 0.001 and 0.1, passing
 #    a validation split. Compare its train and validation curves: which one
 #    overfits, and which one learns nothing beyond the item means?
 # 4. Change the visible-bias update of section 4 to use ratings scaled to

@@ -28,12 +28,13 @@ import time
 import numpy as np
 
 from .._random import spawn
-from .._validation import check_choice, check_dtype, check_number
+from .._validation import check_choice
 from ..nn import collect, mse
 from ..nn.optim import OPTIMIZERS
 from ..ranking import fill_unknown
 from .base import Recommender
 from .baseline import Biases
+from .params import check_params
 
 PREDICT_CHUNK = 16384
 
@@ -162,17 +163,11 @@ class NeuralRecommender(Recommender):
 
     # ------------------------------------------------------------ checking
     def _check_common(self):
-        self._k = check_number(self.n_factors, "n_factors", self, kind="int", low=1, low_inclusive=True)
-        self._n_epochs = check_number(self.n_epochs, "n_epochs", self, kind="int", low=1, low_inclusive=True)
-        self._lr = check_number(self.lr, "lr", self, low=0)
-        self._batch = check_number(self.batch_size, "batch_size", self, kind="int", low=1, low_inclusive=True)
-        self._reg = check_number(self.reg, "reg", self, low=0, low_inclusive=True)
-        self._patience = check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
+        p = check_params(self)
+        self._k, self._n_epochs, self._lr, self._batch = p["n_factors"], p["n_epochs"], p["lr"], p["batch_size"]
+        self._reg, self._momentum, self._dtype = p["reg"], p["momentum"], p["dtype"]
         self._optimizer = check_choice(self.optimizer, "optimizer", self, tuple(OPTIMIZERS))
-        self._momentum = check_number(self.momentum, "momentum", self, low=0, low_inclusive=True,
-                                      high=1, high_inclusive=False)
         check_choice(self.engine, "engine", self, self._engines)
-        self._dtype = check_dtype(self.dtype, self)
         self._check_extra()
 
     _engines = ("vectorized",)
@@ -244,7 +239,7 @@ class NeuralRecommender(Recommender):
 
     def _set_state(self, state):
         if "arch.units" in state:
-            self.units = tuple(int(n) for n in state["arch.units"])
+            self.hidden_units = tuple(int(n) for n in state["arch.units"])
         if getattr(self, "net_", None) is None:  # a loaded model: rebuild the graph, then fill it
             self._check_common()
             self.net_ = self._build_net(self.user_counts_.size, self.item_counts_.size,

@@ -52,6 +52,7 @@ from ..ranking import fill_unknown
 from .base import Recommender
 from .baseline import Biases
 from .registry import register
+from .params import check_hidden_units, check_params, store_params
 
 ACTIVATIONS = {"identity": 0, "sigmoid": 1, "relu": 2, "tanh": 3}
 
@@ -107,37 +108,21 @@ class _AutoRecBase(Recommender):
 
 
 class _ShallowAutoRec(_AutoRecBase):
-    def __init__(self, n_hidden=500, activation="sigmoid", output_activation="identity", reg=300.0,
+    def __init__(self, hidden_units=500, activation="sigmoid", output_activation="identity", reg=300.0,
                  optimizer="lbfgs", n_epochs=12, lr=1e-3, batch_size=32, lbfgs_iter=25,
-                 early_stopping=False, patience=3, validation_fraction=0.1, engine="jit", rng=None, verbose=0):
-        self.n_hidden = n_hidden
-        self.activation = activation
-        self.output_activation = output_activation
-        self.reg = reg
-        self.optimizer = optimizer
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.batch_size = batch_size
-        self.lbfgs_iter = lbfgs_iter
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.engine = engine
-        self.rng = rng
-        self.verbose = verbose
+                 early_stopping=False, patience=3, validation_fraction=0.1, engine="jit", rng=None, verbose=0,
+                 **renamed):
+        store_params(self, locals())
 
     def _check(self):
-        k = check_number(self.n_hidden, "n_hidden", self, kind="int", low=1, low_inclusive=True)
+        (k,) = check_hidden_units(self, 1)
+        p = check_params(self, "n_epochs", "lr", "reg", "batch_size", "patience")
         self._g = ACTIVATIONS[check_choice(self.activation, "activation", self, tuple(ACTIVATIONS))]
         self._f = ACTIVATIONS[check_choice(self.output_activation, "output_activation", self,
                                            tuple(ACTIVATIONS))]
-        self._lam = check_number(self.reg, "reg", self, low=0, low_inclusive=True)
+        self._lam, self._n_epochs, self._lr, self._batch = p["reg"], p["n_epochs"], p["lr"], p["batch_size"]
         check_choice(self.optimizer, "optimizer", self, ("adam", "lbfgs"))
-        self._n_epochs = check_number(self.n_epochs, "n_epochs", self, kind="int", low=1, low_inclusive=True)
-        self._lr = check_number(self.lr, "lr", self, low=0)
-        self._batch = check_number(self.batch_size, "batch_size", self, kind="int", low=1, low_inclusive=True)
         self._iters = check_number(self.lbfgs_iter, "lbfgs_iter", self, kind="int", low=1, low_inclusive=True)
-        check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
         check_choice(self.engine, "engine", self, ("jit", "vectorized"))
         return k
 
@@ -244,7 +229,7 @@ class IAutoRec(_ShallowAutoRec):
 
     Parameters
     ----------
-    n_hidden : int, default 500
+    hidden_units : int, default 500
         k.
     activation, output_activation : {"sigmoid", "relu", "tanh", "identity"}
         g and f; default sigmoid and identity (the paper's choice).
@@ -290,7 +275,7 @@ class IAutoRec(_ShallowAutoRec):
     Examples
     --------
     >>> from mfcore.data.synthetic import make_ratings
-    >>> m = IAutoRec(n_hidden=20, n_epochs=2, rng=0).fit(make_ratings(100, 50, 1000, rng=0))
+    >>> m = IAutoRec(hidden_units=20, n_epochs=2, rng=0).fit(make_ratings(100, 50, 1000, rng=0))
     >>> len(m.history_)
     2
     """

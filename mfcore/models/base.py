@@ -35,7 +35,7 @@ import tempfile
 
 import numpy as np
 
-from .._validation import check_is_fitted, check_number
+from .._validation import check_is_fitted
 from ..data.ratings import IdMap, Ratings, RatingScale
 from ..exceptions import DataError, ModelFileError
 from ..metrics import error_report
@@ -55,6 +55,21 @@ class Recommender:
         sig = inspect.signature(cls.__init__)
         return [p.name for p in sig.parameters.values()
                 if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    @classmethod
+    def _aliases(cls):
+        """``{old name: new name}`` of the renamed parameters this model still accepts
+        (:data:`mfcore.models.params.RENAMED`, and keywords kept only for their old name)."""
+        from .params import RENAMED
+
+        sig = inspect.signature(cls.__init__).parameters
+        names = cls._param_names()
+        out = {}
+        if any(p.kind == p.VAR_KEYWORD for p in sig.values()):
+            out.update({old: new for old, new in RENAMED.items() if new in names})
+        out.update({n: "hidden_units" for n in sig if n not in names and n != "self"
+                    and sig[n].kind != sig[n].VAR_KEYWORD and "hidden_units" in names})
+        return out
 
     def get_params(self):
         """The constructor arguments as a dict (scikit-learn style)."""
@@ -135,14 +150,10 @@ class Recommender:
 
     def _check_training_params(self):
         """Check the parameters every epoch-trained model shares (where it has them)."""
-        if hasattr(self, "early_stopping") and not isinstance(self.early_stopping, (bool, np.bool_)):
-            raise TypeError(f"The 'early_stopping' parameter of {type(self).__name__} must be True or "
-                            f"False. Got {self.early_stopping!r} instead.")
-        if hasattr(self, "patience"):
-            check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
-        if hasattr(self, "validation_fraction"):
-            check_number(self.validation_fraction, "validation_fraction", self, low=0, high=1,
-                         high_inclusive=False)
+        from .params import check_params
+
+        check_params(self, *(n for n in ("early_stopping", "patience", "validation_fraction")
+                             if hasattr(self, n)))
 
     def _wants_validation(self):
         """True for an iterative model asked to stop early (it then needs validation ratings)."""
@@ -438,7 +449,7 @@ class Recommender:
         if cls is not Recommender and target is not cls:
             raise ModelFileError(f"{path} holds a {header['model']!r} model ({header['class']}), not "
                                  f"{cls.__name__}; load it with {header['class']}.load or mfcore.load_model")
-        model = target(**header["params"])
+        model = target(**_tuples_back(target, header["params"]))
         model.user_map_ = IdMap.__new__(IdMap)
         model.user_map_.raw = npz["user_raw"]
         model.item_map_ = IdMap.__new__(IdMap)
@@ -488,6 +499,14 @@ def _read_model_file(path):
     except (KeyError, ValueError, AttributeError):
         raise fail("it is an .npz archive without mfcore's model header") from None
     return header, arrays
+
+
+def _tuples_back(cls, params):
+    """``params`` read from JSON, with lists turned back into tuples where the constructor's
+    default is a tuple (``hidden_units=(512, 128)``), so a loaded model's get_params() matches."""
+    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+    return {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
+            for k, v in params.items()}
 
 
 def _titles(ratings):

@@ -7,6 +7,7 @@ import numpy as np
 from .._validation import check_choice, check_number
 from .base import Recommender
 from .registry import register
+from .params import store_params
 
 
 @register
@@ -80,11 +81,7 @@ class Biases(Recommender):
     iterative = True
 
     def __init__(self, reg_user=15.0, reg_item=10.0, n_epochs=10, method="als", verbose=0):
-        self.reg_user = reg_user
-        self.reg_item = reg_item
-        self.n_epochs = n_epochs
-        self.method = method
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _fit(self, train, valid, callbacks):
         reg_u = check_number(self.reg_user, "reg_user", self, low=0, low_inclusive=True)

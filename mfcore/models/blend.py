@@ -8,6 +8,7 @@ from .._validation import check_number
 from ..exceptions import DataError
 from .base import Recommender
 from .registry import get_model_class, register
+from .params import store_params
 
 # The default base models: different families, so their errors differ (chosen with
 # training ratings only; see the class docstring).
@@ -177,14 +178,7 @@ class Blend(Recommender):
 
     def __init__(self, models=None, holdout_fraction=0.2, features="counts", alphas=None,
                  n_folds=5, refit=True, rng=0, verbose=0):
-        self.models = models
-        self.holdout_fraction = holdout_fraction
-        self.features = features
-        self.alphas = alphas
-        self.n_folds = n_folds
-        self.refit = refit
-        self.rng = rng
-        self.verbose = verbose
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ fit
     def _check(self):

@@ -7,16 +7,15 @@ toy notebook's ResNet-style model, trained in the Keras regime of :mod:`mfcore.m
 * :class:`ResNetMF` (``"resnet-mf"``): a residual block over the embeddings
   concat, joined with the dot product, then Dense 1 (notebook 003).
 """
-import numbers
 
 import numpy as np
 
-from .._validation import check_number
 from ..engines.nn_jit import concat_rows, scatter_add_concat
 from ..nn import Add, BatchNormalization, Concatenate, Dense, Dot, Dropout, Embedding, ReLU
 from ..nn.fused import BNReLUDropout
 from ._neural import Net, NeuralRecommender
 from .registry import register
+from .params import check_hidden_units, check_params, store_params
 
 
 class DeepNet(Net):
@@ -215,14 +214,6 @@ _SHARED_PARAMS_DOC = """
 """
 
 
-def _units(value, owner):
-    units = (value,) if isinstance(value, numbers.Integral) else tuple(value)
-    if not units or not all(isinstance(n, numbers.Integral) and n >= 1 for n in units):
-        raise ValueError(f"The 'units' parameter of {type(owner).__name__} must be a positive int or a "
-                         f"non-empty sequence of them. Got {value!r} instead.")
-    return tuple(int(n) for n in units)
-
-
 @register
 class DeepMF(NeuralRecommender):
     __doc__ = r"""The Netflix notebook's deep model: an MLP on the concatenated factors.
@@ -267,40 +258,22 @@ class DeepMF(NeuralRecommender):
     --------
     >>> from mfcore.data.synthetic import make_ratings
     >>> train = make_ratings(200, 100, 4000, rng=0)
-    >>> DeepMF(units=(32, 8), n_epochs=3, batch_size=256, rng=0).fit(train).history_.epoch
+    >>> DeepMF(hidden_units=(32, 8), n_epochs=3, batch_size=256, rng=0).fit(train).history_.epoch
     [1, 2, 3]
     """
 
     name = "deep"
     _engines = ("jit", "vectorized")
 
-    def __init__(self, n_factors=10, units=(512, 128), dropout=0.5, plain=False, n_epochs=25, lr=0.08,
+    def __init__(self, n_factors=10, hidden_units=(512, 128), dropout=0.5, plain=False, n_epochs=25, lr=0.08,
                  momentum=0.9, nesterov=False, optimizer="sgd", batch_size=1024, reg=0.0,
                  early_stopping=False, patience=2, validation_fraction=0.1, engine="jit", rng=None,
-                 dtype="float64", verbose=0):
-        self.n_factors = n_factors
-        self.units = units
-        self.dropout = dropout
-        self.plain = plain
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.optimizer = optimizer
-        self.batch_size = batch_size
-        self.reg = reg
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.engine = engine
-        self.rng = rng
-        self.dtype = dtype
-        self.verbose = verbose
+                 dtype="float64", verbose=0, **renamed):
+        store_params(self, locals())
 
     def _check_extra(self):
-        self._units = _units(self.units, self)
-        self._dropout = check_number(self.dropout, "dropout", self, low=0, low_inclusive=True,
-                                     high=1, high_inclusive=False)
+        self._units = check_hidden_units(self)
+        self._dropout = check_params(self, "dropout")["dropout"]
 
     def _build_net(self, n_users, n_items, init_rng, noise_rng):
         if self.plain:
@@ -343,29 +316,14 @@ class ResNetMF(NeuralRecommender):
     name = "resnet-mf"
     _centered = False
 
-    def __init__(self, n_factors=20, hidden=64, n_epochs=10, lr=0.001, momentum=0.0, nesterov=False,
+    def __init__(self, n_factors=20, hidden_units=64, n_epochs=10, lr=0.001, momentum=0.0, nesterov=False,
                  optimizer="adam", batch_size=32, reg=0.0, early_stopping=False, patience=2,
                  validation_fraction=0.1,
-                 engine="vectorized", rng=None, dtype="float64", verbose=0):
-        self.n_factors = n_factors
-        self.hidden = hidden
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.optimizer = optimizer
-        self.batch_size = batch_size
-        self.reg = reg
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.engine = engine
-        self.rng = rng
-        self.dtype = dtype
-        self.verbose = verbose
+                 engine="vectorized", rng=None, dtype="float64", verbose=0, **renamed):
+        store_params(self, locals())
 
     def _check_extra(self):
-        self._hidden = check_number(self.hidden, "hidden", self, kind="int", low=1, low_inclusive=True)
+        (self._hidden,) = check_hidden_units(self, 1)
 
     def _build_net(self, n_users, n_items, init_rng, noise_rng):
         return ResNetNet(n_users, n_items, self._k, self._hidden, init_rng, self._dtype)

@@ -1,11 +1,13 @@
 r"""The Netflix notebook's deep AutoRec, rebuilt from :mod:`mfcore.nn` layers."""
+import warnings
+
 import numpy as np
 
 from .._random import spawn
-from .._validation import check_number
 from ..engines.autorec_numpy import csr_rows
 from ..nn import SGD, BatchNormalization, Dense, Dropout, ReLU, collect, l2_penalty, masked_mse
 from .autorec import _AutoRecBase
+from .params import check_hidden_units, check_params, store_params
 from .registry import register
 
 
@@ -46,7 +48,8 @@ class DeepAutoRec(_AutoRecBase):
 
     Parameters
     ----------
-    n_hidden1, n_hidden2 : int, default 700, 128
+    hidden_units : (int, int), default (700, 128)
+        The widths of the two hidden layers (formerly ``n_hidden1, n_hidden2``).
         Widths of the two hidden layers.
     dropout : float, default 0.2
     reg : float, default 0.01
@@ -61,26 +64,25 @@ class DeepAutoRec(_AutoRecBase):
     name = "deep-autorec"
     _item_rows = False
 
-    def __init__(self, n_hidden1=700, n_hidden2=128, dropout=0.2, reg=0.01, lr=0.08, momentum=0.9,
-                 batch_size=128, n_epochs=50, early_stopping=False, patience=3, validation_fraction=0.1, rng=None, verbose=0):
-        self.n_hidden1 = n_hidden1
-        self.n_hidden2 = n_hidden2
-        self.dropout = dropout
-        self.reg = reg
-        self.lr = lr
-        self.momentum = momentum
-        self.batch_size = batch_size
-        self.n_epochs = n_epochs
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.rng = rng
-        self.verbose = verbose
+    def __init__(self, hidden_units=(700, 128), dropout=0.2, reg=0.01, lr=0.08, momentum=0.9,
+                 batch_size=128, n_epochs=50, early_stopping=False, patience=3, validation_fraction=0.1,
+                 rng=None, verbose=0, n_hidden1=None, n_hidden2=None):
+        if n_hidden1 is not None or n_hidden2 is not None:  # the names before December 2026
+            warnings.warn("DeepAutoRec: n_hidden1 and n_hidden2 are now hidden_units=(n_hidden1, "
+                          "n_hidden2); the old names will stop working in a later version",
+                          FutureWarning, stacklevel=2)
+            hidden_units = (hidden_units[0] if n_hidden1 is None else n_hidden1,
+                            hidden_units[1] if n_hidden2 is None else n_hidden2)
+        del n_hidden1, n_hidden2
+        store_params(self, locals())
+
+    @classmethod
+    def _param_names(cls):
+        return [n for n in super()._param_names() if n not in ("n_hidden1", "n_hidden2")]
 
     def _build(self, d, init_rng, noise_rng):
-        h1 = check_number(self.n_hidden1, "n_hidden1", self, kind="int", low=1, low_inclusive=True)
-        h2 = check_number(self.n_hidden2, "n_hidden2", self, kind="int", low=1, low_inclusive=True)
-        p = check_number(self.dropout, "dropout", self, low=0, low_inclusive=True, high=1, high_inclusive=False)
+        h1, h2 = check_hidden_units(self, 2)
+        p = check_params(self, "dropout")["dropout"]
         self.layers_ = {"drop_in": Dropout(p, noise_rng), "dense1": Dense(d, h1, init_rng), "relu1": ReLU(),
                         "bn": BatchNormalization(h1), "dense2": Dense(h1, h2, init_rng), "relu2": ReLU(),
                         "drop_h": Dropout(p, noise_rng), "out": Dense(h2, d, init_rng)}
@@ -105,13 +107,8 @@ class DeepAutoRec(_AutoRecBase):
 
     def _fit(self, train, valid, callbacks):
         self._start(train)
-        reg = check_number(self.reg, "reg", self, low=0, low_inclusive=True)
-        lr = check_number(self.lr, "lr", self, low=0)
-        mom = check_number(self.momentum, "momentum", self, low=0, low_inclusive=True, high=1,
-                           high_inclusive=False)
-        batch = check_number(self.batch_size, "batch_size", self, kind="int", low=1, low_inclusive=True)
-        n_epochs = check_number(self.n_epochs, "n_epochs", self, kind="int", low=1, low_inclusive=True)
-        check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
+        p = check_params(self, "reg", "lr", "momentum", "batch_size", "n_epochs", "patience")
+        reg, lr, mom, batch, n_epochs = p["reg"], p["lr"], p["momentum"], p["batch_size"], p["n_epochs"]
         init_rng, order_rng, noise_rng = spawn(self.rng, 3)
         mu = self.global_mean_
         self._csr = csr_rows(train.users.astype(np.int64), train.items.astype(np.int64),

@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from .._random import spawn
-from .._validation import check_choice, check_dtype, check_number
+from .._validation import check_choice, check_number
 from ..engines import mfkeras_jit
 from ..nn import SGD, Adamax
 from ..nn.mfnet import MFNet
@@ -30,6 +30,7 @@ from ..ranking import fill_unknown
 from .base import Recommender
 from .baseline import Biases
 from .registry import register
+from .params import check_params, store_params
 
 
 class _KerasMF(Recommender):
@@ -39,14 +40,10 @@ class _KerasMF(Recommender):
     _has_bias = True
 
     def _check_common(self):
-        self._k = check_number(self.n_factors, "n_factors", self, kind="int", low=1, low_inclusive=True)
-        self._n_epochs = check_number(self.n_epochs, "n_epochs", self, kind="int", low=1, low_inclusive=True)
-        self._lr = check_number(self.lr, "lr", self, low=0)
-        self._batch = check_number(self.batch_size, "batch_size", self, kind="int", low=1, low_inclusive=True)
-        self._reg = check_number(self.reg, "reg", self, low=0, low_inclusive=True)
-        self._patience = check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
+        p = check_params(self)
+        self._k, self._n_epochs, self._lr, self._batch = p["n_factors"], p["n_epochs"], p["lr"], p["batch_size"]
+        self._reg, self._dtype = p["reg"], p["dtype"]
         check_choice(self.engine, "engine", self, ("jit", "vectorized"))
-        self._dtype = check_dtype(self.dtype, self)
 
     def _fit(self, train, valid, callbacks):
         self._check_common()
@@ -201,24 +198,10 @@ class BiasedMFKeras(_KerasMF):
     def __init__(self, n_factors=15, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
                  batch_size=128, reg=0.0, early_stopping=False, patience=2, validation_fraction=0.1, engine="jit",
                  rng=None, dtype="float64", verbose=0):
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.batch_size = batch_size
-        self.reg = reg
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.engine = engine
-        self.rng = rng
-        self.dtype = dtype
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _check_optimizer(self):
-        self._momentum = check_number(self.momentum, "momentum", self, low=0, low_inclusive=True,
-                                      high=1, high_inclusive=False)
+        self._momentum = check_params(self, "momentum")["momentum"]
 
     def _make_optimizer(self):
         return SGD(lr=self._lr, momentum=self._momentum, nesterov=bool(self.nesterov))
@@ -300,21 +283,7 @@ class DotMF(_KerasMF):
     def __init__(self, n_factors=100, n_epochs=30, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  batch_size=32, reg=0.0, early_stopping=True, patience=2, validation_fraction=0.1, engine="jit",
                  rng=None, dtype="float64", verbose=0):
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.batch_size = batch_size
-        self.reg = reg
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.engine = engine
-        self.rng = rng
-        self.dtype = dtype
-        self.verbose = verbose
+        store_params(self, locals())
 
     def _check_optimizer(self):
         for name in ("beta_1", "beta_2"):

@@ -6,6 +6,7 @@ from .._validation import check_choice, check_number
 from ..ranking import fill_unknown, top_k
 from .base import Recommender
 from .registry import register
+from .params import store_params
 
 _BLOCK_ELEMENTS = 1 << 22  # floats in one dense block (32 MB in float64)
 
@@ -91,9 +92,7 @@ class UserKNN(Recommender):
     name = "user-knn"
 
     def __init__(self, n_neighbors=100, algorithm="auto", block_size=None):
-        self.n_neighbors = n_neighbors
-        self.algorithm = algorithm
-        self.block_size = block_size
+        store_params(self, locals())
 
     # ---------------------------------------------------------------- fit
     def _fit(self, train, valid, callbacks):

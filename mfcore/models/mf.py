@@ -13,6 +13,7 @@ from .._random import spawn
 from .._validation import check_choice, check_dtype, check_is_fitted, check_number
 from .base import Recommender
 from .registry import register
+from .params import store_params
 
 
 class _SGDMF(Recommender):
@@ -20,25 +21,6 @@ class _SGDMF(Recommender):
 
     iterative = True
     _kind = None  # "biased" or "plain": the engine family
-
-    def __init__(self, n_factors=100, n_epochs=20, lr=0.005, reg=0.02, engine="blocks", batch_size=1,
-                 init_std=0.1, dtype="float64", rng=None, early_stopping=False, patience=3,
-                 validation_fraction=0.1, verbose=0, n_threads=None, grid=None):
-        self.n_factors = n_factors
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.reg = reg
-        self.engine = engine
-        self.batch_size = batch_size
-        self.init_std = init_std
-        self.dtype = dtype
-        self.rng = rng
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.verbose = verbose
-        self.n_threads = n_threads
-        self.grid = grid
 
     # ------------------------------------------------------------------ fit
     def _check_params(self):
@@ -184,8 +166,7 @@ class FunkMF(_SGDMF):
     def __init__(self, n_factors=50, n_epochs=40, lr=0.01, reg=0.05, engine="blocks", batch_size=1,
                  init_std=0.1, dtype="float64", rng=None, early_stopping=False, patience=3,
                  validation_fraction=0.1, verbose=0, n_threads=None, grid=None):
-        super().__init__(n_factors, n_epochs, lr, reg, engine, batch_size, init_std, dtype, rng,
-                         early_stopping, patience, validation_fraction, verbose, n_threads, grid)
+        store_params(self, locals())
 
     def _predict_known(self, u, i):
         return self._dot(u, i)
@@ -325,8 +306,7 @@ class BiasedMF(_SGDMF):
     def __init__(self, n_factors=100, n_epochs=35, lr=0.01, reg=0.05, engine="blocks", batch_size=1,
                  init_std=0.01, dtype="float64", rng=None, early_stopping=False, patience=3,
                  validation_fraction=0.1, verbose=0, n_threads=None, grid=None):
-        super().__init__(n_factors, n_epochs, lr, reg, engine, batch_size, init_std, dtype, rng,
-                         early_stopping, patience, validation_fraction, verbose, n_threads, grid)
+        store_params(self, locals())
 
     def _predict_known(self, u, i):
         bias = self.user_bias_[u].astype(np.float64) + self.item_bias_[i]

@@ -84,11 +84,12 @@ from ..engines.autorec_numpy import csr_rows
 from .base import Recommender
 from .baseline import Biases
 from .registry import register
+from .params import check_hidden_units, check_params, store_params
 
 #: Tuned settings of the paper's user-based orientation (``SoftmaxRBM(**USER_BASED)``), chosen on
 #: the tuning holdout like the item-based defaults (see :class:`SoftmaxRBM`).
-USER_BASED = dict(item_based=False, shared_weights=True, n_hidden=100, n_epochs=220, lr=0.02, momentum=0.9,
-                  weight_decay=0.02, batch_size=100, cd_k_every=80)
+USER_BASED = dict(item_based=False, shared_weights=True, hidden_units=100, n_epochs=220, lr=0.02, momentum=0.9,
+                  reg=0.02, batch_size=100, cd_k_every=80)
 
 
 class _CFRBM(Recommender):
@@ -96,39 +97,20 @@ class _CFRBM(Recommender):
 
     iterative = True
 
-    def __init__(self, n_hidden=100, n_epochs=50, lr=0.1, momentum=0.5, weight_decay=0.01,
+    def __init__(self, hidden_units=100, n_epochs=50, lr=0.1, momentum=0.5, reg=0.01,
                  batch_size=20, cd_k=1, cd_k_max=5, cd_k_every=20, init_std=0.01,
                  item_based=True, shared_weights=False, early_stopping=False, patience=3,
                  validation_fraction=0.1, engine="jit",
-                 rng=None, verbose=0):
-        self.n_hidden = n_hidden
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.batch_size = batch_size
-        self.cd_k = cd_k
-        self.cd_k_max = cd_k_max
-        self.cd_k_every = cd_k_every
-        self.init_std = init_std
-        self.item_based = item_based
-        self.shared_weights = shared_weights
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.engine = engine
-        self.rng = rng
-        self.verbose = verbose
+                 rng=None, verbose=0, **renamed):
+        store_params(self, locals())
 
     def _check(self):
         pos_int = dict(kind="int", low=1, low_inclusive=True)
-        F = check_number(self.n_hidden, "n_hidden", self, **pos_int)
-        for name in ("n_epochs", "batch_size", "cd_k", "cd_k_max", "cd_k_every", "patience"):
+        (F,) = check_hidden_units(self, 1)
+        check_params(self)
+        for name in ("cd_k", "cd_k_max", "cd_k_every"):
             check_number(getattr(self, name), name, self, **pos_int)
-        for name in ("lr", "init_std"):
-            check_number(getattr(self, name), name, self, low=0)
-        check_number(self.momentum, "momentum", self, low=0, low_inclusive=True, high=1, high_inclusive=False)
-        check_number(self.weight_decay, "weight_decay", self, low=0, low_inclusive=True)
+        check_number(self.init_std, "init_std", self, low=0)  # W ~ N(0, init_std^2) must break symmetry
         check_choice(self.engine, "engine", self, ("jit", "numpy"))
         for name in ("item_based", "shared_weights"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
@@ -189,12 +171,12 @@ class _CFRBM(Recommender):
                 if self.shared_weights:  # (R6): S's statistic is W's summed over units, per rating
                     gS[...] = grads[0].sum(axis=0) * (users.size / max(nnz_b, 1))
                     step(self.S_, vS, gS, self.lr, self.momentum, 0.0, users.size)
-                    step(A, vel[0], grads[0], self.lr, self.momentum, self.weight_decay, users.size)
+                    step(A, vel[0], grads[0], self.lr, self.momentum, self.reg, users.size)
                     np.add(A, self.S_, out=self.W_)
                     first = 1  # W_ is done
                 for j in range(first, 3):  # (R5); zeroes g
                     step(params[j], vel[j], grads[j], self.lr, self.momentum,
-                         self.weight_decay if j == 0 else 0.0, users.size)
+                         self.reg if j == 0 else 0.0, users.size)
             return sse * scale2 / n
 
         self._run_epochs(self.n_epochs, train_epoch, callbacks, lr=self.lr)
@@ -250,9 +232,9 @@ class SoftmaxRBM(_CFRBM):
 
     Parameters
     ----------
-    n_hidden : int, default 100   F.
+    hidden_units : int, default 100   F.
     n_epochs : int, default 80
-    lr, momentum, weight_decay : float, default 0.05, 0.5, 0.01   eta, m, wd of (R5).
+    lr, momentum, reg : float, default 0.05, 0.5, 0.01   eta, m, wd of (R5).
     batch_size : int, default 20   cases (users, or items) per CD minibatch.
     cd_k, cd_k_max, cd_k_every : int, default 1, 5, 20
         k starts at cd_k and grows by 2 every cd_k_every epochs up to cd_k_max.
@@ -307,16 +289,12 @@ class SoftmaxRBM(_CFRBM):
 
     name = "rbm"
 
-    def __init__(self, n_hidden=100, n_epochs=80, lr=0.05, momentum=0.5, weight_decay=0.01,
+    def __init__(self, hidden_units=100, n_epochs=80, lr=0.05, momentum=0.5, reg=0.01,
                  batch_size=20, cd_k=1, cd_k_max=5, cd_k_every=20, init_std=0.01,
                  item_based=True, shared_weights=True, early_stopping=False, patience=3,
                  validation_fraction=0.1, engine="jit",
-                 rng=None, verbose=0):
-        super().__init__(n_hidden=n_hidden, n_epochs=n_epochs, lr=lr, momentum=momentum,
-                         weight_decay=weight_decay, batch_size=batch_size, cd_k=cd_k, cd_k_max=cd_k_max,
-                         cd_k_every=cd_k_every, init_std=init_std, item_based=item_based,
-                         shared_weights=shared_weights, early_stopping=early_stopping, patience=patience,
-                         validation_fraction=validation_fraction, engine=engine, rng=rng, verbose=verbose)
+                 rng=None, verbose=0, **renamed):
+        store_params(self, locals())
 
     def _levels(self, train):
         levels = train.scale.levels  # DataError for a continuous scale

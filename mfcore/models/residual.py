@@ -23,6 +23,7 @@ from ..nn import ELU, Add, Concatenate, Dense, Dot, Embedding
 from ._neural import Net, NeuralRecommender, make_optimizer, train_epoch_numpy
 from .mf import BiasedMF
 from .registry import register
+from .params import check_hidden_units, store_params
 
 
 class ResidualNet(Net):
@@ -156,7 +157,7 @@ class ResidualMF(NeuralRecommender):
     Parameters
     ----------
     n_factors : int, default 15
-        K (the notebook-004 variant: ``n_factors=10, hidden=400``).
+        K (the notebook-004 variant: ``n_factors=10, hidden_units=400``).
     hidden : int, default 512
         H, units of the side branch.
     n_epochs : int, default 15
@@ -219,7 +220,7 @@ class ResidualMF(NeuralRecommender):
     tuned``, tables in ``benchmarks/results/neural.md``)::
 
         ResidualMF(warm_start="biased-mf", n_factors=300, mf_lr=0.01, mf_reg=0.07,
-                   mf_epochs=40, hidden=64, lr=0.001, n_epochs=10)
+                   mf_epochs=40, hidden_units=64, lr=0.001, n_epochs=10)
 
     Stage A picked the MF part (a larger K and reg than BiasedMF's defaults),
     stage B the residual epochs on top of it. On the test rows the tuned model
@@ -233,7 +234,7 @@ class ResidualMF(NeuralRecommender):
     --------
     >>> from mfcore.data.synthetic import make_ratings
     >>> train = make_ratings(200, 100, 4000, rng=0)
-    >>> ResidualMF(hidden=32, n_epochs=3, rng=0).fit(train).evaluate(train)["rmse"] < 1.2
+    >>> ResidualMF(hidden_units=32, n_epochs=3, rng=0).fit(train).evaluate(train)["rmse"] < 1.2
     True
     """
 
@@ -241,35 +242,14 @@ class ResidualMF(NeuralRecommender):
     _own_biases = True
     _engines = ("jit", "vectorized")
 
-    def __init__(self, n_factors=15, hidden=512, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
+    def __init__(self, n_factors=15, hidden_units=512, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
                  optimizer="sgd", batch_size=128, reg=0.0, early_stopping=False, patience=2, validation_fraction=0.1,
                  engine="jit", rng=None, dtype="float64", verbose=0, warm_start=None, mf_epochs=35,
-                 mf_lr=0.01, mf_reg=0.05, mf_init_std=0.01, reg_per_rating=0.0):
-        self.n_factors = n_factors
-        self.hidden = hidden
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.optimizer = optimizer
-        self.batch_size = batch_size
-        self.reg = reg
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.engine = engine
-        self.rng = rng
-        self.dtype = dtype
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.mf_epochs = mf_epochs
-        self.mf_lr = mf_lr
-        self.mf_reg = mf_reg
-        self.mf_init_std = mf_init_std
-        self.reg_per_rating = reg_per_rating
+                 mf_lr=0.01, mf_reg=0.05, mf_init_std=0.01, reg_per_rating=0.0, **renamed):
+        store_params(self, locals())
 
     def _check_extra(self):
-        self._hidden = check_number(self.hidden, "hidden", self, kind="int", low=1, low_inclusive=True)
+        (self._hidden,) = check_hidden_units(self, 1)
         check_choice(self.warm_start, "warm_start", self, (None, "biased-mf"))
         self._rating_reg = check_number(self.reg_per_rating, "reg_per_rating", self, low=0, low_inclusive=True)
         self._mf_params = {

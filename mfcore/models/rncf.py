@@ -7,12 +7,13 @@ predicted error (Bobadilla, Alonso, Hernando 2020). See :class:`RNCF`.
 import numpy as np
 
 from .._random import spawn
-from .._validation import check_choice, check_dtype, check_number
+from .._validation import check_choice, check_number
 from ..nn import ELU, Concatenate, Dense, Embedding
 from ._neural import Net, NeuralRecommender, make_optimizer, predict_net, train_epoch_numpy
 from .baseline import Biases
 from .keras_mf import BiasedMFKeras
 from .registry import register
+from .params import check_hidden_units, check_params, store_params
 
 
 class RNCFNet(Net):
@@ -155,7 +156,7 @@ class RNCF(NeuralRecommender):
     --------
     >>> from mfcore.data.synthetic import make_ratings
     >>> train = make_ratings(200, 100, 4000, rng=0)
-    >>> sorted(RNCF(units=(16, 8), n_epochs=2, rng=0).fit(train).stage_histories_)
+    >>> sorted(RNCF(hidden_units=(16, 8), n_epochs=2, rng=0).fit(train).stage_histories_)
     ['stage1', 'stage2']
     """
 
@@ -163,39 +164,18 @@ class RNCF(NeuralRecommender):
     _centered = False
     NOTEBOOK_SETTINGS = {"mlp_lr": 0.01, "early_stopping": False}  # with the other defaults
 
-    def __init__(self, n_factors=15, units=(512, 256, 256), n_epochs=15, lr=0.08, momentum=0.9,
+    def __init__(self, n_factors=15, hidden_units=(512, 256, 256), n_epochs=15, lr=0.08, momentum=0.9,
                  mlp_lr=0.001, batch_size=128, error_target="corrected", reg=0.0, early_stopping=True,
-                 patience=2, validation_fraction=0.1, rng=None, dtype="float64", verbose=0):
-        self.n_factors = n_factors
-        self.units = units
-        self.n_epochs = n_epochs
-        self.lr = lr
-        self.momentum = momentum
-        self.mlp_lr = mlp_lr
-        self.batch_size = batch_size
-        self.error_target = error_target
-        self.reg = reg
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.rng = rng
-        self.dtype = dtype
-        self.verbose = verbose
+                 patience=2, validation_fraction=0.1, rng=None, dtype="float64", verbose=0, **renamed):
+        store_params(self, locals())
 
     def _check_common(self):
-        from .deep import _units
-
-        self._k = check_number(self.n_factors, "n_factors", self, kind="int", low=1, low_inclusive=True)
-        self._n_epochs = check_number(self.n_epochs, "n_epochs", self, kind="int", low=1, low_inclusive=True)
-        self._lr = check_number(self.lr, "lr", self, low=0)
+        p = check_params(self)
+        self._k, self._n_epochs, self._lr, self._batch = p["n_factors"], p["n_epochs"], p["lr"], p["batch_size"]
+        self._reg, self._dtype = p["reg"], p["dtype"]
         self._mlp_lr = check_number(self.mlp_lr, "mlp_lr", self, low=0)
-        self._batch = check_number(self.batch_size, "batch_size", self, kind="int", low=1, low_inclusive=True)
-        self._reg = check_number(self.reg, "reg", self, low=0, low_inclusive=True)
-        self._patience = check_number(self.patience, "patience", self, kind="int", low=1, low_inclusive=True)
-        check_number(self.momentum, "momentum", self, low=0, low_inclusive=True, high=1, high_inclusive=False)
         check_choice(self.error_target, "error_target", self, ("corrected", "notebook"))
-        self._units = _units(self.units, self)
-        self._dtype = check_dtype(self.dtype, self)
+        self._units = check_hidden_units(self)
 
     def _build_net(self, n_users, n_items, init_rng, noise_rng):
         """Stage 3's net (and, for a loaded model, stage 2's)."""

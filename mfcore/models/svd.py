@@ -8,6 +8,7 @@ from ..ranking import fill_unknown
 from .base import Recommender
 from .baseline import Biases
 from .registry import register
+from .params import store_params
 
 
 @register
@@ -88,9 +89,7 @@ class TruncatedSVD(Recommender):
     name = "svd"
 
     def __init__(self, n_factors=6, center="biases", rng=0):
-        self.n_factors = n_factors
-        self.center = center
-        self.rng = rng
+        store_params(self, locals())
 
     def _fit(self, train, valid, callbacks):
         center = check_choice(self.center, "center", self, ("biases", "user", "global"))
