@@ -32,6 +32,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 THREAD_VARS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages (None where the OS has none)."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
 def _version(package):
     try:
         return metadata.version(package)

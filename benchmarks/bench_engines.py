@@ -60,7 +60,7 @@ if __name__ == "__main__" and "--peer" not in sys.argv:  # real compile times, n
 
 import numpy as np  # noqa: E402
 
-from _common import RESULTS, markdown_table, ml100k_dir, peer_python, write_results  # noqa: E402
+from _common import RESULTS, load_average, markdown_table, ml100k_dir, peer_python, write_results  # noqa: E402
 
 PEERS = {"surprise": "Surprise", "torch": "PyTorch", "libmf": "LIBMF"}  # module -> name in the tables
 LR, REG, SEED = 0.005, 0.02, 0
@@ -72,10 +72,6 @@ TARGETS = {"jit_100k": 60e6, "jit_25m": 14e6, "jit_fast_25m_stretch": 50e6, "vec
            "blocks_randomisation_share": 0.15}
 SINGLE_THREAD = ("loop", "vectorized", "jit", "jit-fast")
 JIT_ENGINES = ("jit", "jit-fast", "jit-hogwild", "jit-fast-hogwild", "blocks")
-
-
-def load_average():
-    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 # ------------------------------------------------------------------ mfcore engines
