@@ -533,6 +533,90 @@ def _(V, W, bv, bh):
     return -(V @ bv) - np.sum(V @ W + bh, axis=1)
 
 
+# ------------------------------------------------------------------ t10
+@wrong("t10.stratum_schedule", "no-shift")
+def _(rows, cols, shift):
+    g = len(rows)
+    return np.array([[a * g + cols[rows[a]] for a in range(g)] for _ in range(g)])
+
+
+@wrong("t10.stratum_schedule", "transposed-id")
+def _(rows, cols, shift):
+    g = len(rows)
+    return np.array([[cols[(rows[a] + shift[t]) % g] * g + a for a in range(g)] for t in range(g)])
+
+
+@wrong("t10.stratum_schedule", "rows-cols-swapped")
+def _(rows, cols, shift):
+    g = len(rows)
+    S = np.zeros((g, g), dtype=int)
+    for t in range(g):
+        for a in range(g):
+            S[t, a] = a * g + rows[(cols[a] + shift[t]) % g]
+    return S
+
+
+def _ranges(edges, index):
+    return np.array([np.flatnonzero(edges[1:] > x)[0] for x in index])
+
+
+@wrong("t10.block_starts", "not-cumulative")
+def _(users, items, user_edges, item_edges):
+    g = len(user_edges) - 1
+    b = _ranges(user_edges, users) * g + _ranges(item_edges, items)
+    return np.r_[0, np.bincount(b, minlength=g * g)]
+
+
+@wrong("t10.block_starts", "no-leading-zero")
+def _(users, items, user_edges, item_edges):
+    g = len(user_edges) - 1
+    b = _ranges(user_edges, users) * g + _ranges(item_edges, items)
+    return np.cumsum(np.bincount(b, minlength=g * g))
+
+
+@wrong("t10.block_starts", "transposed-id")
+def _(users, items, user_edges, item_edges):
+    g = len(user_edges) - 1
+    b = _ranges(item_edges, items) * g + _ranges(user_edges, users)
+    return np.r_[0, np.cumsum(np.bincount(b, minlength=g * g))]
+
+
+# ------------------------------------------------------------------ t11
+@wrong("t11.ridge", "penalised-intercept")
+def _(X, y, alpha):
+    return np.linalg.solve(X.T @ X + alpha * np.eye(X.shape[1]), X.T @ y)
+
+
+@wrong("t11.ridge", "no-penalty")
+def _(X, y, alpha):
+    return np.linalg.lstsq(X, y, rcond=None)[0]
+
+
+@wrong("t11.ridge", "half-alpha")
+def _(X, y, alpha):
+    D = np.eye(X.shape[1])
+    D[0, 0] = 0
+    return np.linalg.solve(X.T @ X + alpha / 2 * D, X.T @ y)
+
+
+@wrong("t11.fwls_design", "no-intercepts")
+def _(preds, meta):
+    f = np.column_stack([np.ones(len(preds)), meta])
+    return np.column_stack([preds[:, m:m + 1] * f for m in range(preds.shape[1])])
+
+
+@wrong("t11.fwls_design", "no-plain-predictions")
+def _(preds, meta):
+    f = np.column_stack([np.ones(len(preds)), meta])
+    return np.column_stack([f] + [preds[:, m:m + 1] * meta for m in range(preds.shape[1])])
+
+
+@wrong("t11.fwls_design", "order")
+def _(preds, meta):
+    f = np.column_stack([np.ones(len(preds)), meta])
+    return np.column_stack([preds[:, m:m + 1] * f for m in range(preds.shape[1])] + [f])
+
+
 # ------------------------------------------------------------------ the test
 CASES = [(key, code, fn) for key, items in WRONG.items() for code, fn in items]
 

@@ -15,7 +15,7 @@ TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 def test_tutorials_lists_every_tutorial_with_times_and_exercises(capsys):
     assert main(["tutorials", "--from", str(TUTORIALS)]) == 0
     out = capsys.readouterr().out
-    for n in range(10):
+    for n in range(12):
         assert f"\n{n:02d} " in out
     assert "Backprop by hand" in out and "dense_backward, embedding_backward, dot_backward" in out
     assert "mfcore tutorials --notebook 03" in out

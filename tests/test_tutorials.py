@@ -288,3 +288,13 @@ def test_10_performance_engineering(run_tutorial):
     assert all(len(set(col % 4)) == 4 for col in schedule.T)
     assert ns["same_bits"] is True
     assert _figures(ns) == ["ladder.png"]
+
+
+def test_11_blending(run_tutorial, ml100k_dir):
+    ns = run_tutorial("11_blending", ml100k_dir.parent)
+    assert ns["DATASET"] == "ml-100k"
+    single, blend_rmse = ns["single"], ns["blend_rmse"]
+    assert blend_rmse < min(single.values())  # the blend beats its best member on u1
+    assert ns["leaky"] <= ns["honest"]  # weights fitted on test can only look better there
+    assert np.allclose(np.diag(ns["corr"]), 1.0) and ns["corr"].shape == (3, 3)
+    assert _figures(ns) == ["blend_vs_bases.png"]

@@ -426,3 +426,18 @@ for name, n_items_, k_ in (("MovieLens 25M", 59_047, 100), ("Netflix Prize", 17_
 #    does that matter for the accuracy table of section 4?
 # 5. In the DSGD sketch, count the messages per epoch when P moves instead of
 #    Q. For which data sets would you rather move P?
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t10`). Write the
+# function, then run its checker: it runs your function next to mfcore's own on
+# small seeded cases and names the first wrong number and the likely mistake.
+#
+# - `stratum_schedule(rows, cols, shift)`: section 4's schedule, the blocks of
+#   every step of one epoch from three permutations.
+# - `block_starts(users, items, user_edges, item_edges)`: the counting sort
+#   that buckets the ratings once per fit, as block bounds.
+#
+# In a notebook: `from mfcore.exercises import t10; t10.check_stratum_schedule(stratum_schedule)`.
+# From a console: `mfcore exercises template t10 -o my_t10.py` writes the stubs
+# with their tasks, `mfcore exercises check t10 my_t10.py` checks them.

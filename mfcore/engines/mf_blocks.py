@@ -144,6 +144,16 @@ def bucket(users, items, ratings, n_users, n_items, g, rng, chunk=None):
     return Grid(g, records, starts, user_edges, item_edges, chunk_block, chunk_lo, chunk_size, seg_start)
 
 
+def stratum_schedule(rows, cols, shift):
+    """(g, g) block ids: step t runs the blocks (a, cols[(rows[a] + shift[t]) mod g]), a = 0..g-1.
+
+    ``rows``, ``cols``, ``shift``: permutations of range(g). Block (a, c) has id a * g + c. A step
+    pairs every user range with a different item range, and over the g steps every pair meets once.
+    """
+    g = len(rows)
+    return np.arange(g) * g + cols[(rows[None, :] + shift[:, None]) % g]  # (g, g): step t, range a
+
+
 def draw_order(grid, rng):
     """One epoch's order: ``schedule`` (g, g) block ids, step by step, and ``segments`` (2C, 2).
 
@@ -151,8 +161,7 @@ def draw_order(grid, rng):
     in a random order, each as [cut, end) then [start, cut) from a random cut.
     """
     g = grid.g
-    rows, cols, shift = rng.permutation(g), rng.permutation(g), rng.permutation(g)  # (g,) each
-    schedule = np.arange(g) * g + cols[(rows[None, :] + shift[:, None]) % g]  # (g, g): step t, range a
+    schedule = stratum_schedule(rng.permutation(g), rng.permutation(g), rng.permutation(g))  # (g, g)
     C = len(grid.chunk_block)
     chunks = np.argsort(grid.chunk_block + rng.random(C), kind="stable")  # (C,) by block, shuffled in it
     lo, size = grid.chunk_lo[chunks], grid.chunk_size[chunks]  # (C,)

@@ -30,10 +30,12 @@ from . import t06_residual as t06
 from . import t07_deep as t07
 from . import t08_autorec as t08
 from . import t09_rbm as t09
+from . import t10_performance as t10
+from . import t11_blending as t11
 from ._core import Case, CheckResult, Exercise, Mistake
 
 MODULES = {"t00": t00, "t01": t01, "t02": t02, "t03": t03, "t04": t04,
-           "t05": t05, "t06": t06, "t07": t07, "t08": t08, "t09": t09}
+           "t05": t05, "t06": t06, "t07": t07, "t08": t08, "t09": t09, "t10": t10, "t11": t11}
 
 
 def all_exercises():
@@ -50,4 +52,4 @@ def get(key):
 
 
 __all__ = ["MODULES", "all_exercises", "get", "Case", "CheckResult", "Exercise", "Mistake",
-           "t00", "t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09"]
+           "t00", "t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10", "t11"]
