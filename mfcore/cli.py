@@ -342,8 +342,9 @@ def model_table():
     for name in model_names():
         cls = get_model_class(name)
         doc = inspect.getdoc(cls) or ""
+        names = set(cls._param_names()) - {"rng", "verbose"}  # not the old names kept as aliases
         defaults = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items()
-                    if k not in ("self", "rng", "verbose") and v.default is not inspect.Parameter.empty}
+                    if k in names and v.default is not inspect.Parameter.empty}
         rows.append({"name": name, "class": cls.__name__, "summary": doc.splitlines()[0] if doc else "",
                      "note": getattr(cls, "note", None), "iterative": bool(cls.iterative),
                      "defaults": {k: (v if isinstance(v, (int, float, str, bool, type(None)))
