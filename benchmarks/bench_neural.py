@@ -43,7 +43,7 @@ ACCURACY = [  # (label, mfcore model, params, keras_reference key)
     ("residual K15-512", "residual-mf", {}, "residual_mf_k15_d512"),
     ("residual K10-400", "residual-mf", {"n_factors": 10, "hidden_units": 400}, "residual_mf_k10_d400"),
     ("deep (Netflix)", "deep", {}, "deep"),
-    ("deep plain (512)", "deep", {"plain": True, "units": 512}, None),
+    ("deep plain (512)", "deep", {"plain": True, "hidden_units": 512}, None),
     ("resnet-mf (toy nb)", "resnet-mf", {}, None),
     ("RNCF corrected", "rncf", {"mlp_lr": 0.01, "early_stopping": False}, "rncf_fixed"),
     ("RNCF notebook bug", "rncf", {"error_target": "notebook", "mlp_lr": 0.01, "early_stopping": False},
