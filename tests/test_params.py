@@ -67,3 +67,29 @@ def test_old_name_on_the_command_line(tmp_path, capsys):
                  "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "hidden_units" in captured.out + captured.err
+
+
+def test_a_model_file_saved_with_an_old_name_loads_without_a_warning(tmp_path):
+    """A file written before the rename (header params with n_hidden) loads under the new name."""
+    import json
+
+    import numpy as np
+
+    from mfcore import load_model
+
+    train, _ = planted_split(stars=True)
+    model = SoftmaxRBM(hidden_units=3, n_epochs=1, rng=0).fit(train)
+    path = model.save(tmp_path / "rbm.npz")
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = json.loads(str(arrays["__header__"]))
+    header["params"]["n_hidden"] = header["params"].pop("hidden_units")
+    header["params"]["weight_decay"] = header["params"].pop("reg")
+    arrays["__header__"] = np.array(json.dumps(header))
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        back = load_model(old)
+    assert back.hidden_units == 3 and back.reg == model.reg
+    np.testing.assert_array_equal(back.predict_ratings(train), model.predict_ratings(train))

@@ -502,9 +502,14 @@ def _read_model_file(path):
 
 
 def _tuples_back(cls, params):
-    """``params`` read from JSON, with lists turned back into tuples where the constructor's
-    default is a tuple (``hidden_units=(512, 128)``), so a loaded model's get_params() matches."""
+    """``params`` read from JSON, with renamed parameters under their new names and lists turned
+    back into tuples where the constructor's default is a tuple (``hidden_units=(512, 128)``), so
+    a loaded model's get_params() matches."""
+    from .params import RENAMED
+
     defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+    renamed = {old: new for old, new in cls._aliases().items() if old in RENAMED}  # files saved before
+    params = {renamed.get(k, k): v for k, v in params.items()}  # the renames load without a warning
     return {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v
             for k, v in params.items()}
 
