@@ -35,6 +35,7 @@ from .models.rbm import BernoulliRBM, SoftmaxRBM
 from .models.residual import ResidualMF
 from .models.rncf import RNCF
 from .models.svd import TruncatedSVD
+from .models.svdpp import SVDpp
 from .training import DivergenceGuard, EarlyStopping, History, PrintProgress
 
 
@@ -46,7 +47,7 @@ def load_model(path):
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
-    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "ItemKNN", "FunkMF", "BiasedMF",
+    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "ItemKNN", "FunkMF", "BiasedMF", "SVDpp",
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",

@@ -7,7 +7,7 @@ from .base import Recommender
 from .baseline import Biases
 from .registry import register
 
-_BLOCK_ELEMENTS = 1 << 22  # floats in one dense block of similarities (32 MB in float64)
+_BLOCK_ELEMENTS = 1 << 21  # floats in one dense block of similarities (16 MB in float64)
 
 
 @register
@@ -70,7 +70,7 @@ class ItemKNN(Recommender):
     engine : {"jit", "loop"}, default "jit"
         How (P1)-(P3) run.
     block_size : int or None, default None
-        Items per block of the similarity computation; None picks about 4M
+        Items per block of the similarity computation; None picks about 2M
         floats per block. It does not change the results.
 
     Attributes
