@@ -95,7 +95,7 @@ def test_parameters_change_the_result():
     train, test = planted_split()
     base = dict(n_factors=3, n_epochs=3, rng=0)
     ref = SVDpp(**base).fit(train).predict_ratings(test)
-    for change in ({"n_factors": 4}, {"n_epochs": 2}, {"lr": 0.01}, {"reg": 0.1}, {"init_std": 0.05}):
+    for change in ({"n_factors": 4}, {"n_epochs": 2}, {"lr": 0.02}, {"reg": 0.3}, {"init_std": 0.05}):
         assert not np.allclose(SVDpp(**{**base, **change}).fit(train).predict_ratings(test), ref), change
 
 
