@@ -10,7 +10,7 @@ from mfcore.models.svdpp import user_blocks
 
 
 def test_loop_and_jit_are_bit_identical():
-    assert svdpp_jit.svdpp_epoch.py_func is svdpp_loop.svdpp_epoch
+    assert getattr(svdpp_jit.svdpp_epoch, "py_func", svdpp_jit.svdpp_epoch) is svdpp_loop.svdpp_epoch
     train, _ = planted_split()
     jit = SVDpp(n_factors=4, n_epochs=3, rng=0).fit(train)
     loop = SVDpp(n_factors=4, n_epochs=3, rng=0, engine="loop").fit(train)
