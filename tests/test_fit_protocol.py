@@ -34,6 +34,7 @@ SMALL = {
     "deep": {"n_factors": 4, "hidden_units": (16, 8), "n_epochs": 3, "batch_size": 64},
     "resnet-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 2},
     "rncf": {"n_factors": 4, "hidden_units": (16, 8, 8), "n_epochs": 2},
+    "svdpp": {"n_factors": 4, "n_epochs": 3},
 }
 
 
@@ -115,6 +116,7 @@ EXPLODE = {
     "deep": {"lr": 50.0, "engine": "vectorized"},
     "i-autorec": {"optimizer": "adam", "lr": 50.0, "reg": 0.0},
     "rncf": {"mlp_lr": 0.5},
+    "svdpp": {"lr": 5.0, "engine": "jit"},
 }
 
 
