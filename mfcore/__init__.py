@@ -29,7 +29,7 @@ from .models.deep import DeepMF, ResNetMF
 from .models.deep_autorec import DeepAutoRec
 from .models.keras_mf import BiasedMFKeras, DotMF
 from .models.knn import UserKNN
-from .models.knn_baseline import ItemKNN
+from .models.knn_baseline import ItemKNN, UserKNNBaseline
 from .models.mf import BiasedMF, FunkMF
 from .models.rbm import BernoulliRBM, SoftmaxRBM
 from .models.residual import ResidualMF
@@ -47,7 +47,7 @@ def load_model(path):
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
-    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "ItemKNN", "FunkMF", "BiasedMF", "SVDpp",
+    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "ItemKNN", "UserKNNBaseline", "FunkMF", "BiasedMF", "SVDpp",
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",

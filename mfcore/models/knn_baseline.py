@@ -108,6 +108,7 @@ class ItemKNN(Recommender):
     """
 
     name = "item-knn"
+    _user_based = False
 
     def __init__(self, n_neighbors=40, min_neighbors=1, similarity="pearson_baseline", shrinkage=100.0,
                  reg_user=15.0, reg_item=10.0, baseline_epochs=10, engine="jit", block_size=None):
@@ -133,10 +134,14 @@ class ItemKNN(Recommender):
         self.user_bias_, self.item_bias_ = base.user_bias_, base.item_bias_
         R, _ = train.to_csr()  # (n_users, n_items), rows in the order of rated_indices_
         rows = np.repeat(np.arange(train.n_users), np.diff(R.indptr))  # (nnz,) user of each entry
-        self.residuals_ = R.data - (self.global_mean_ + self.user_bias_[rows] + self.item_bias_[R.indices])
-        X = R if self.similarity == "cosine" else sparse.csr_matrix(
-            (self.residuals_, R.indices, R.indptr), shape=R.shape)
-        self.neighbor_indptr_, self.neighbor_indices_, self.neighbor_sims_ = self._neighbors(X)
+        Z = sparse.csr_matrix((R.data - (self.global_mean_ + self.user_bias_[rows] + self.item_bias_[R.indices]),
+                               R.indices, R.indptr), shape=R.shape)  # z_ui
+        if self._user_based:  # the same computation with the roles of users and items swapped
+            R, Z = R.T.tocsr(), Z.T.tocsr()  # (n_items, n_users); rows sorted by user
+            self.item_raters_indptr_, self.item_raters_ = Z.indptr, Z.indices.astype(np.int64)
+        self.residuals_ = Z.data  # in the CSR order of the rows that (0) marks
+        self.neighbor_indptr_, self.neighbor_indices_, self.neighbor_sims_ = self._neighbors(
+            R if self.similarity == "cosine" else Z)
 
     def similarity_blocks(self, X):
         """Yield ``(rows, S)``: S (len(rows), n_items) dense similarities (S1)/(S1') of the
@@ -183,13 +188,18 @@ class ItemKNN(Recommender):
             from ..engines.knn_loop import predict_pairs
         else:
             from ..engines.knn_jit import predict_pairs
-        order = np.argsort(u, kind="stable")  # pairs grouped by user: (0) marks each user once
+        baseline = self.global_mean_ + self.user_bias_[u] + self.item_bias_[i]  # (n,) b_ui
+        if self._user_based:  # rows are items, neighbours are users: swap the pair
+            u, i = i, u
+            rated = (self.item_raters_indptr_, self.item_raters_, self.user_counts_.size)
+        else:
+            rated = (self.rated_indptr_, self.rated_indices_, self.item_counts_.size)
+        order = np.argsort(u, kind="stable")  # pairs grouped by row: (0) marks each row once
         uu = np.ascontiguousarray(u[order], dtype=np.int64)
         ii = np.ascontiguousarray(i[order], dtype=np.int64)
-        baseline = self.global_mean_ + self.user_bias_[uu] + self.item_bias_[ii]  # (n,) b_ui
         out = np.empty(uu.size)
-        predict_pairs(uu, ii, baseline, self.neighbor_indptr_, self.neighbor_indices_, self.neighbor_sims_,
-                      self.rated_indptr_, self.rated_indices_, self.residuals_, self.item_counts_.size,
+        predict_pairs(uu, ii, baseline[order], self.neighbor_indptr_, self.neighbor_indices_,
+                      self.neighbor_sims_, rated[0], rated[1], self.residuals_, rated[2],
                       int(self.n_neighbors), int(self.min_neighbors), out)
         result = np.empty_like(out)
         result[order] = out
@@ -201,4 +211,27 @@ class ItemKNN(Recommender):
     def _get_state(self):
         return {"user_bias_": self.user_bias_, "item_bias_": self.item_bias_, "residuals_": self.residuals_,
                 "neighbor_indptr_": self.neighbor_indptr_, "neighbor_indices_": self.neighbor_indices_,
-                "neighbor_sims_": self.neighbor_sims_}
+                "neighbor_sims_": self.neighbor_sims_,
+                **({"item_raters_indptr_": self.item_raters_indptr_, "item_raters_": self.item_raters_}
+                   if self._user_based else {})}
+
+
+@register
+class UserKNNBaseline(ItemKNN):
+    r"""User-based k-NN on the residuals of a biases baseline (Surprise's KNNBaseline, user_based=True).
+
+    :class:`ItemKNN` with the roles of users and items swapped: s_uv is the
+    shrunk Pearson correlation of the baseline residuals of users u and v over
+    the items both rated (or the cosine of their raw ratings), and
+
+    .. math:: \hat r_{ui} = b_{ui} + \frac{\sum_{v \in N_k(u;i)} s_{uv}\,(r_{vi} - b_{vi})}
+              {\sum_{v \in N_k(u;i)} s_{uv}}
+
+    over the k users v most similar to u (s_uv > 0) who rated i. Parameters,
+    fallback and storage as :class:`ItemKNN` (``block_size`` counts users).
+    The Netflix notebook's mean-imputed cosine model is ``user-knn``
+    (:class:`~mfcore.models.knn.UserKNN`), kept as the notebook wrote it.
+    """
+
+    name = "user-knn-baseline"
+    _user_based = True

@@ -14,6 +14,7 @@ _MODULES = {
     "svd": "mfcore.models.svd",
     "user-knn": "mfcore.models.knn",
     "item-knn": "mfcore.models.knn_baseline",
+    "user-knn-baseline": "mfcore.models.knn_baseline",
     "mf": "mfcore.models.mf",
     "biased-mf": "mfcore.models.mf",
     "svdpp": "mfcore.models.svdpp",
