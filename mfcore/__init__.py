@@ -23,6 +23,7 @@ from .data import IdMap, Ratings, RatingScale
 from .exceptions import (ChecksumError, DataError, DivergenceError, DivergenceWarning,
                          ModelFileError, NotFittedError, TrainingWarning)
 from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
+from .models.als import ALS
 from .models.autorec import IAutoRec, UAutoRec
 from .models.blend import Blend
 from .models.deep import DeepMF, ResNetMF
@@ -45,7 +46,7 @@ def load_model(path):
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
-    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF",
+    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF", "ALS",
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",

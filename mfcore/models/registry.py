@@ -15,6 +15,7 @@ _MODULES = {
     "user-knn": "mfcore.models.knn",
     "mf": "mfcore.models.mf",
     "biased-mf": "mfcore.models.mf",
+    "als": "mfcore.models.als",
     "biased-mf-keras": "mfcore.models.keras_mf",
     "dot-mf": "mfcore.models.keras_mf",
     "i-autorec": "mfcore.models.autorec",

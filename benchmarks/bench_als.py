@@ -1,0 +1,117 @@
+"""ALS (``als``) on ML-100k: the choice of its defaults, its accuracy beside ``biased-mf``,
+and the speed of its three engines.
+
+Stages (run them in this order; each adds to ``benchmarks/results/als.json``):
+
+* ``search``: ML-100k ``u1.base`` split 90/10 at random (seed 0) into fit and
+  holdout ratings (as BiasedMF's defaults were chosen); a grid of K x reg, up
+  to ``MAX_EPOCHS`` epochs each, scored by holdout RMSE after every epoch. The
+  test files are not read.
+* ``accuracy``: the chosen defaults and BiasedMF at equal K and reg, fitted
+  on ``u1.base`` and scored on ``u1.test``; the 5-fold figures come from
+  ``mfcore cv`` JSON files given with ``--cv`` (``mfcore cv als --data ml-100k
+  --folds 5 --json F``).
+* ``speed``: seconds per epoch of the ``loop``, ``vectorized`` and ``jit``
+  engines on the whole of ``u1.base`` (one epoch each, after the compile),
+  with the load average recorded: on a shared machine, a rough ratio only.
+
+    python benchmarks/bench_als.py search|accuracy|speed [--cv als.json biased-mf.json ...]
+"""
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from _common import RESULTS, ml100k_dir, write_atomic
+from mfcore import ALS, BiasedMF
+from mfcore.data import load_ml100k_split, random_split
+
+K_GRID = (10, 25, 50, 100, 200)
+REG_GRID = (0.03, 0.05, 0.08, 0.1, 0.15, 0.2)
+MAX_EPOCHS = 25
+JSON = Path(RESULTS) / "als.json"
+
+
+def load():
+    return json.loads(JSON.read_text()) if JSON.exists() else {}
+
+
+def save(data):
+    write_atomic(JSON, json.dumps(data, indent=1))
+
+
+def search(data):
+    train, _ = load_ml100k_split(ml100k_dir(), "u1")
+    parts = random_split(train, 0.1, rng=0)
+    rows = []
+    for K in K_GRID:
+        for reg in REG_GRID:
+            m = ALS(n_factors=K, reg=reg, n_epochs=MAX_EPOCHS, rng=0).fit(parts.train, valid=parts.test)
+            val = m.history_["val_rmse"]
+            best = int(np.argmin(val))
+            rows.append({"K": K, "reg": reg, "best_epoch": best + 1, "best_val_rmse": float(val[best]),
+                         "val_rmse": [float(v) for v in val]})
+            print(f"K={K:4d} reg={reg:<5} best epoch {best + 1:2d}  holdout RMSE {val[best]:.4f}  "
+                  f"(last {val[-1]:.4f})", flush=True)
+    data["search"] = {"split": "u1.base 90/10, random_split(rng=0)", "max_epochs": MAX_EPOCHS,
+                      "rows": rows}
+
+
+def accuracy(data, cv_files):
+    train, test = load_ml100k_split(ml100k_dir(), "u1")
+    d = ALS()
+    pairs = [(d.n_factors, d.reg), (100, 0.05)]  # the als defaults; biased-mf's defaults
+    rows = []
+    for K, reg in pairs:
+        for name, model in (("als", ALS(n_factors=K, reg=reg, rng=0)),
+                            ("biased-mf", BiasedMF(n_factors=K, reg=reg, rng=0))):
+            t0 = time.perf_counter()
+            model.fit(train)
+            seconds = time.perf_counter() - t0
+            rep = model.evaluate(test)
+            rows.append({"model": name, "K": K, "reg": reg, "n_epochs": model.n_epochs,
+                         "u1_rmse": rep["rmse"], "u1_mae": rep["mae"], "fit_seconds": seconds})
+            print(rows[-1], flush=True)
+    data["u1"] = rows
+    data["cv"] = [json.loads(Path(f).read_text()) for f in cv_files]
+
+
+def speed(data, K_list=(10, 20, 50)):
+    train, _ = load_ml100k_split(ml100k_dir(), "u1")
+    rows = []
+    for K in K_list:
+        row = {"K": K}
+        for engine in ("jit", "vectorized", "loop"):
+            m = ALS(n_factors=K, n_epochs=1, engine=engine, rng=0).fit(train)
+            row[engine] = float(m.history_["seconds"][0])
+            print(K, engine, row[engine], flush=True)
+        row["jit_vs_loop"] = row["loop"] / row["jit"]
+        row["vectorized_vs_loop"] = row["loop"] / row["vectorized"]
+        rows.append(row)
+    data["speed"] = {"rows": rows, "loadavg_before_after": None}
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=("search", "accuracy", "speed"))
+    ap.add_argument("--cv", nargs="*", default=())
+    ap.add_argument("--K", type=int, nargs="*", default=(10, 20, 50))
+    args = ap.parse_args()
+    data = load()
+    load0 = os.getloadavg()
+    if args.stage == "search":
+        search(data)
+    elif args.stage == "accuracy":
+        accuracy(data, args.cv)
+    else:
+        speed(data, tuple(args.K))
+    data.setdefault("loadavg", {})[args.stage] = {"before": load0, "after": os.getloadavg()}
+    save(data)
+
+
+if __name__ == "__main__":
+    main()
