@@ -28,6 +28,7 @@ from .models.autorec import IAutoRec, UAutoRec
 from .models.blend import Blend
 from .models.deep import DeepMF, ResNetMF
 from .models.deep_autorec import DeepAutoRec
+from .models.implicit_als import ImplicitALS
 from .models.keras_mf import BiasedMFKeras, DotMF
 from .models.knn import UserKNN
 from .models.mf import BiasedMF, FunkMF
@@ -47,7 +48,7 @@ __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
     "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF", "ALS",
-    "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
+    "ImplicitALS", "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",
 ]

@@ -16,6 +16,7 @@ _MODULES = {
     "mf": "mfcore.models.mf",
     "biased-mf": "mfcore.models.mf",
     "als": "mfcore.models.als",
+    "implicit-als": "mfcore.models.implicit_als",
     "biased-mf-keras": "mfcore.models.keras_mf",
     "dot-mf": "mfcore.models.keras_mf",
     "i-autorec": "mfcore.models.autorec",
