@@ -47,8 +47,9 @@ def load_model(path):
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
-    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF", "ALS",
-    "ImplicitALS", "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
+    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "FunkMF", "BiasedMF",
+    "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
+    "ALS", "ImplicitALS",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",
 ]
