@@ -85,7 +85,7 @@ def test_objective_matches_the_dense_sum_and_decreases(planted):
 
 def test_beats_popularity_on_planted_groups(planted):
     train, test = planted
-    model = ImplicitALS(n_factors=4, n_epochs=10, rng=0).fit(train)
+    model = ImplicitALS(n_factors=4, n_epochs=10, reg=0.1, alpha=10.0, rng=0).fit(train)
     pop = GlobalMean().fit(train)  # popularity: score every item by its training count
     pop.score_users = lambda users: np.tile(pop.item_counts_.astype(float), (len(users), 1))
     ours = ranking_report(model, test, k=10, threshold=1.0)

@@ -44,6 +44,11 @@ class ImplicitALS(Recommender):
     Pilászy and Tikk, 2011): a few steps per epoch suffice because the start is
     already close. An epoch is (I1) then (I2).
 
+    The defaults (alpha, reg) were chosen by NDCG@10 on a validation split of
+    ML-100k's training positives, never its test positives
+    (``benchmarks/bench_implicit.py``; the figures, against popularity, in
+    benchmarks/results/implicit.md). Other data will want other values.
+
     Evaluate it with ranking metrics (:func:`mfcore.ranking.ranking_report`),
     not RMSE: its scores are not on the rating scale. Unknown users and items
     score 0 (no preference), which ranks them below typical known items.
@@ -52,9 +57,10 @@ class ImplicitALS(Recommender):
     ----------
     n_factors : int, default 50
     n_epochs : int, default 15
-    reg : float, default 0.1
-        lambda (>= 0), whole-matrix.
-    alpha : float, default 10.0
+    reg : float, default 30.0
+        lambda (>= 0), whole-matrix (so it grows with the data: a row's system
+        sums the confidences of all its cells).
+    alpha : float, default 2.0
         Confidence slope: c = 1 + alpha * r.
     cg_steps : int, default 3
         Conjugate-gradient steps per row and half step.
@@ -88,7 +94,7 @@ class ImplicitALS(Recommender):
     name = "implicit-als"
     iterative = True
 
-    def __init__(self, n_factors=50, n_epochs=15, reg=0.1, alpha=10.0, cg_steps=3, engine="jit",
+    def __init__(self, n_factors=50, n_epochs=15, reg=30.0, alpha=2.0, cg_steps=3, engine="jit",
                  init_std=0.01, dtype="float64", rng=None, verbose=0):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
