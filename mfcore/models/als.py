@@ -4,12 +4,11 @@ The model and the objective are :class:`~mfcore.models.mf.BiasedMF`'s; only the
 optimizer differs (closed-form ridge solves instead of SGD steps). The engines
 are :mod:`mfcore.engines.als_loop`, ``als_vectorized`` and ``als_jit``.
 """
-import importlib
 import time
 
 import numpy as np
 
-from .. import _jit
+from .. import engines
 from .._random import spawn
 from .._validation import check_choice, check_dtype, check_number
 from .base import Recommender
@@ -25,13 +24,6 @@ def rows_csr(rows, cols, vals, n_rows):
     indptr = np.zeros(n_rows + 1, dtype=np.int64)                             # (n_rows + 1,)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
     return indptr, np.ascontiguousarray(cols[order]), np.ascontiguousarray(vals[order])
-
-
-def get_half_step(engine):
-    """The ``half_step`` function of an ALS engine ("loop", "vectorized" or "jit")."""
-    if engine == "jit":
-        _jit.require_numba("engine='jit'")
-    return importlib.import_module(f"mfcore.engines.als_{engine}").half_step
 
 
 @register
@@ -160,7 +152,7 @@ class ALS(Recommender):
 
     def _fit(self, train, valid, callbacks):
         K, n_epochs, reg, init_std, engine, dt = self._check_params()
-        half_step = get_half_step(engine)
+        half_step = engines.get_half_step("als", engine)
         (init_rng,) = spawn(self.rng, 1)
         users = np.asarray(train.users, dtype=np.int32)                      # (n,)
         items = np.asarray(train.items, dtype=np.int32)                      # (n,)

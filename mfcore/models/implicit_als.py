@@ -1,10 +1,9 @@
 r"""Implicit-feedback ALS (Hu, Koren and Volinsky, 2008) with the conjugate-gradient solve."""
-import importlib
 import time
 
 import numpy as np
 
-from .. import _jit
+from .. import engines
 from .._random import spawn
 from .._validation import check_choice, check_dtype, check_is_fitted, check_number
 from .als import rows_csr
@@ -119,9 +118,7 @@ class ImplicitALS(Recommender):
 
     def _fit(self, train, valid, callbacks):
         K, n_epochs, reg, alpha, cg_steps, engine, init_std, dt = self._check_params()
-        if engine == "jit":
-            _jit.require_numba("engine='jit'")
-        half_step = importlib.import_module(f"mfcore.engines.ials_{engine}").cg_half_step
+        half_step = engines.get_half_step("ials", engine)
         (init_rng,) = spawn(self.rng, 1)
         users = np.asarray(train.users, dtype=np.int32)                      # (n,)
         items = np.asarray(train.items, dtype=np.int32)                      # (n,)
