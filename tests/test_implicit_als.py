@@ -126,3 +126,22 @@ def test_unknown_ids_score_zero_and_scores_match_predict(tiny_ratings, tmp_path)
     assert_scores_match_predict(model, np.arange(tiny_ratings.n_users))
     assert type(make_model("implicit-als")) is ImplicitALS
     assert_loads_back(model, tiny_ratings, tmp_path / "ials.npz")
+
+
+@pytest.mark.parametrize("param,value", [("n_factors", 5), ("n_epochs", 2), ("reg", 1.0),
+                                         ("alpha", 3.0), ("cg_steps", 1), ("init_std", 0.1)])
+def test_every_hyperparameter_changes_the_result(planted, param, value):
+    train, _ = planted
+    base = dict(n_factors=4, n_epochs=3, reg=0.1, alpha=10.0, cg_steps=3, rng=0)
+    a = ImplicitALS(**base).fit(train).user_factors_
+    b = ImplicitALS(**dict(base, **{param: value})).fit(train).user_factors_
+    assert a.shape != b.shape or not np.allclose(a, b)
+
+
+def test_float32_is_kept_and_close_to_float64(planted):
+    train, test = planted
+    a = ImplicitALS(n_factors=4, n_epochs=3, dtype="float32", rng=0).fit(train)
+    b = ImplicitALS(n_factors=4, n_epochs=3, rng=0).fit(train)
+    assert a.user_factors_.dtype == np.float32 and a.item_factors_.dtype == np.float32
+    # CG divides by p.Ap: float32 rounding grows a little over the steps
+    np.testing.assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-3, atol=1e-4)
