@@ -23,10 +23,12 @@ from .data import IdMap, Ratings, RatingScale
 from .exceptions import (ChecksumError, DataError, DivergenceError, DivergenceWarning,
                          ModelFileError, NotFittedError, TrainingWarning)
 from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
+from .models.als import ALS
 from .models.autorec import IAutoRec, UAutoRec
 from .models.blend import Blend
 from .models.deep import DeepMF, ResNetMF
 from .models.deep_autorec import DeepAutoRec
+from .models.implicit_als import ImplicitALS
 from .models.keras_mf import BiasedMFKeras, DotMF
 from .models.knn import UserKNN
 from .models.knn_baseline import ItemKNN, UserKNNBaseline
@@ -50,5 +52,6 @@ __all__ = [
     "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "ItemKNN", "UserKNNBaseline", "FunkMF", "BiasedMF", "SVDpp",
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
+    "ALS", "ImplicitALS",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",
 ]

@@ -60,6 +60,9 @@ Every compiled kernel of mfcore lives in this package, compiled through
 * ``residual_jit`` / ``residual_epoch``: the residual MF's fused batch (twin: ``ResidualNet``);
 * ``autorec_numpy`` / ``autorec_jit`` and ``rbm_numpy`` / ``rbm_jit``;
 * ``knn_loop`` / ``knn_jit``: item-kNN's k-neighbour prediction; ``svdpp_loop`` / ``svdpp_jit``: SVD++'s epoch.
+* ``als_loop`` / ``als_vectorized`` / ``als_jit``: the ridge half steps of
+  :class:`mfcore.models.als.ALS`; ``ials_loop`` / ``ials_jit``: the conjugate-gradient
+  half steps of :class:`mfcore.models.implicit_als.ImplicitALS`.
 
 Numba's cache and other modules. A cached kernel is checked against the file
 that defines it only: if it compiles in a function (or constant) of another
@@ -74,6 +77,7 @@ joins theirs in the cache's check. ``tests/test_imports.py`` fails on an
 undeclared one; ``tests/test_jit.py`` shows the stale copy and the fix.
 """
 import functools
+import importlib
 
 from .. import _jit
 
@@ -123,3 +127,13 @@ def get_epoch_fn(kind, engine, batch_size=1, n_threads=None, grid=None):
         from . import mf_jit_fast  # a new object (and packed copy of the ratings) per call
         return mf_jit_fast.FastEpoch(kind, n_threads=n_chunks if engine.endswith("hogwild") else None)
     return functools.partial(getattr(mf_jit, f"hogwild_{kind}_epoch"), n_chunks=n_chunks)
+
+
+def get_half_step(family, engine):
+    """The half-step kernel of an ALS family: ``"als"`` (engines loop, vectorized, jit;
+    :class:`mfcore.models.als.ALS`) or ``"ials"`` (loop, jit;
+    :class:`mfcore.models.implicit_als.ImplicitALS`). The model checks ``engine``."""
+    if engine == "jit":
+        _jit.require_numba(f"engine={engine!r}")
+    module = importlib.import_module(f"{__name__}.{family}_{engine}")
+    return module.cg_half_step if family == "ials" else module.half_step

@@ -18,6 +18,8 @@ _MODULES = {
     "mf": "mfcore.models.mf",
     "biased-mf": "mfcore.models.mf",
     "svdpp": "mfcore.models.svdpp",
+    "als": "mfcore.models.als",
+    "implicit-als": "mfcore.models.implicit_als",
     "biased-mf-keras": "mfcore.models.keras_mf",
     "dot-mf": "mfcore.models.keras_mf",
     "i-autorec": "mfcore.models.autorec",
