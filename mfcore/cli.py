@@ -236,6 +236,14 @@ def cmd_train(args):
         model.fit(train, monitor=test)  # the test curve is recorded, never used to train
     fit_seconds = time.perf_counter() - t0
     record = train_record(model, args.model, data_name, split, train, test, fit_seconds, args.seed)
+    if model.implicit:  # a ranking model: report how it ranks, not how it rates
+        from .model_selection import ranking_metrics
+
+        record["ranking"] = ranking_metrics(model, test)
+        print("test ranking (a test rating >= 4 is relevant; training items excluded): " +
+              ", ".join(f"{k} {v:.4f}" for k, v in record["ranking"].items()) +
+              f"  fit {fit_seconds:.2f}s. (An implicit-feedback model ranks items; its RMSE below "
+              "means nothing.)")
     print(f"test RMSE {record['test_rmse']:.4f}  MAE {record['test_mae']:.4f} (clipped to "
           f"{train.scale}; unclipped RMSE {record['test_rmse_unclipped']:.4f})  "
           f"fit {fit_seconds:.2f}s" + (f", compile {record['compile_seconds']:.2f}s"
@@ -285,7 +293,8 @@ def cmd_cv(args):
     print(f"{args.model} on {data_name}, {what}")
 
     def show(row):
-        print(f"  {row['fold']:<6} RMSE {row['rmse']:.4f}  MAE {row['mae']:.4f}  "
+        rank = f"  NDCG@10 {row['ndcg@10']:.4f}  P@10 {row['precision@10']:.4f}" if "ndcg@10" in row else ""
+        print(f"  {row['fold']:<6} RMSE {row['rmse']:.4f}  MAE {row['mae']:.4f}{rank}  "
               f"({row['n_train']:,} train / {row['n_test']:,} test, fit {row['fit_seconds']:.1f}s)", flush=True)
 
     with _warnings_as_lines("cv"):
@@ -293,6 +302,10 @@ def cmd_cv(args):
     print(f"  {'mean':<6} RMSE {res['rmse_mean']:.4f} +- {res['rmse_std']:.4f}  "
           f"MAE {res['mae_mean']:.4f} +- {res['mae_std']:.4f}  (std over folds, clipped to the rating "
           f"scale; total fit {res['fit_seconds']:.1f}s)")
+    if "ndcg@10_mean" in res:
+        print(f"  {'':<6} NDCG@10 {res['ndcg@10_mean']:.4f} +- {res['ndcg@10_std']:.4f}  precision@10 "
+              f"{res['precision@10_mean']:.4f} +- {res['precision@10_std']:.4f} (an implicit-feedback "
+              "model: rank by these, not by RMSE)")
     if args.json:
         write_json(args.json, {"model": args.model, "data": data_name, "folds_spec": args.folds,
                                "seed": args.seed, "params": plain_params(model), **res,

@@ -99,6 +99,18 @@ def kfold_folds(ratings, n_splits=5, rng=None):
         yield f"fold{k}", tt.train, tt.test
 
 
+RANKING = ("precision@10", "recall@10", "ndcg@10", "map@10")
+
+
+def ranking_metrics(model, test, threshold=4.0):
+    """Precision, recall, NDCG and MAP at 10 of ``model`` on ``test`` (a test rating >= ``threshold``
+    is relevant; training items are excluded from the lists): the scores of implicit-feedback models."""
+    from .ranking import ranking_report
+
+    rep = ranking_report(model, test, k=10, threshold=threshold)
+    return {m: float(rep[m]) for m in RANKING}
+
+
 def fresh_copy(model):
     """An unfitted model with the same parameters (and so the same seed) as ``model``."""
     return type(model)(**model.get_params())
@@ -122,7 +134,9 @@ def cross_validate(model, folds, on_fold=None):
         ``folds``: one row per fold (name, n_train, n_test, rmse, mae, rmse_unclipped,
         mae_unclipped, n_unknown, fit_seconds, best_epoch); ``rmse_mean``, ``rmse_std``,
         ``mae_mean``, ``mae_std`` over folds (clipped to the rating scale, std with ddof=1);
-        ``fit_seconds`` in total.
+        ``fit_seconds`` in total. For an implicit-feedback model (``model.implicit``) also
+        ``precision@10``, ``recall@10``, ``ndcg@10``, ``map@10`` per fold (:func:`ranking_metrics`)
+        and their ``_mean`` and ``_std``.
     """
     rows = []
     for name, train, test in folds:
@@ -140,13 +154,15 @@ def cross_validate(model, folds, on_fold=None):
                "mae_unclipped": rep["mae_unclipped"], "n_unknown": rep["n_unknown"],
                "fit_seconds": seconds,
                "best_epoch": hist.best("val_rmse")[0] if hist is not None and "val_rmse" in hist else None}
+        if getattr(est, "implicit", False):  # a ranking model: its RMSE means nothing
+            row.update(ranking_metrics(est, test))
         rows.append(row)
         if on_fold is not None:
             on_fold(row)
     if not rows:
         raise ValueError("cross_validate got no folds")
     out = {"folds": rows, "fit_seconds": float(sum(r["fit_seconds"] for r in rows))}
-    for metric in ("rmse", "mae"):
+    for metric in ("rmse", "mae") + (RANKING if "ndcg@10" in rows[0] else ()):
         values = np.array([r[metric] for r in rows])
         out[f"{metric}_mean"] = float(values.mean())
         out[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0

@@ -93,9 +93,16 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
         ref = keras_reference(ratings.name, split, seed, name, epoch=changed.get("n_epochs")) if same else None
         rows.append({"model": name, "test_rmse": rep["rmse"], "test_mae": rep["mae"],
                      "test_rmse_unclipped": rep["rmse_unclipped"], "fit_seconds": seconds,
-                     "keras_rmse": ref, "changed_params": changed})
+                     "keras_rmse": ref, "changed_params": changed, "implicit": bool(cls.implicit)})
         fitted[name] = model
-        print(f"  {name:<16} RMSE {rep['rmse']:.4f}  ({seconds:.1f}s)", file=stream, flush=True)
+        if cls.implicit:  # a ranking model: its RMSE means nothing
+            from .model_selection import ranking_metrics
+
+            rows[-1]["ranking"] = ranking_metrics(model, test)
+            print(f"  {name:<16} NDCG@10 {rows[-1]['ranking']['ndcg@10']:.4f}  ({seconds:.1f}s)",
+                  file=stream, flush=True)
+        else:
+            print(f"  {name:<16} RMSE {rep['rmse']:.4f}  ({seconds:.1f}s)", file=stream, flush=True)
 
     print("", file=stream)
     print(format_table(rows), file=stream)
@@ -118,13 +125,21 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
 
 
 def format_table(rows):
-    """The tour's table as text (RMSE/MAE clipped to the rating scale)."""
+    """The tour's table as text (RMSE/MAE clipped to the rating scale), then the ranking models'."""
     head = f"{'model':<16} {'test RMSE':>9} {'MAE':>7} {'fit s':>7} {'Keras RMSE':>10}"
     lines = [head, "-" * len(head)]
-    for r in sorted(rows, key=lambda r: r["test_rmse"]):
+    for r in sorted((r for r in rows if not r.get("implicit")), key=lambda r: r["test_rmse"]):
         keras = f"{r['keras_rmse']:.4f}" if r["keras_rmse"] is not None else "-"
         lines.append(f"{r['model']:<16} {r['test_rmse']:>9.4f} {r['test_mae']:>7.4f} "
                      f"{r['fit_seconds']:>7.2f} {keras:>10}")
+    ranked = sorted((r for r in rows if r.get("implicit")), key=lambda r: -r["ranking"]["ndcg@10"])
+    if ranked:
+        head = f"{'ranking model':<16} {'NDCG@10':>9} {'P@10':>7} {'fit s':>7}"
+        lines += ["", head, "-" * len(head)]
+        lines += [f"{r['model']:<16} {r['ranking']['ndcg@10']:>9.4f} {r['ranking']['precision@10']:>7.4f} "
+                  f"{r['fit_seconds']:>7.2f}" for r in ranked]
+        lines.append("(implicit-feedback models rank items: test ratings >= 4 are the relevant ones, "
+                     "training items are excluded from the top 10)")
     return "\n".join(lines)
 
 
@@ -141,7 +156,9 @@ def write_plots(ratings, fitted, rows, out):
     os.makedirs(out, exist_ok=True)
     paths = []
     curves = {name: m.history_["test_rmse_clipped"] for name, m in fitted.items()
-              if m.history_ is not None and "test_rmse_clipped" in m.history_ and len(m.history_) > 1}
+              if m.history_ is not None and "test_rmse_clipped" in m.history_ and len(m.history_) > 1
+              and not m.implicit}
+    rows = [r for r in rows if not r.get("implicit")] or rows  # RMSE bars: rating models only
     if curves:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         plot_learning_curves(curves, ax=ax, ylabel="test RMSE (clipped)")

@@ -109,3 +109,26 @@ def test_cv_command_canonical_folds(tmp_path, capsys):
     assert all(f["n_train"] == 80000 and f["n_test"] == 20000 for f in rec["folds"])
     assert 0.9 < rec["rmse_mean"] < 1.0 and rec["rmse_std"] > 0  # biases: about 0.94 on ML-100k
     assert rec["data"] == "ml-100k"
+
+
+def test_an_implicit_model_is_scored_by_ranking(ratings_file, tmp_path, capsys):
+    out = tmp_path / "cv.json"
+    assert main(["cv", "implicit-als", "--data", str(ratings_file[0]), "--folds", "2",
+                 "--param", "n_factors=3", "--param", "n_epochs=2", "--json", str(out)]) == 0
+    rec = json.loads(out.read_text())
+    assert 0 <= rec["ndcg@10_mean"] <= 1 and "ndcg@10" in rec["folds"][0]
+    assert "rank by these" in capsys.readouterr().out
+    train_json = tmp_path / "train.json"
+    assert main(["train", "implicit-als", "--data", str(ratings_file[0]), "--param", "n_factors=3",
+                 "--param", "n_epochs=2", "--json", str(train_json), "--quiet"]) == 0
+    rec = json.loads(train_json.read_text())
+    assert set(rec["ranking"]) == {"precision@10", "recall@10", "ndcg@10", "map@10"}
+    assert "means nothing" in capsys.readouterr().out
+
+
+def test_the_tour_shows_implicit_models_in_a_ranking_table(tmp_path, capsys):
+    assert main(["tour", "--fast", "--out", str(tmp_path / "out"), "--models", "biases", "implicit-als"]) == 0
+    out = capsys.readouterr().out
+    assert "ranking model" in out and "NDCG@10" in out
+    table = out[out.index("model            test RMSE"):out.index("ranking model")]
+    assert "implicit-als" not in table  # not ranked by RMSE

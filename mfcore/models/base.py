@@ -48,6 +48,7 @@ class Recommender:
 
     name = "recommender"
     iterative = False
+    implicit = False  # True: scores rank items (implicit feedback); RMSE means nothing for them
 
     # ----------------------------------------------------------- parameters
     @classmethod

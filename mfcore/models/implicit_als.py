@@ -93,6 +93,7 @@ class ImplicitALS(Recommender):
 
     name = "implicit-als"
     iterative = True
+    implicit = True
 
     def __init__(self, n_factors=50, n_epochs=15, reg=30.0, alpha=2.0, cg_steps=3, engine="jit",
                  init_std=0.01, dtype="float64", rng=None, verbose=0):
