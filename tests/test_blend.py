@@ -118,6 +118,7 @@ def test_design_columns():
 
 @pytest.mark.parametrize("models, match", [
     ("", "non-empty"), (["no-such-model"], "unknown model"), (["blend"], "cannot contain"),
+    (["biases", "implicit-als"], "implicit-feedback"),
     ([{"model": "biases", "params": {"n_factors": 3}}], "no parameter 'n_factors'"), ([3], "a name"),
 ])
 def test_bad_base_models_are_refused(models, match):

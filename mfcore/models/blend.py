@@ -47,6 +47,9 @@ def model_specs(models):
             cls = get_model_class(name)
         except KeyError as exc:
             raise ValueError(f"Blend: {exc.args[0]}") from None
+        if cls.implicit:
+            raise ValueError(f"Blend: {name!r} is an implicit-feedback model (it ranks items, its scores "
+                             "are not ratings); blend rating models only")
         unknown = set(params) - set(cls._param_names())
         if unknown:
             raise ValueError(f"Blend: model {name!r} has no parameter {sorted(unknown)[0]!r}; its "
