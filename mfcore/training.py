@@ -195,7 +195,9 @@ class DivergenceGuard:
       squared error of ratings set it to ``BOUND_FACTOR`` times the variance of
       their target: the global mean already reaches 1x);
     * ``e >= 2`` and the loss exceeds ``growth`` times the lowest loss of the
-      earlier epochs (a healthy run's loss falls or wobbles by a few percent);
+      earlier epochs (a healthy run's loss falls or wobbles by a few percent)
+      and ``min_loss`` (rounding noise on a loss near zero, as when ALS
+      interpolates a small training set, is not a divergence);
     * ``e >= 2``, ``baseline_val_rmse`` is set (the global mean's RMSE on the
       validation ratings; models set it when they have at least
       ``MIN_VALID`` validation ratings) and the validation RMSE is above
@@ -216,6 +218,7 @@ class DivergenceGuard:
     MIN_VALID = 20
 
     growth: float = 10.0
+    min_loss: float = 0.0
     loss_bound: float | None = None
     val_factor: float = 2.0
     val_rise: float = 1.25
@@ -232,7 +235,7 @@ class DivergenceGuard:
                     f"({self.BOUND_FACTOR:g} x the variance of the training target)")
         if epoch >= 2 and len(history):
             prev = np.nanmin(history["train_loss"])
-            if loss > self.growth * prev:
+            if loss > self.growth * prev and loss > self.min_loss:
                 return (f"the training loss grew to {loss:.4g}, more than {self.growth:g} x its "
                         f"lowest value {prev:.4g}")
             val = logs.get("val_rmse")

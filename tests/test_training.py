@@ -174,3 +174,14 @@ def test_no_warning_on_a_healthy_run():
         warnings.simplefilter("error")
         run_epochs(5, lambda e: 1.0 / e, scripted([1.0, 0.9, 0.8, 0.8, 0.79]),
                    guard=DivergenceGuard(baseline_val_rmse=1.1, action="restore"), model=Toy())
+
+
+def test_rounding_noise_on_a_loss_near_zero_is_not_a_divergence():
+    """A loss that falls to ~1e-11 and wobbles by 3x (an interpolating ALS fit) is healthy; the same
+    relative jump above the floor is a divergence."""
+    quiet = iter([1e-3, 1e-11, 3e-11, 2e-11])
+    hist = run_epochs(4, lambda e: next(quiet), guard=DivergenceGuard(min_loss=1e-6))
+    assert len(hist) == 4 and not hist.diverged
+    loud = iter([1.0, 0.5, 6.0])
+    with pytest.raises(DivergenceError, match="grew to 6"):
+        run_epochs(3, lambda e: next(loud), guard=DivergenceGuard(min_loss=1e-6))

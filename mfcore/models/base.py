@@ -248,7 +248,8 @@ class Recommender:
             loss_var = self._target_var
         bound = None if loss_var is None else DivergenceGuard.BOUND_FACTOR * max(loss_var, 1e-12)
         fix = fix or (f"lower lr (now {lr:g})" if isinstance(lr, (int, float)) else "lower the learning rate")
-        guard = DivergenceGuard(loss_bound=bound, baseline_val_rmse=baseline, action=action, fix=fix)
+        guard = DivergenceGuard(loss_bound=bound, baseline_val_rmse=baseline, action=action, fix=fix,
+                                min_loss=0.0 if loss_var is None else 1e-6 * max(loss_var, 1e-12))
         with np.errstate(over="ignore", invalid="ignore"):
             history = run_epochs(
                 n_epochs, train_epoch,
