@@ -9,8 +9,8 @@ sample standard deviation over the folds. Published figures beside them.
     python benchmarks/bench_cv.py                    # every model (about an hour on 2 CPUs)
     python benchmarks/bench_cv.py --models biases blend --folds u1
 
-Writes ``benchmarks/results/cv_ml100k.json`` and ``cv_ml100k.md`` (merging rows: a run
-with ``--models`` replaces only those models' rows).
+Writes ``benchmarks/results/cv_ml100k.json`` and ``cv_ml100k.md`` after every model (merging
+rows: a run with ``--models`` replaces only those models' rows).
 """
 import argparse
 import json
@@ -43,9 +43,7 @@ def main(argv=None):
     p.add_argument("--folds", default="u1-u5")
     args = p.parse_args(argv)
     folds = parse_folds(args.folds)
-    names = args.models or [n for n in model_names() if n not in SKIP]
-    out_json = RESULTS / "cv_ml100k.json"
-    rows = json.loads(out_json.read_text())["rows"] if out_json.exists() else {}
+    names = args.models or [n for n in model_names() if n not in SKIP and not get_model_class(n).implicit]
     load_before = load_average()
     for name in names:
         model = get_model_class(name)()
@@ -56,8 +54,15 @@ def main(argv=None):
                              on_fold=lambda r: print(f"  {r['fold']} RMSE {r['rmse']:.4f} "
                                                      f"({r['fit_seconds']:.0f}s)", flush=True))
         res["folds_spec"] = args.folds
-        rows[name] = res
         print(f"  mean {res['rmse_mean']:.4f} +- {res['rmse_std']:.4f}", flush=True)
+        save({name: res}, load_before)  # after every model: a long run keeps what it finished
+
+
+def save(new_rows, load_before):
+    """Merge ``new_rows`` into results/cv_ml100k.json (read again now) and rewrite the table."""
+    out_json = RESULTS / "cv_ml100k.json"
+    rows = json.loads(out_json.read_text())["rows"] if out_json.exists() else {}
+    rows.update(new_rows)
     data = {"rows": rows, "published": PUBLISHED, "environment": environment(),
             "load_average": [load_before, load_average()]}
     table = []
@@ -75,9 +80,9 @@ def main(argv=None):
             "", markdown_table(["model", "folds", "RMSE", "MAE", "RMSE u1", "fit s per fold"], table), "",
             "Published (test RMSE):", "",
             markdown_table(["method", "protocol", "RMSE"], [[m, f, f"{v:.3f}"] for m, f, v in PUBLISHED]),
-            "", f"Not run: {', '.join(sorted(SKIP))} (see SKIP in the script).", ""]
+            "", f"Not run: {', '.join(sorted(SKIP))} (see SKIP in the script); implicit-feedback models "
+            "(ranked, not rated) are not in this table.", ""]
     write_results("cv_ml100k", data, "\n".join(text))
-
 
 if __name__ == "__main__":
     main()
