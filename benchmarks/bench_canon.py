@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from _common import markdown_table, ml100k_dir, write_results
-from mfcore import ItemKNN, SVDpp, UserKNNBaseline
+from mfcore import ItemKNN, SVDpp
 from mfcore.data.movielens import load_ml100k
 from mfcore.model_selection import kfold_folds, ml100k_folds
 
@@ -32,7 +32,6 @@ PUBLISHED = {"surprise KNNBaseline (user, msd)": 0.931, "surprise SVDpp": 0.919}
 MFCORE = {
     "item-knn": lambda: ItemKNN(),
     "item-knn (cosine)": lambda: ItemKNN(similarity="cosine"),
-    "user-knn-baseline": lambda: UserKNNBaseline(),
     "svdpp": lambda: SVDpp(rng=0),
     "svdpp (Surprise's settings)": lambda: SVDpp(n_factors=20, n_epochs=20, lr=0.007, reg=0.02, rng=0),
 }
@@ -47,8 +46,6 @@ def surprise_models():
         "surprise KNNBaseline (user, msd)": lambda: KNNBaseline(**quiet),
         "surprise KNNBaseline (item, pearson_baseline)": lambda: KNNBaseline(
             sim_options={"name": "pearson_baseline", "user_based": False}, **quiet),
-        "surprise KNNBaseline (user, pearson_baseline)": lambda: KNNBaseline(
-            sim_options={"name": "pearson_baseline", "user_based": True}, **quiet),
         "surprise SVDpp": lambda: SurpriseSVDpp(random_state=0),
     }
 
