@@ -298,3 +298,13 @@ def test_11_blending(run_tutorial, ml100k_dir):
     assert ns["leaky"] <= ns["honest"]  # weights fitted on test can only look better there
     assert np.allclose(np.diag(ns["corr"]), 1.0) and ns["corr"].shape == (3, 3)
     assert _figures(ns) == ["blend_vs_bases.png"]
+
+
+def test_12_neighbourhoods(run_tutorial, ml100k_dir):
+    ns = run_tutorial("12_neighbourhoods", ml100k_dir.parent)
+    scores, mean_rmse = ns["scores"], ns["mean_rmse"]
+    assert scores["user-knn (notebook: imputed cosine)"] > mean_rmse  # imputation: worse than the mean
+    for name in ("user-knn-baseline (residuals, shrunk Pearson)", "item-knn (residuals, shrunk Pearson)"):
+        assert scores[name] < scores["biases (the baseline alone)"]
+    assert ns["grid"][0.0, 10] > ns["grid"][100.0, 10]  # shrinkage helps
+    assert _figures(ns) == ["shrinkage_and_k.png"]
