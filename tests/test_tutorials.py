@@ -308,3 +308,11 @@ def test_12_neighbourhoods(run_tutorial, ml100k_dir):
         assert scores[name] < scores["biases (the baseline alone)"]
     assert ns["grid"][0.0, 10] > ns["grid"][100.0, 10]  # shrinkage helps
     assert _figures(ns) == ["shrinkage_and_k.png"]
+
+
+def test_13_als_vs_sgd(run_tutorial, ml100k_dir):
+    ns = run_tutorial("13_als_vs_sgd", ml100k_dir.parent)
+    runs, same = ns["runs"], ns["same"]
+    assert set(runs) == {"als", "biased-mf (SGD)"} and len(runs["als"]["rmse"]) == ns["ALS_EPOCHS"]
+    assert same[0.12]["als"] < same[0.05]["als"]  # ALS reaches J's minimum: it needs the larger reg
+    assert _figures(ns) == ["als_vs_sgd.png"]
