@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 from .data import IdMap, Ratings, RatingScale
 from .exceptions import (ChecksumError, DataError, DivergenceError, DivergenceWarning,
                          ModelFileError, NotFittedError, TrainingWarning)
-from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
+from .models import Biases, GlobalMean, Popularity, Recommender, get_model_class, make_model, model_names
 from .models.als import ALS
 from .models.autorec import IAutoRec, UAutoRec
 from .models.blend import Blend
@@ -49,7 +49,7 @@ def load_model(path):
 __all__ = [
     "__version__", "IdMap", "Ratings", "RatingScale", "ChecksumError", "DataError",
     "DivergenceError", "DivergenceWarning", "TrainingWarning", "ModelFileError", "NotFittedError",
-    "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "ItemKNN", "UserKNNBaseline", "FunkMF", "BiasedMF", "SVDpp",
+    "Recommender", "GlobalMean", "Biases", "Popularity", "TruncatedSVD", "UserKNN", "ItemKNN", "UserKNNBaseline", "FunkMF", "BiasedMF", "SVDpp",
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
     "ALS", "ImplicitALS",

@@ -316,3 +316,12 @@ def test_13_als_vs_sgd(run_tutorial, ml100k_dir):
     assert set(runs) == {"als", "biased-mf (SGD)"} and len(runs["als"]["rmse"]) == ns["ALS_EPOCHS"]
     assert same[0.12]["als"] < same[0.05]["als"]  # ALS reaches J's minimum: it needs the larger reg
     assert _figures(ns) == ["als_vs_sgd.png"]
+
+
+def test_14_implicit_feedback(run_tutorial, ml100k_dir):
+    ns = run_tutorial("14_implicit_feedback", ml100k_dir.parent)
+    results, sampled = ns["results"], ns["sampled"]
+    assert results["implicit-als"]["ndcg@10"] > results["popularity"]["ndcg@10"]
+    full_ratio = results["implicit-als"]["ndcg@10"] / results["popularity"]["ndcg@10"]
+    assert sampled["popularity"] > results["popularity"]["ndcg@10"]  # sampling inflates
+    assert sampled["implicit-als"] / sampled["popularity"] < full_ratio  # and compresses the gap

@@ -117,3 +117,40 @@ class Biases(Recommender):
 
     def _get_state(self):
         return {"user_bias_": self.user_bias_, "item_bias_": self.item_bias_}
+
+
+@register
+class Popularity(Recommender):
+    """Rank items by their number of training ratings: the baseline of implicit feedback.
+
+    Score: s_ui = n_i, the number of training ratings (positives) of item i,
+    the same for every user; ``recommend`` and the ranking metrics exclude the
+    items a user already rated. Every personalised ranking model must beat it
+    (tutorial 14). It is an implicit-feedback model (``implicit = True``):
+    its scores are counts, not ratings, so its RMSE means nothing.
+    """
+
+    name = "popularity"
+    implicit = True
+
+    def __init__(self):
+        pass
+
+    def _fit(self, train, valid, callbacks):
+        pass
+
+    def _predict_known(self, u, i):
+        return self.item_counts_[i].astype(np.float64)
+
+    def _predict_fallback(self, u, i):
+        out = np.zeros(u.shape, dtype=np.float64)
+        known = (i >= 0) & (i < self.item_counts_.size)
+        out[known] = self.item_counts_[i[known]]
+        return out
+
+    def score_users(self, users):
+        """(len(users), n_items): every row the items' training counts."""
+        return np.tile(self.item_counts_.astype(np.float64), (len(users), 1))
+
+    def _get_state(self):
+        return {}

@@ -11,6 +11,7 @@ _REGISTRY = {}
 _MODULES = {
     "mean": "mfcore.models.baseline",
     "biases": "mfcore.models.baseline",
+    "popularity": "mfcore.models.baseline",
     "svd": "mfcore.models.svd",
     "user-knn": "mfcore.models.knn",
     "item-knn": "mfcore.models.knn_baseline",
