@@ -26,8 +26,8 @@ def _solution_module(tutorial):
 
 def test_every_tutorial_has_at_least_two_checked_exercises():
     counts = {name: len(mod.EXERCISES) for name, mod in exercises.MODULES.items()}
-    assert list(counts) == [f"t{n:02d}" for n in range(12)]
-    assert min(counts.values()) >= 2 and sum(counts.values()) == len(ALL) == 25
+    assert list(counts) == [f"t{n:02d}" for n in range(15)]
+    assert min(counts.values()) >= 2 and sum(counts.values()) == len(ALL) == 31
 
 
 @pytest.mark.parametrize("key", list(ALL))
@@ -167,7 +167,7 @@ def test_cli_reports_problems_with_the_file_without_a_traceback(tmp_path, capsys
 
 def test_cli_list_and_show(capsys):
     code, out, _ = _run([], capsys)
-    assert code == 0 and "t11.fwls_design" in out and "25 exercises" in out
+    assert code == 0 and "t14.precision_recall" in out and "31 exercises" in out
     code, out, _ = _run(["show", "t05.dense_backward"], capsys)
     assert code == 0 and "def dense_backward(x, W, b, delta)" in out
     assert "t05.check_dense_backward(dense_backward)" in out

@@ -617,6 +617,139 @@ def _(preds, meta):
     return np.column_stack([preds[:, m:m + 1] * f for m in range(preds.shape[1])] + [f])
 
 
+# ------------------------------------------------------------------ t12
+def _sims(Z, M, beta, shrink=True, co_rated=True, diag=False):
+    S = np.zeros((Z.shape[1], Z.shape[1]))
+    for i in range(Z.shape[1]):
+        for j in range(Z.shape[1]):
+            both = M[:, i] & M[:, j] if co_rated else np.ones(len(Z), bool)
+            x, y = Z[both, i] * M[both, i], Z[both, j] * M[both, j]
+            den = np.sqrt((x ** 2).sum() * (y ** 2).sum())
+            n = (M[:, i] & M[:, j]).sum()
+            s = (x * y).sum() / den if den > 0 and n > 1 else 0.0
+            S[i, j] = s * ((n - 1) / (n - 1 + beta) if shrink else 1.0)
+    if not diag:
+        np.fill_diagonal(S, 0)
+    return S
+
+
+@wrong("t12.item_similarities", "no-shrinkage")
+def _(Z, M, beta):
+    return _sims(Z, M, beta, shrink=False)
+
+
+@wrong("t12.item_similarities", "norms-over-all-users")
+def _(Z, M, beta):
+    return _sims(Z, M, beta, co_rated=False)
+
+
+@wrong("t12.item_similarities", "self-similarity")
+def _(Z, M, beta):
+    return _sims(Z, M, beta, diag=True)
+
+
+@wrong("t12.knn_predict", "all-neighbours")
+def _(b_ui, s, z, k):
+    pos = s > 0
+    return b_ui + (s[pos] * z[pos]).sum() / s[pos].sum() if pos.any() else b_ui
+
+
+@wrong("t12.knn_predict", "no-baseline")
+def _(b_ui, s, z, k):
+    top = [j for j in np.argsort(-s) if s[j] > 0][:k]
+    return sum(s[j] * z[j] for j in top) / sum(s[j] for j in top) if top else 0.0
+
+
+@wrong("t12.knn_predict", "negative-neighbours")
+def _(b_ui, s, z, k):
+    top = np.argsort(-np.abs(s), kind="stable")[:k]
+    return b_ui + (s[top] * z[top]).sum() / np.abs(s[top]).sum()
+
+
+# ------------------------------------------------------------------ t13
+@wrong("t13.als_user_solve", "lambda-not-per-rating")
+def _(r, Q, b_item, mu, reg):
+    X = np.column_stack([np.ones(len(r)), Q])
+    w = np.linalg.solve(X.T @ X + reg * np.eye(X.shape[1]), X.T @ (r - mu - b_item))
+    return w[0], w[1:]
+
+
+@wrong("t13.als_user_solve", "bias-not-penalised")
+def _(r, Q, b_item, mu, reg):
+    X = np.column_stack([np.ones(len(r)), Q])
+    D = reg * len(r) * np.eye(X.shape[1])
+    D[0, 0] = 0
+    w = np.linalg.solve(X.T @ X + D, X.T @ (r - mu - b_item))
+    return w[0], w[1:]
+
+
+@wrong("t13.als_user_solve", "item-bias-kept")
+def _(r, Q, b_item, mu, reg):
+    X = np.column_stack([np.ones(len(r)), Q])
+    w = np.linalg.solve(X.T @ X + reg * len(r) * np.eye(X.shape[1]), X.T @ (r - mu))
+    return w[0], w[1:]
+
+
+@wrong("t13.objective", "penalty-per-row")
+def _(u, i, r, mu, bu, bi, P, Q, reg):
+    e = r - mu - bu[u] - bi[i] - (P[u] * Q[i]).sum(1)
+    return 0.5 * (e @ e) + 0.5 * reg * (bu @ bu + bi @ bi + (P ** 2).sum() + (Q ** 2).sum())
+
+
+@wrong("t13.objective", "no-half")
+def _(u, i, r, mu, bu, bi, P, Q, reg):
+    e = r - mu - bu[u] - bi[i] - (P[u] * Q[i]).sum(1)
+    return e @ e + reg * (bu[u] @ bu[u] + bi[i] @ bi[i] + (P[u] ** 2).sum() + (Q[i] ** 2).sum())
+
+
+@wrong("t13.objective", "biases-unpenalised")
+def _(u, i, r, mu, bu, bi, P, Q, reg):
+    e = r - mu - bu[u] - bi[i] - (P[u] * Q[i]).sum(1)
+    return 0.5 * (e @ e) + 0.5 * reg * ((P[u] ** 2).sum() + (Q[i] ** 2).sum())
+
+
+# ------------------------------------------------------------------ t14
+@wrong("t14.average_precision", "divided-by-all-relevant")
+def _(ranked, relevant, k):
+    hits = [item in relevant for item in ranked[:k]]
+    return sum(np.cumsum(hits)[j] / (j + 1) for j in range(len(hits)) if hits[j]) / len(relevant)
+
+
+@wrong("t14.average_precision", "divided-by-hits")
+def _(ranked, relevant, k):
+    hits = [item in relevant for item in ranked[:k]]
+    precisions = [np.cumsum(hits)[j] / (j + 1) for j in range(len(hits)) if hits[j]]
+    return float(np.mean(precisions)) if precisions else 0.0
+
+
+@wrong("t14.average_precision", "zero-based-position")
+def _(ranked, relevant, k):
+    total, hits = 0.0, 0
+    for j, item in enumerate(ranked[:k]):
+        if item in relevant:
+            hits += 1
+            total += hits / max(j, 1)
+    return total / min(k, len(relevant))
+
+
+@wrong("t14.precision_recall", "recall-by-k")
+def _(ranked, relevant, k):
+    hits = sum(item in relevant for item in ranked[:k])
+    return hits / k, hits / k
+
+
+@wrong("t14.precision_recall", "precision-by-relevant")
+def _(ranked, relevant, k):
+    hits = sum(item in relevant for item in ranked[:k])
+    return hits / len(relevant), hits / len(relevant)
+
+
+@wrong("t14.precision_recall", "whole-list")
+def _(ranked, relevant, k):
+    hits = sum(item in relevant for item in ranked)
+    return hits / k, hits / len(relevant)
+
+
 # ------------------------------------------------------------------ the test
 CASES = [(key, code, fn) for key, items in WRONG.items() for code, fn in items]
 

@@ -182,3 +182,16 @@ print(f"best on this grid: shrinkage {best[0]:g}, k {best[1]} (test RMSE {grid[b
 # 5. Time `ItemKNN().fit` and `UserKNNBaseline().fit` on the bundled
 #    ml-latest-small (9,066 items, 671 users). Which similarity matrix is
 #    larger, and how does that explain the times?
+
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t12`): write the function,
+# run its checker, and read the first wrong number and the likely mistake.
+#
+# - `item_similarities(Z, M, beta)`: section 2's shrunk Pearson similarities of every pair of items.
+# - `knn_predict(b_ui, s, z, k)`: section 3's prediction for one pair from its candidate neighbours.
+#
+# In a notebook: `from mfcore.exercises import t12; t12.check_item_similarities(item_similarities)`.
+# From a console: `mfcore exercises template t12 -o my_t12.py`, then
+# `mfcore exercises check t12 my_t12.py`.

@@ -152,3 +152,16 @@ for reg in (0.05, 0.12):
 #    For SGD?
 # 4. Warm-start SGD from ALS's factors (`BiasedMF` with `n_epochs=1` after
 #    copying `user_factors_` etc.). Does one SGD epoch help or hurt, and why?
+
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t13`): write the function,
+# run its checker, and read the first wrong number and the likely mistake.
+#
+# - `als_user_solve(r, Q, b_item, mu, reg)`: section 1's closed form for one user.
+# - `objective(u, i, r, mu, bu, bi, P, Q, reg)`: the J both optimizers minimise.
+#
+# In a notebook: `from mfcore.exercises import t13; t13.check_als_user_solve(als_user_solve)`.
+# From a console: `mfcore exercises template t13 -o my_t13.py`, then
+# `mfcore exercises check t13 my_t13.py`.

@@ -180,3 +180,16 @@ for name in sampled:
 #    models move with N?
 # 4. Write precision@10 yourself from `model.score_users` and compare with
 #    `ranking_metrics`.
+
+#
+# ### Checked exercises
+#
+# Two exercises check themselves (`mfcore.exercises.t14`): write the function,
+# run its checker, and read the first wrong number and the likely mistake.
+#
+# - `average_precision(ranked, relevant, k)`: MAP@k's per-user term.
+# - `precision_recall(ranked, relevant, k)`: precision and recall at k of one list.
+#
+# In a notebook: `from mfcore.exercises import t14; t14.check_average_precision(average_precision)`.
+# From a console: `mfcore exercises template t14 -o my_t14.py`, then
+# `mfcore exercises check t14 my_t14.py`.

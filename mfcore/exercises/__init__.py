@@ -32,10 +32,14 @@ from . import t08_autorec as t08
 from . import t09_rbm as t09
 from . import t10_performance as t10
 from . import t11_blending as t11
+from . import t12_neighbourhoods as t12
+from . import t13_als as t13
+from . import t14_implicit as t14
 from ._core import Case, CheckResult, Exercise, Mistake
 
 MODULES = {"t00": t00, "t01": t01, "t02": t02, "t03": t03, "t04": t04,
-           "t05": t05, "t06": t06, "t07": t07, "t08": t08, "t09": t09, "t10": t10, "t11": t11}
+           "t05": t05, "t06": t06, "t07": t07, "t08": t08, "t09": t09, "t10": t10, "t11": t11,
+           "t12": t12, "t13": t13, "t14": t14}
 
 
 def all_exercises():
@@ -52,4 +56,5 @@ def get(key):
 
 
 __all__ = ["MODULES", "all_exercises", "get", "Case", "CheckResult", "Exercise", "Mistake",
-           "t00", "t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10", "t11"]
+           "t00", "t01", "t02", "t03", "t04", "t05", "t06", "t07", "t08", "t09", "t10", "t11",
+           "t12", "t13", "t14"]
