@@ -25,6 +25,7 @@ from .exceptions import (ChecksumError, DataError, DivergenceError, DivergenceWa
 from .models import Biases, GlobalMean, Recommender, get_model_class, make_model, model_names
 from .models.autorec import IAutoRec, UAutoRec
 from .models.blend import Blend
+from .models.bpr import BPR
 from .models.deep import DeepMF, ResNetMF
 from .models.deep_autorec import DeepAutoRec
 from .models.keras_mf import BiasedMFKeras, DotMF
@@ -50,5 +51,6 @@ __all__ = [
     "Recommender", "GlobalMean", "Biases", "TruncatedSVD", "UserKNN", "ItemKNN", "FunkMF", "BiasedMF", "SVDpp",
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
+    "BPR",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",
 ]

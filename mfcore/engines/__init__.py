@@ -60,6 +60,7 @@ Every compiled kernel of mfcore lives in this package, compiled through
 * ``residual_jit`` / ``residual_epoch``: the residual MF's fused batch (twin: ``ResidualNet``);
 * ``autorec_numpy`` / ``autorec_jit`` and ``rbm_numpy`` / ``rbm_jit``;
 * ``knn_loop`` / ``knn_jit``: item-kNN's k-neighbour prediction; ``svdpp_loop`` / ``svdpp_jit``: SVD++'s epoch.
+* ``bpr_loop`` / ``bpr_jit``: BPR's epoch (per-triple SGD on ln sigma(x_uij)).
 
 Numba's cache and other modules. A cached kernel is checked against the file
 that defines it only: if it compiles in a function (or constant) of another

@@ -17,6 +17,7 @@ _MODULES = {
     "mf": "mfcore.models.mf",
     "biased-mf": "mfcore.models.mf",
     "svdpp": "mfcore.models.svdpp",
+    "bpr": "mfcore.models.bpr",
     "biased-mf-keras": "mfcore.models.keras_mf",
     "dot-mf": "mfcore.models.keras_mf",
     "i-autorec": "mfcore.models.autorec",
