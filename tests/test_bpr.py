@@ -93,8 +93,8 @@ def test_negatives_are_never_positives_when_the_budget_allows():
 def test_ranks_held_out_positives_above_popularity():
     data = planted_groups()
     split = holdout_per_user(data, fraction=0.25, rng=0)
-    a = BPR(n_factors=4, n_epochs=30, rng=0).fit(split.train)
-    b = BPR(n_factors=4, n_epochs=30, rng=0).fit(split.train)
+    a = BPR(n_factors=4, n_epochs=30, lr=0.05, rng=0).fit(split.train)
+    b = BPR(n_factors=4, n_epochs=30, lr=0.05, rng=0).fit(split.train)
     assert np.array_equal(a.item_factors_, b.item_factors_)  # an int rng: the same fit
     pop = popularity_scores(BPR(n_factors=1, n_epochs=1, rng=0).fit(split.train))
     ours = ranking_report(a, split.test, k=5, threshold=1.0)
@@ -107,7 +107,7 @@ def test_ranks_held_out_positives_above_popularity():
 
 def test_parameters_change_the_result():
     data = planted_groups()
-    base = dict(n_factors=3, n_epochs=3, rng=0)
+    base = dict(n_factors=3, n_epochs=3, lr=0.05, reg=0.01, rng=0)
     ref = BPR(**base).fit(data).score_users(np.arange(5))
     for change in ({"n_factors": 4}, {"n_epochs": 2}, {"lr": 0.02}, {"reg": 0.3}, {"init_std": 0.05},
                    {"rng": 1}):
@@ -134,8 +134,9 @@ def test_scores_and_fallbacks_for_unknown_ids():
 def test_auc_logs_and_the_monitor_changes_nothing():
     data = planted_groups()
     split = holdout_per_user(data, fraction=0.25, rng=0)
-    plain = BPR(n_factors=4, n_epochs=30, rng=0).fit(split.train)
-    watched = BPR(n_factors=4, n_epochs=30, rng=0).fit(split.train, valid=split.test, monitor=split.test)
+    plain = BPR(n_factors=4, n_epochs=30, lr=0.05, rng=0).fit(split.train)
+    watched = BPR(n_factors=4, n_epochs=30, lr=0.05, rng=0).fit(split.train, valid=split.test,
+                                                               monitor=split.test)
     for key, value in plain._get_state().items():
         assert np.array_equal(value, watched._get_state()[key]), key
     val, test = watched.history_["val_auc"], watched.history_["test_auc"]
