@@ -26,6 +26,7 @@ from .models import Biases, GlobalMean, Popularity, Recommender, get_model_class
 from .models.als import ALS
 from .models.autorec import IAutoRec, UAutoRec
 from .models.blend import Blend
+from .models.bpr import BPR
 from .models.deep import DeepMF, ResNetMF
 from .models.deep_autorec import DeepAutoRec
 from .models.implicit_als import ImplicitALS
@@ -53,5 +54,6 @@ __all__ = [
     "BiasedMFKeras", "DotMF", "IAutoRec", "UAutoRec", "DeepAutoRec", "SoftmaxRBM", "BernoulliRBM",
     "ResidualMF", "DeepMF", "ResNetMF", "RNCF", "Blend", "get_model_class", "make_model", "model_names",
     "ALS", "ImplicitALS",
+    "BPR",
     "DivergenceGuard", "EarlyStopping", "History", "PrintProgress", "load_model",
 ]

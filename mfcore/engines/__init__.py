@@ -63,6 +63,7 @@ Every compiled kernel of mfcore lives in this package, compiled through
 * ``als_loop`` / ``als_vectorized`` / ``als_jit``: the ridge half steps of
   :class:`mfcore.models.als.ALS`; ``ials_loop`` / ``ials_jit``: the conjugate-gradient
   half steps of :class:`mfcore.models.implicit_als.ImplicitALS`.
+* ``bpr_loop`` / ``bpr_jit``: BPR's epoch (per-triple SGD on ln sigma(x_uij)).
 
 Numba's cache and other modules. A cached kernel is checked against the file
 that defines it only: if it compiles in a function (or constant) of another

@@ -21,6 +21,7 @@ _MODULES = {
     "svdpp": "mfcore.models.svdpp",
     "als": "mfcore.models.als",
     "implicit-als": "mfcore.models.implicit_als",
+    "bpr": "mfcore.models.bpr",
     "biased-mf-keras": "mfcore.models.keras_mf",
     "dot-mf": "mfcore.models.keras_mf",
     "i-autorec": "mfcore.models.autorec",
