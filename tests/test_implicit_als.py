@@ -145,3 +145,17 @@ def test_float32_is_kept_and_close_to_float64(planted):
     assert a.user_factors_.dtype == np.float32 and a.item_factors_.dtype == np.float32
     # CG divides by p.Ap: float32 rounding grows a little over the steps
     np.testing.assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-3, atol=1e-4)
+
+
+def test_an_unknown_user_scores_zero_not_another_users_row():
+    """score_users(-1) (what ranking_report passes for a test user the model never saw) is all 0,
+    never the last user's row through negative indexing."""
+    import numpy as np
+    from helpers import planted_split
+
+    from mfcore import ImplicitALS
+
+    train, _ = planted_split()
+    model = ImplicitALS(n_factors=3, n_epochs=2, rng=0).fit(train)
+    scores = model.score_users(np.array([-1, train.n_users - 1]))
+    assert np.all(scores[0] == 0) and np.any(scores[1] != 0)

@@ -161,8 +161,10 @@ class ImplicitALS(Recommender):
         """Scores of every item for each user index (the dense form of :meth:`predict`)."""
         check_is_fitted(self, "user_factors_")
         users = np.asarray(users, dtype=np.int64)
-        S = (self.user_factors_[users] @ self.item_factors_.T).astype(np.float64)  # (U, n_items)
-        known = (self.user_counts_[users] > 0)[:, None] & (self.item_counts_ > 0)[None, :]
+        valid = users >= 0  # -1: a user the model never saw (scores 0, as in predict)
+        rows = np.where(valid, users, 0)
+        S = (self.user_factors_[rows] @ self.item_factors_.T).astype(np.float64)  # (U, n_items)
+        known = (valid & (self.user_counts_[rows] > 0))[:, None] & (self.item_counts_ > 0)[None, :]
         return np.where(known, S, 0.0)
 
     def _get_state(self):
