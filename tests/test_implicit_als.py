@@ -155,7 +155,7 @@ def test_an_unknown_user_scores_zero_not_another_users_row():
 
     from mfcore import ImplicitALS
 
-    train, _ = planted_split()
+    train, _ = planted_split(stars=True)  # ratings 1..5: valid confidences
     model = ImplicitALS(n_factors=3, n_epochs=2, rng=0).fit(train)
     scores = model.score_users(np.array([-1, train.n_users - 1]))
     assert np.all(scores[0] == 0) and np.any(scores[1] != 0)
