@@ -138,3 +138,12 @@ def get_half_step(family, engine):
         _jit.require_numba(f"engine={engine!r}")
     module = importlib.import_module(f"{__name__}.{family}_{engine}")
     return module.cg_half_step if family == "ials" else module.half_step
+
+
+def get_kernel(family, name, engine):
+    """``name`` from ``mfcore.engines.<family>_<engine>``: the readable ``loop`` function or the
+    same source compiled (``jit``), for the models whose two engines share one source
+    (svdpp, bpr). The model checks ``engine``."""
+    if engine == "jit":
+        _jit.require_numba(f"engine={engine!r}")
+    return getattr(importlib.import_module(f"{__name__}.{family}_{engine}"), name)

@@ -3,6 +3,7 @@ import time
 
 import numpy as np
 
+from .. import engines
 from .._random import spawn
 from .._validation import check_choice, check_is_fitted
 from .base import Recommender
@@ -124,10 +125,7 @@ class BPR(Recommender):
         p = check_params(self, "n_factors", "n_epochs", "lr", "reg", "init_std")
         K, n_epochs, lr, reg, init_std = p["n_factors"], p["n_epochs"], p["lr"], p["reg"], p["init_std"]
         engine = check_choice(self.engine, "engine", self, ("jit", "loop"))
-        if engine == "jit":
-            from ..engines.bpr_jit import bpr_epoch
-        else:
-            from ..engines.bpr_loop import bpr_epoch
+        bpr_epoch = engines.get_kernel("bpr", "bpr_epoch", engine)
         init_rng, order_rng, neg_rng = spawn(self.rng, 3)  # independent streams
         n_users, n_items = train.n_users, train.n_items
         users = np.array(train.users, dtype=np.int32)  # (n,)

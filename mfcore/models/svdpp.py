@@ -4,6 +4,7 @@ import time
 import numpy as np
 from scipy import sparse
 
+from .. import engines
 from .._random import spawn
 from .._validation import check_choice, check_is_fitted
 from .base import Recommender
@@ -118,10 +119,7 @@ class SVDpp(Recommender):
         p = check_params(self, "n_factors", "n_epochs", "lr", "reg", "init_std")
         K, n_epochs, lr, reg, init_std = p["n_factors"], p["n_epochs"], p["lr"], p["reg"], p["init_std"]
         engine = check_choice(self.engine, "engine", self, ("jit", "loop"))
-        if engine == "jit":
-            from ..engines.svdpp_jit import svdpp_epoch
-        else:
-            from ..engines.svdpp_loop import svdpp_epoch
+        svdpp_epoch = engines.get_kernel("svdpp", "svdpp_epoch", engine)
         init_rng, order_rng = spawn(self.rng, 2)  # independent streams: init, order
         users = np.array(train.users, dtype=np.int32)  # (n,)
         items = np.array(train.items, dtype=np.int32)  # (n,)
