@@ -18,7 +18,7 @@ import warnings
 
 from _common import RESULTS, markdown_table, ml100k_dir, write_results
 
-from mfcore import DivergenceError, make_model, model_names
+from mfcore import DivergenceError, get_model_class, make_model, model_names
 from mfcore.data import load_dataset
 from mfcore.data.movielens import load_ml100k, load_ml100k_split
 from mfcore.data.split import random_split
@@ -61,7 +61,8 @@ def main(argv=None):
     path = RESULTS / "default_settings.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
     results = old.get("results", {})
-    names = args.models or model_names()
+    # implicit-feedback models rank items: their RMSE means nothing (see bench_implicit / bench_bpr)
+    names = args.models or [n for n in model_names() if not get_model_class(n).implicit]
     for split in args.splits:
         train, test = load_split(split)
         base = results.setdefault(split, {})
