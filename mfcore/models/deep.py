@@ -263,6 +263,8 @@ class DeepMF(NeuralRecommender):
     """
 
     name = "deep"
+    note = ("the Netflix notebook's deep model with its settings: about level with the biases baseline on"
+            ' ML-100k and worse on ml-latest-small (benchmarks/results/cv_ml100k.md, default_settings.md)')
     _engines = ("jit", "vectorized")
 
     def __init__(self, n_factors=10, hidden_units=(512, 128), dropout=0.5, plain=False, n_epochs=25, lr=0.08,
@@ -314,6 +316,8 @@ class ResNetMF(NeuralRecommender):
     """
 
     name = "resnet-mf"
+    note = ("the toy notebook's model with its settings: worse than the biases baseline on MovieLens (its"
+            ' final epoch overfits; benchmarks/results/neural.md)')
     _centered = False
 
     def __init__(self, n_factors=20, hidden_units=64, n_epochs=10, lr=0.001, momentum=0.0, nesterov=False,

@@ -239,6 +239,8 @@ class ResidualMF(NeuralRecommender):
     """
 
     name = "residual-mf"
+    note = ("its defaults are the residual notebook's ML-100k settings: on ml-latest-small they trail the"
+            ' biases baseline (benchmarks/results/default_settings.md)')
     _own_biases = True
     _engines = ("jit", "vectorized")
 
