@@ -162,7 +162,7 @@ class RNCF(NeuralRecommender):
 
     name = "rncf"
     note = ("three stages that end worse than their own first stage (tutorial 07): behind the biases "
-            "baseline on ml-latest-small; biased-mf or residual-mf are the accurate ones")
+            "baseline on ml-latest-small; biased-mf is the accurate one")
     _centered = False
     NOTEBOOK_SETTINGS = {"mlp_lr": 0.01, "early_stopping": False}  # with the other defaults
 
