@@ -23,39 +23,18 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 
 from _common import markdown_table, ml100k_dir, write_results
-from mfcore import BPR, GlobalMean, Ratings
+from bench_implicit import METRICS, popularity, positives, score  # the same protocol as implicit-als
+from mfcore import BPR
 from mfcore.data import load_ml100k
 from mfcore.data.split import holdout_per_user
-from mfcore.ranking import ranking_report
 
 FAST = os.environ.get("MFCORE_FAST") == "1"
 FACTORS = (16,) if FAST else (32, 64, 128)
 LRS = (0.05,) if FAST else (0.02, 0.05, 0.1)
 REGS = (0.01,) if FAST else (0.01, 0.03, 0.1)
 CHECKPOINTS = (2,) if FAST else (20, 40, 80, 120)
-METRICS = ("precision@10", "recall@10", "ndcg@10", "map@10")
-
-
-def positives(ratings, threshold=4.0):
-    keep = ratings.values >= threshold
-    return Ratings.from_arrays(ratings.user_map.raw[ratings.users[keep]],
-                               ratings.item_map.raw[ratings.items[keep]], np.ones(int(keep.sum())),
-                               user_map=ratings.user_map, item_map=ratings.item_map,
-                               name="ML-100k ratings >= 4")
-
-
-def popularity(train):
-    model = GlobalMean().fit(train)  # only for its maps and counts
-    model.score_users = lambda users: np.tile(model.item_counts_.astype(float), (len(users), 1))
-    return model
-
-
-def score(model, test):
-    rep = ranking_report(model, test, k=10, threshold=1.0)
-    return {m: rep[m] for m in METRICS}
 
 
 def search(fit, val):
