@@ -128,17 +128,17 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
 
 def format_table(rows):
     """The tour's table as text (RMSE/MAE clipped to the rating scale), then the ranking models'."""
-    head = f"{'model':<16} {'test RMSE':>9} {'MAE':>7} {'fit s':>7} {'Keras RMSE':>10}"
+    head = f"{'model':<17} {'test RMSE':>9} {'MAE':>7} {'fit s':>7} {'Keras RMSE':>10}"
     lines = [head, "-" * len(head)]
     for r in sorted((r for r in rows if not r.get("implicit")), key=lambda r: r["test_rmse"]):
         keras = f"{r['keras_rmse']:.4f}" if r["keras_rmse"] is not None else "-"
-        lines.append(f"{r['model']:<16} {r['test_rmse']:>9.4f} {r['test_mae']:>7.4f} "
+        lines.append(f"{r['model']:<17} {r['test_rmse']:>9.4f} {r['test_mae']:>7.4f} "
                      f"{r['fit_seconds']:>7.2f} {keras:>10}")
     ranked = sorted((r for r in rows if r.get("implicit")), key=lambda r: -r["ranking"]["ndcg@10"])
     if ranked:
-        head = f"{'ranking model':<16} {'NDCG@10':>9} {'P@10':>7} {'fit s':>7}"
+        head = f"{'ranking model':<17} {'NDCG@10':>9} {'P@10':>7} {'fit s':>7}"
         lines += ["", head, "-" * len(head)]
-        lines += [f"{r['model']:<16} {r['ranking']['ndcg@10']:>9.4f} {r['ranking']['precision@10']:>7.4f} "
+        lines += [f"{r['model']:<17} {r['ranking']['ndcg@10']:>9.4f} {r['ranking']['precision@10']:>7.4f} "
                   f"{r['fit_seconds']:>7.2f}" for r in ranked]
         lines.append("(implicit-feedback models rank items: test ratings >= 4 are the relevant ones, "
                      "training items are excluded from the top 10)")
