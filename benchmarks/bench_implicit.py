@@ -58,12 +58,18 @@ import numpy as np
 from scipy import sparse
 import implicit
 from implicit.als import AlternatingLeastSquares
+from implicit.bpr import BayesianPersonalizedRanking
 d = np.load(sys.argv[1])
 X = sparse.csr_matrix((np.ones(d["u"].size), (d["u"], d["i"])), shape=tuple(d["shape"]))
 p = json.loads(sys.argv[3])
-m = AlternatingLeastSquares(factors=p["factors"], regularization=p["reg"], alpha=p["alpha"],
-                            iterations=p["iterations"], use_cg=True, use_gpu=False, num_threads=1,
-                            random_state=0, calculate_training_loss=False)
+if p.pop("kind") == "bpr":
+    m = BayesianPersonalizedRanking(factors=p["factors"], learning_rate=p["lr"], regularization=p["reg"],
+                                    iterations=p["iterations"], num_threads=1, random_state=0,
+                                    dtype=np.dtype(p.get("dtype", "float64")))
+else:
+    m = AlternatingLeastSquares(factors=p["factors"], regularization=p["reg"], alpha=p["alpha"],
+                                iterations=p["iterations"], use_cg=True, use_gpu=False, num_threads=1,
+                                random_state=0, calculate_training_loss=False)
 t0 = time.perf_counter()
 m.fit(X, show_progress=False)
 sec = time.perf_counter() - t0
@@ -72,18 +78,25 @@ np.savez(sys.argv[2], user_factors=m.user_factors, item_factors=m.item_factors, 
 """
 
 
-def peer(train, params, python):
-    """The ``implicit`` package's ALS fitted on ``train`` in interpreter ``python``, as an
-    ImplicitALS whose factors are replaced by the peer's (so the evaluation code is the same)."""
-    model = ImplicitALS(n_factors=params["factors"], n_epochs=1, rng=0).fit(train)  # maps, counts
+def run_peer(train, params, python):
+    """Fit the ``implicit`` package's model ``params["kind"]`` (``"als"`` or ``"bpr"``) on
+    ``train`` in interpreter ``python`` (one thread); its factors, fit seconds and version."""
     with tempfile.TemporaryDirectory() as tmp:
         src, out = os.path.join(tmp, "train.npz"), os.path.join(tmp, "out.npz")
         np.savez(src, u=train.users, i=train.items, shape=np.array([train.n_users, train.n_items]))
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1")  # implicit's advice for its CPU solver
         subprocess.run([python, "-c", PEER_CODE, src, out, json.dumps(params)], check=True, env=env)
         res = np.load(out)
-        model.user_factors_, model.item_factors_ = res["user_factors"], res["item_factors"]
-        return model, float(res["seconds"]), str(res["version"])
+        return res["user_factors"], res["item_factors"], float(res["seconds"]), str(res["version"])
+
+
+def peer(train, params, python):
+    """The ``implicit`` package's ALS fitted on ``train`` in interpreter ``python``, as an
+    ImplicitALS whose factors are replaced by the peer's (so the evaluation code is the same)."""
+    model = ImplicitALS(n_factors=params["factors"], n_epochs=1, rng=0).fit(train)  # maps, counts
+    model.user_factors_, model.item_factors_, seconds, version = run_peer(train, dict(params, kind="als"),
+                                                                          python)
+    return model, seconds, version
 
 
 def main():

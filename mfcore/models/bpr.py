@@ -228,8 +228,9 @@ def sample_negatives(users, n_items, keys, rng, max_tries=MAX_TRIES):
     """For each user of ``users``, an item drawn uniformly from all ``n_items``, redrawn while
     it is a training positive of that user, at most ``max_tries`` draws (then the last is kept)."""
     j = rng.integers(0, n_items, users.size)  # (m,)
+    bad = np.arange(users.size)  # (b,) the draws still to check: all, then only the redrawn ones
     for _ in range(max_tries - 1):
-        bad = np.flatnonzero(is_positive(users, j, keys, n_items))
+        bad = bad[is_positive(users[bad], j[bad], keys, n_items)]
         if bad.size == 0:
             break
         j[bad] = rng.integers(0, n_items, bad.size)
