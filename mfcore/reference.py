@@ -22,6 +22,7 @@ import json
 from pathlib import Path
 
 _FILE = Path(__file__).resolve().parent / "data" / "keras_reference.json"
+_TOUR_FILE = Path(__file__).resolve().parent / "data" / "tour_reference.json"
 
 #: Surprise (1.1) defaults on ML-100k, clipped test RMSE: {(dataset, split): {model: rmse}}.
 SURPRISE_RMSE = {
@@ -66,3 +67,22 @@ def keras_reference(dataset, split, seed, model, variant="default", epoch=None):
     if epoch is not None and curve and epoch < len(curve):
         return curve[epoch - 1]
     return e["final"]["val_rmse_clipped"]
+
+
+@functools.lru_cache(maxsize=1)
+def _tour_runs():
+    if not _TOUR_FILE.is_file():  # pragma: no cover - shipped with the package
+        return ()
+    return tuple(json.loads(_TOUR_FILE.read_text())["runs"])
+
+
+def tour_reference(dataset, split, seed, model):
+    """Clipped test RMSE of ``model`` with its *default* settings on this data, split and
+    seed, as ``mfcore tour --full`` measured it (``benchmarks/bench_tour.py`` writes
+    ``mfcore/data/tour_reference.json``), or None when that run does not cover it. The
+    tour shows it beside a model it runs with faster settings."""
+    for run in _tour_runs():
+        if (run["data"], run["split"], run["seed"]) == (dataset, split, seed):
+            row = run["rows"].get(model)
+            return None if row is None else row["test_rmse"]
+    return None

@@ -49,6 +49,11 @@ class Recommender:
     name = "recommender"
     iterative = False
     implicit = False  # True: scores rank items (implicit feedback); RMSE means nothing for them
+    #: The seed notebook whose model the defaults reproduce as the notebook built it (its
+    #: architecture and, where the notebook gives them, its training settings): "toy",
+    #: "Netflix", "ML-1M" or "residual". None for the models with published or tuned defaults.
+    #: ``mfcore tour`` marks these rows: their accuracy is the notebook's design, not tuned.
+    notebook = None
 
     # ----------------------------------------------------------- parameters
     @classmethod

@@ -263,6 +263,7 @@ class DeepMF(NeuralRecommender):
     """
 
     name = "deep"
+    notebook = "Netflix"
     note = ("the Netflix notebook's deep model with its settings: about level with the biases baseline on"
             ' ML-100k and worse on ml-latest-small (benchmarks/results/cv_ml100k.md, default_settings.md)')
     _engines = ("jit", "vectorized")
@@ -316,6 +317,7 @@ class ResNetMF(NeuralRecommender):
     """
 
     name = "resnet-mf"
+    notebook = "toy"
     note = ("the toy notebook's model with its settings: worse than the biases baseline on MovieLens (its"
             ' final epoch overfits; benchmarks/results/neural.md)')
     _centered = False

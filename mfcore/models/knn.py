@@ -90,6 +90,7 @@ class UserKNN(Recommender):
     """
 
     name = "user-knn"
+    notebook = "Netflix"
     note = ("the Netflix notebook's model, kept as written: mean-imputation makes it worse than the "
             "global mean in RMSE (tutorials 01 and 12); user-knn-baseline and item-knn are the accurate ones")
 

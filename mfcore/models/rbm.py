@@ -359,6 +359,7 @@ class BernoulliRBM(_CFRBM):
     """
 
     name = "bernoulli-rbm"
+    notebook = "toy"
     note = ("the toy notebook's binary RBM, repaired but still binary: worse than the biases baseline; "
             'rbm (softmax units) is the accurate one')
 

@@ -239,6 +239,7 @@ class ResidualMF(NeuralRecommender):
     """
 
     name = "residual-mf"
+    notebook = "residual"
     note = ("its defaults are the residual notebook's ML-100k settings: on ml-latest-small they trail the"
             ' biases baseline (benchmarks/results/default_settings.md)')
     _own_biases = True

@@ -161,6 +161,7 @@ class RNCF(NeuralRecommender):
     """
 
     name = "rncf"
+    notebook = "residual"
     note = ("three stages that end worse than their own first stage (tutorial 07): behind the biases "
             "baseline on ml-latest-small; biased-mf is the accurate one")
     _centered = False
