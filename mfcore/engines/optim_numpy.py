@@ -51,8 +51,9 @@ sum is the series :math:`u^{-1} \sum_{j<J} (-y)^j G_j(s)`, with
 terms). Its remainder is at most :math:`y^J G_J(s) / u`, a relative error below
 :math:`2^{-56} G_J / G_0` (about 1e-17 at the Keras defaults), which
 :func:`adamax_idle_ok` requires to be under :math:`2^{-50}` (:math:`\rho_J < 1`
-and :math:`G_J / G_0 \le 64`: beta_1 up to about 0.99 at beta_2 = 0.999). Otherwise (u < 128 epsilon: a
-weight that has seen only tiny gradients) the sum is added term by term, until
+and :math:`G_J / G_0 \le 64`: beta_1 up to about 0.99 at beta_2 = 0.999).
+Otherwise (u < 128 epsilon: a weight that has seen only tiny gradients, or
+none: m = 0 does not move w) the sum is added term by term, until
 the bound :math:`\rho_0 / (1 - \rho_0)` times the last term on what is left falls
 below :math:`2^{-60}` of the sum so far (the terms shrink at least by
 :math:`\rho_0` each). So (X4) equals s applications of (X1)-(X3) with g = 0 up
