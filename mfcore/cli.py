@@ -428,7 +428,7 @@ def _model_flags(s):
     s.add_argument("--seed", type=int, default=42, help="seed for the split and the model (default 42)")
     s.add_argument("--engine", help="blocks (the default of mf and biased-mf), loop, vectorized, jit "
                    "or jit-fast (MF models; jit-hogwild and jit-fast-hogwild are multi-threaded "
-                   "and not reproducible)")
+                   "and not reproducible); dot-mf: deferred (its default) or jit, the same numbers")
     s.add_argument("--factors", type=int, help="number of latent factors K")
     s.add_argument("--epochs", type=int)
     s.add_argument("--lr", type=float)

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 from mfcore import DivergenceError, Ratings, make_model
+from mfcore.data.synthetic import make_ratings
+from mfcore.engines import mfkeras_jit, optim_numpy
 from mfcore.models.keras_mf import BiasedMFKeras, DotMF
 from mfcore.nn.mfnet import MFNet
 from helpers import F32, F64, assert_loads_back, assert_scores_match_predict, make_planted
@@ -51,6 +53,74 @@ def test_float32_engines_agree_and_dtype_kept(cls, planted_split):
     np.testing.assert_allclose(a.user_factors_, b.user_factors_, **F32)
     c = _small(cls).fit(train)
     assert c.user_factors_.dtype == np.float64
+
+
+# ------------------------------------------------ DotMF's "deferred" engine
+@pytest.mark.parametrize("has_bias", [False, True], ids=["dot", "biases"])
+@pytest.mark.parametrize("t0", [0, 10_000], ids=["from-start", "late"])
+def test_deferred_adamax_epoch_equals_the_dense_epoch(has_bias, t0):
+    # 300 items for 800 ratings in batches of 8: most rows sit out most steps (idle runs of
+    # tens to hundreds of steps); from t0 = 0 the first ~400 steps are dense (bias correction)
+    rng = np.random.default_rng(0)
+    n_users, n_items, n, k = 40, 300, 800, 5
+    u, i = rng.integers(0, n_users, n), rng.integers(0, n_items - 20, n)  # 20 items never rated
+    y = rng.normal(3.5, 1.0, n)
+    shapes = [(n_users, k), (n_items, k)] + ([(n_users, 1), (n_items, 1)] if has_bias else [(0, 1)] * 2)
+    W = [rng.uniform(-0.05, 0.05, sh) for sh in shapes]
+    M = [np.zeros(sh) if t0 == 0 else rng.normal(0, 1e-3, sh) for sh in shapes]
+    U = [np.zeros(sh) if t0 == 0 else np.abs(rng.normal(0, 1e-3, sh)) for sh in shapes]
+    if t0:
+        U[1][:5] = 1e-9  # a few item rows whose u is below 128 eps: (X4) term by term
+    dense = [[a.copy() for a in x] for x in (W, M, U)]
+    lazy = [[a.copy() for a in x] for x in (W, M, U)]
+    G = [np.zeros(sh) for sh in shapes]
+    t_exact = optim_numpy.adamax_exact_from(0.9)
+    step, losses = t0, []
+    for epoch in range(8):
+        order = np.random.default_rng(epoch).permutation(n)
+        a = mfkeras_jit.mf_epoch_adamax(u, i, y, order, 8, *dense[0], has_bias, *dense[1], *dense[2], *G,
+                                        0.01, 0.9, 0.999, 1e-7, step, 0.0)
+        b = mfkeras_jit.mf_epoch_adamax_deferred(u, i, y, order, 8, *lazy[0], has_bias, *lazy[1], *lazy[2], *G,
+                                                 0.01, 0.9, 0.999, 1e-7, step, t_exact)
+        losses.append((a, b))
+        step += n // 8
+        for x, z in zip(dense, lazy):  # weights, m and u, every row, after each epoch
+            for d, e in zip(x, z):
+                np.testing.assert_allclose(e, d, rtol=1e-9, atol=1e-15)
+    assert step > t_exact + 300  # most of it deferred
+    np.testing.assert_allclose(*np.array(losses).T, rtol=1e-9)
+    assert not any(g.any() for g in G)
+
+
+def _deferred_pair(**kw):
+    train = make_ratings(200, 400, 3000, rng=0)  # 338 batches of 8 an epoch after the validation carve
+    base = dict(n_factors=6, n_epochs=4, batch_size=8, lr=0.01, rng=0)
+    base.update(kw)
+    return [DotMF(engine=e, **base).fit(train) for e in ("deferred", "jit")]
+
+
+def test_deferred_fit_equals_the_dense_fit():
+    # the default engine, early stopping on carved validation ratings, against "jit" (dense)
+    a, b = _deferred_pair(n_epochs=6)
+    assert a.engine == "deferred" and a._deferred and not b._deferred
+    for key, value in a._get_state().items():
+        np.testing.assert_allclose(value, b._get_state()[key], rtol=1e-9, atol=1e-12)
+    for metric in ("train_loss", "val_rmse"):
+        np.testing.assert_allclose(a.history_[metric], b.history_[metric], rtol=1e-9)
+    assert len(a.history_) == len(b.history_) and a.history_.best_epoch == b.history_.best_epoch
+
+
+def test_deferred_with_reg_runs_the_dense_kernel():
+    # Keras' l2 gives every row a gradient at every step: nothing to defer, same bits as "jit"
+    a, b = _deferred_pair(reg=0.01, n_epochs=1)
+    assert not a._deferred
+    np.testing.assert_array_equal(a.item_factors_, b.item_factors_)
+
+
+def test_deferred_float32_agrees_with_dense():
+    a, b = _deferred_pair(dtype="float32", n_epochs=2)
+    assert a._deferred and a.item_factors_.dtype == np.float32
+    np.testing.assert_allclose(a.item_factors_, b.item_factors_, **F32)
 
 
 def test_one_batch_by_hand():
@@ -204,7 +274,7 @@ def test_registry_names():
     assert isinstance(make_model("biased-mf-keras"), BiasedMFKeras)
     assert isinstance(make_model("dot-mf"), DotMF)
     d = DotMF()
-    assert (d.n_factors, d.lr, d.batch_size, d.n_epochs, d.patience) == (100, 0.001, 32, 30, 2)
+    assert (d.n_factors, d.lr, d.batch_size, d.n_epochs, d.patience, d.engine) == (100, 0.001, 32, 30, 2, "deferred")
     b = BiasedMFKeras()
     assert (b.n_factors, b.lr, b.momentum, b.batch_size, b.n_epochs, b.reg) == (15, 0.08, 0.9, 128, 15, 0.0)
 
@@ -213,6 +283,7 @@ def test_registry_names():
     (BiasedMFKeras, "lr", -0.1, ValueError), (BiasedMFKeras, "n_factors", 0, ValueError),
     (BiasedMFKeras, "batch_size", 2.5, TypeError), (BiasedMFKeras, "momentum", 1.0, ValueError),
     (BiasedMFKeras, "reg", -1.0, ValueError), (BiasedMFKeras, "engine", "loop", ValueError),
+    (BiasedMFKeras, "engine", "deferred", ValueError),
     (BiasedMFKeras, "dtype", "int8", ValueError), (DotMF, "beta_1", 1.5, ValueError),
     (DotMF, "epsilon", 0.0, ValueError), (DotMF, "patience", 0, ValueError),
     (DotMF, "n_epochs", "3", TypeError)])

@@ -134,3 +134,62 @@ def test_momentum_zero_never_reads_the_velocity():
         W = np.array([1.0, -2.0, 0.5])
         mod.sgd_step(W, W, np.array([0.5, -1.0, 2.0]), 0.1, 0.0, False, 0.0, 1.0, False)
         np.testing.assert_allclose(W, [0.95, -1.9, 0.3], rtol=1e-15)
+
+
+def _idle_arrays(shape=(5, 40), seed=0):
+    """w, m, u with every kind of entry (X4) meets: large u (the series), u below 128 eps
+    (term by term), m = 0, and m = u = 0 (a weight that never had a gradient)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=shape)
+    m = rng.normal(size=shape) * 1e-2
+    u = np.abs(rng.normal(size=shape)) * 10.0 ** rng.integers(-10, 0, size=shape)  # 1e-10 .. 1
+    m[0, :4] = 0
+    u[0, :2] = 0
+    return w, m, u
+
+
+@pytest.mark.parametrize("steps", [0, 1, 2, 7, 60, 500, 4000])
+@pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.99), (0.99, 0.999)], ids=["keras", "other", "edge"])
+def test_adamax_idle_equals_repeated_idle_steps(steps, betas):
+    # (X4) against `steps` dense steps (X1)-(X3) with g = 0 and correction 1, both twins
+    b1, b2 = betas
+    lr, eps = 0.001, 1e-7
+    assert optim_numpy.adamax_idle_ok(1 - b1, b2) and optim_jit.adamax_idle_ok(1 - b1, b2)
+    w0, m0, u0 = _idle_arrays()
+    assert np.mean(u0 < 128 * eps) > 0.3  # both branches are exercised
+    ref = [a.copy() for a in (w0, m0, u0)]
+    for _ in range(steps):
+        optim_jit.adamax_step(*ref, np.zeros_like(w0), lr, 1 - b1, b2, eps, 1.0, 0.0, 1.0, True)
+    out = {}
+    for mod in (optim_numpy, optim_jit):
+        w, m, u = (a.copy() for a in (w0, m0, u0))
+        if mod is optim_numpy:
+            mod.adamax_idle(w, m, u, steps, lr, 1 - b1, b2, eps)
+        else:  # the compiled rule takes one row (one idle count) at a time
+            for r in range(w.shape[0]):
+                mod.adamax_idle(w[r], m[r], u[r], steps, lr, 1 - b1, b2, eps)
+        # the move to 1e-12, plus the dense rule's own rounding of w at each of its steps
+        assert np.all(np.abs(w - ref[0]) <= 1e-12 * np.abs(ref[0] - w0) + (steps + 1) * 2.3e-16 * np.abs(w0))
+        np.testing.assert_allclose(m, ref[1], rtol=1e-12, atol=1e-300)  # m underflows at beta_1 = 0.5
+        np.testing.assert_allclose(u, ref[2], rtol=1e-12, atol=1e-300)
+        out[mod] = (w, m, u)
+    (wa, ma, ua), (wb, mb, ub) = out.values()  # the twins: the move to 1e-12, plus an ulp of w
+    assert np.all(np.abs(wa - wb) <= 1e-12 * np.abs(wb - w0) + 2.3e-16 * np.maximum(np.abs(w0), np.abs(wb)))
+    for x, y in ((ma, mb), (ua, ub)):
+        np.testing.assert_allclose(x, y, rtol=1e-13, atol=1e-300)
+    assert np.array_equal(out[optim_jit][0][0, :4], w0[0, :4])  # m = 0: w stays put
+
+
+def test_adamax_idle_ok_and_exact_from():
+    assert optim_numpy.adamax_idle_ok(0.1, 0.999)  # Keras' defaults
+    assert optim_numpy.adamax_idle_ok(1.0, 0.999)  # beta_1 = 0: m = g, nothing moves when idle
+    assert optim_numpy.adamax_idle_ok(0.01, 0.999)  # beta_1 = 0.99: G_J / G_0 about 9
+    assert not optim_numpy.adamax_idle_ok(0.005, 0.999)  # rho_J > 1
+    assert not optim_numpy.adamax_idle_ok(0.009, 0.999)  # rho_J < 1 but G_J / G_0 above 64
+    for b1 in (0.0, 0.5, 0.9, 0.99):
+        t = optim_numpy.adamax_exact_from(b1)
+        assert t >= 1
+        for s in range(t, t + 3000, 7):  # exactly 1 from t on, in both twins
+            assert optim_jit.adamax_correction(b1, s) == 1.0
+            assert optim_numpy.adamax_correction(b1, np.float64(s)) == 1.0
+    assert optim_numpy.adamax_exact_from(0.9) < 400  # the dense start of DotMF's "deferred" engine

@@ -10,16 +10,21 @@ with such a test inside (several times slower); hence a few loops per rule.
 RBM's (R5) runs it every batch); Adam and Adamax give (L2) a pass of its own.
 
 ``sum_squares`` (sum of W^2, added in order) gives the penalty's value for the
-reported loss; ``adam_step_size`` and ``adamax_correction`` are optim_numpy's
-functions compiled. Kernels draw no random numbers, read no globals and never raise.
+reported loss; ``adam_step_size``, ``adamax_correction`` and ``adamax_idle_ok`` are
+optim_numpy's functions compiled. ``adamax_idle`` ((X4)) works on one row at a time
+(the caller loops over rows, each with its own idle count) and is not bit-identical
+to its twin: its sums are written out as loops, and Numba's ``x ** s`` multiplies
+where NumPy calls ``pow`` (equal to about 1e-15, tested). Kernels draw no random numbers, read no globals and never raise.
 """
 import numpy as np
 
 from .. import _jit
 from . import optim_numpy
+from .optim_numpy import ADAMAX_IDLE_SERIES_MAX, ADAMAX_IDLE_TAIL, ADAMAX_IDLE_TERMS
 
 adam_step_size = _jit.jit(optim_numpy.adam_step_size)
 adamax_correction = _jit.jit(optim_numpy.adamax_correction)
+adamax_idle_ok = _jit.jit(optim_numpy.adamax_idle_ok)
 
 
 @_jit.jit
@@ -105,3 +110,45 @@ def adamax_step(W, M, U, G, lr, one_minus_b1, beta_2, eps, correction, c, n, cle
         Wf[j] -= np.divide(lr * m, correction * (u + eps))  # (X3)
         if clear:
             Gf[j] = 0
+
+
+@_jit.jit(depends_on=(optim_numpy,))  # its (X4) constants
+def adamax_idle_sums(one_minus_b1, beta_2, steps):
+    G = np.empty(ADAMAX_IDLE_TERMS)  # (J,)
+    b1 = 1 - one_minus_b1
+    for j in range(ADAMAX_IDLE_TERMS):
+        rho = b1 / beta_2 ** (j + 1)
+        G[j] = rho * (1 - rho ** steps) / (1 - rho)
+    return G
+
+
+@_jit.jit(depends_on=(optim_numpy,))  # its (X4) constants
+def adamax_idle(w, m, u, steps, lr, one_minus_b1, beta_2, eps):
+    if steps <= 0:
+        return
+    wf, mf, uf = w.reshape(-1), m.reshape(-1), u.reshape(-1)  # (N,) views
+    b1 = 1 - one_minus_b1
+    G = adamax_idle_sums(one_minus_b1, beta_2, steps)  # (J,)
+    rho0 = b1 / beta_2
+    tail = rho0 / (1 - rho0)
+    m_decay, u_decay = b1 ** steps, beta_2 ** steps
+    for j in range(wf.shape[0]):
+        mj, uj = mf[j], uf[j]
+        if mj != 0:
+            if eps <= ADAMAX_IDLE_SERIES_MAX * uj:  # the series (also false when u = 0)
+                y = eps / uj
+                acc = G[ADAMAX_IDLE_TERMS - 1]
+                for q in range(ADAMAX_IDLE_TERMS - 2, -1, -1):
+                    acc = G[q] - y * acc  # Horner
+                total = acc / uj
+            else:  # term by term
+                mm, uu, total = 1.0, uj, 0.0
+                for _ in range(steps):
+                    mm, uu = mm * b1, uu * beta_2
+                    term = mm / (uu + eps)
+                    total += term
+                    if term * tail <= ADAMAX_IDLE_TAIL * total:
+                        break
+            wf[j] -= (lr * mj) * total  # (X4) on w
+        mf[j] = mj * m_decay  # (X4) on m
+        uf[j] = uj * u_decay  # (X4) on u

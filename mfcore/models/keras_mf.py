@@ -11,6 +11,11 @@ engines giving the same numbers (tested to 1e-10 in float64):
 ``"vectorized"`` runs the layer graph and an :mod:`mfcore.nn.optim` optimizer
 batch by batch in NumPy (the readable version); ``"jit"`` runs one Numba call
 per epoch (:func:`mfcore.engines.mfkeras_jit.mf_epoch_sgd` / ``mf_epoch_adamax``).
+DotMF has a third, its default: ``"deferred"``
+(:func:`~mfcore.engines.mfkeras_jit.mf_epoch_adamax_deferred`), the same
+numbers again (to rounding: the drift a 1-ulp change of the initial factors
+causes; tested to 1e-9) at the cost of the batch's rows instead of every row
+(see DotMF).
 
 Regularisation semantics (Keras ``embeddings_regularizer=l2(reg)``, as in the
 Netflix notebook): ``reg * sum(P**2) + reg * sum(Q**2)`` over the WHOLE tables
@@ -23,7 +28,7 @@ import numpy as np
 
 from .._random import spawn
 from .._validation import check_choice, check_number
-from ..engines import mfkeras_jit
+from ..engines import mfkeras_jit, optim_numpy
 from ..nn import SGD, Adamax
 from ..nn.mfnet import MFNet
 from ..ranking import fill_unknown
@@ -38,12 +43,13 @@ class _KerasMF(Recommender):
 
     iterative = True
     _has_bias = True
+    _engines = ("jit", "vectorized")
 
     def _check_common(self):
         p = check_params(self)
         self._k, self._n_epochs, self._lr, self._batch = p["n_factors"], p["n_epochs"], p["lr"], p["batch_size"]
         self._reg, self._dtype = p["reg"], p["dtype"]
-        check_choice(self.engine, "engine", self, ("jit", "vectorized"))
+        check_choice(self.engine, "engine", self, self._engines)
 
     def _fit(self, train, valid, callbacks):
         self._check_common()
@@ -62,7 +68,7 @@ class _KerasMF(Recommender):
             fb = Biases(method="closed").fit(train)
             self.fallback_user_bias_, self.fallback_item_bias_ = fb.user_bias_, fb.item_bias_
         self._compile_seconds = 0.0
-        if self.engine == "jit":
+        if self.engine != "vectorized":
             epoch_fn = self._jit_engine(u, i, y, tables)
         else:
             opt = self._make_optimizer()
@@ -233,6 +239,25 @@ class DotMF(_KerasMF):
     (A2) :math:`u \leftarrow \max(\beta_2 u, |g|)`
     (A3) :math:`W \leftarrow W - \eta\, m / ((1 - \beta_1^t)(u + \epsilon))`
 
+    Every row moves at every step (g = 0 outside the batch: m and u decay, w
+    follows m), which costs O(all rows x K) per batch of 32 ratings. The default
+    engine ``"deferred"`` takes those idle steps only when a row is next read:
+    at a row's next batch (or at the end of the epoch) its s idle steps are
+    applied at once in closed form, (X4) of :mod:`mfcore.engines.optim_numpy`
+    (m and u shrink by beta_1^s and beta_2^s, and w moves by lr m times a sum
+    over the s steps that a short series gives to rounding), and a batch costs
+    O(batch rows x K). It needs the bias correction 1 - beta_1^t to be exactly
+    1 in floating point, which it is from about step 400 on at beta_1 = 0.9; the
+    steps before run densely. The result is the dense rule's up to rounding,
+    tested to 1e-9 against ``"jit"`` over whole fits (float64). On
+    ml-latest-small the factors differ by about 1e-12 of the largest after an
+    epoch, as much as from an initialisation changed by 1 ulp, and the default
+    fit's test RMSE by 1e-14; the fit is about 9x faster.
+    With ``reg > 0`` every row has a gradient at every step (Keras' penalty is
+    on the whole tables), so nothing can be deferred: ``"deferred"`` then runs
+    ``"jit"``, as it does when beta_1 is too close to beta_2 for (X4)'s
+    series (above about 0.99 at beta_2 = 0.999; ``optim_numpy.adamax_idle_ok``).
+
     With validation ratings and ``early_stopping=True`` (default), training
     stops when the validation loss (``val_rmse``, unclipped: the same decisions
     as Keras' ``val_loss``, the MSE) has not improved for ``patience`` epochs,
@@ -259,7 +284,10 @@ class DotMF(_KerasMF):
     reg : float, default 0.0
     early_stopping : bool, default True
     patience : int, default 2
-    engine, rng, dtype, verbose
+    engine : {"deferred", "jit", "vectorized"}, default "deferred"
+        The same numbers (above); "jit" is the dense rule Keras runs,
+        "vectorized" its NumPy layer graph.
+    rng, dtype, verbose
         As in :class:`BiasedMFKeras`.
 
     Attributes
@@ -281,9 +309,11 @@ class DotMF(_KerasMF):
             "biases baseline, and than the global mean on ml-latest-small; biased-mf-keras adds the biases")
     _has_bias = False
     _n_slots = 2
+    _engines = ("deferred", "jit", "vectorized")
 
     def __init__(self, n_factors=100, n_epochs=30, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 batch_size=32, reg=0.0, early_stopping=True, patience=2, validation_fraction=0.1, engine="jit",
+                 batch_size=32, reg=0.0, early_stopping=True, patience=2, validation_fraction=0.1,
+                 engine="deferred",
                  rng=None, dtype="float64", verbose=0):
         store_params(self, locals())
 
@@ -292,12 +322,18 @@ class DotMF(_KerasMF):
             setattr(self, "_" + name, check_number(getattr(self, name), name, self, low=0,
                                                    low_inclusive=True, high=1, high_inclusive=False))
         self._epsilon = check_number(self.epsilon, "epsilon", self, low=0)
+        self._deferred = (self.engine == "deferred" and self._reg == 0
+                          and optim_numpy.adamax_idle_ok(1.0 - self._beta_1, self._beta_2))
 
     def _make_optimizer(self):
         return Adamax(lr=self._lr, beta_1=self._beta_1, beta_2=self._beta_2, epsilon=self._epsilon)
 
     def _kernel(self, u, i, y, order, batch, W, slots, G, step):
         M, U = slots
+        if self._deferred:
+            return mfkeras_jit.mf_epoch_adamax_deferred(
+                u, i, y, order, batch, *W, self._has_bias, *M, *U, *G, self._lr, self._beta_1, self._beta_2,
+                self._epsilon, step, optim_numpy.adamax_exact_from(self._beta_1))
         return mfkeras_jit.mf_epoch_adamax(u, i, y, order, batch, *W, self._has_bias, *M, *U, *G,
                                            self._lr, self._beta_1, self._beta_2, self._epsilon, step,
                                            self._reg)
