@@ -20,7 +20,6 @@ from .reference import keras_reference, tour_reference
 # from ``mfcore/data/tour_reference.json``, written by ``benchmarks/bench_tour.py``).
 # ``mfcore tour --full`` runs every model with its defaults.
 TOUR_OVERRIDES = {
-    "dot-mf": {"n_epochs": 10},
     "i-autorec": {"n_epochs": 3},
     "u-autorec": {"n_epochs": 1, "lbfgs_iter": 8},
     "deep-autorec": {"n_epochs": 10},

@@ -62,6 +62,7 @@ class DeepAutoRec(_AutoRecBase):
     """
 
     name = "deep-autorec"
+    notebook = "Netflix"
     note = ("the Netflix notebook's deep AutoRec with its settings: worse than the biases baseline on "
             'MovieLens; i-autorec is the accurate autoencoder')
     _item_rows = False

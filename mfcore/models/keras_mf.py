@@ -199,6 +199,7 @@ class BiasedMFKeras(_KerasMF):
     """
 
     name = "biased-mf-keras"
+    notebook = "residual"
     _n_slots = 1
 
     def __init__(self, n_factors=15, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
@@ -305,6 +306,7 @@ class DotMF(_KerasMF):
     """
 
     name = "dot-mf"
+    notebook = "ML-1M"
     note = ("the ML-1M notebook's dot product without biases, trained the Keras way: worse than the "
             "biases baseline, and than the global mean on ml-latest-small; biased-mf-keras adds the biases")
     _has_bias = False
