@@ -87,9 +87,11 @@ def write(results):
             elif "error" in r:
                 row += ["diverged", None]
             else:
-                mark = "" if r["rmse"] < results[split]["biases_rmse"] else " (worse than biases)"
-                if r["rmse"] >= results[split]["global_mean_rmse"]:
+                mark = "" if r["rmse"] <= results[split]["biases_rmse"] else " (worse than biases)"
+                if r["rmse"] > results[split]["global_mean_rmse"]:
                     mark = " (**worse than the mean**)"
+                if name in ("mean", "biases"):
+                    mark = " (the reference)"
                 row += [f"{r['rmse']:.4f}{mark}", r["seconds"]]
         rows.append(row)
     ref = ["*global mean / biases*"]
