@@ -1,4 +1,9 @@
 """BiasedMFKeras and DotMF: engines, Keras rules, properties, policies, and ML-100k bands."""
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -6,7 +11,7 @@ from mfcore import DivergenceError, Ratings, make_model
 from mfcore.data.synthetic import make_ratings
 from mfcore.engines import mfkeras_jit, optim_numpy
 from mfcore.models.keras_mf import BiasedMFKeras, DotMF
-from mfcore.nn.mfnet import MFNet
+from mfcore.models.keras_mf import MFNet
 from helpers import F32, F64, assert_loads_back, assert_scores_match_predict, make_planted
 
 MODELS = [BiasedMFKeras, DotMF]
@@ -128,8 +133,9 @@ def test_one_batch_by_hand():
     train = Ratings.from_arrays([0, 1], [0, 1], [4.0, 2.0])
     model = BiasedMFKeras(n_factors=2, n_epochs=1, batch_size=2, lr=0.1, momentum=0.9, rng=3)
     net = MFNet(2, 2, 2, True, np.random.default_rng(3).spawn(2)[0], np.float64)  # same init stream
-    P0, Q0 = net.params["user_embedding"].copy(), net.params["item_embedding"].copy()
-    bu0, bi0 = net.params["user_bias"][:, 0].copy(), net.params["item_bias"][:, 0].copy()
+    p = net.params
+    P0, Q0 = p["user_embedding/embeddings"].copy(), p["item_embedding/embeddings"].copy()
+    bu0, bi0 = p["user_bias/embeddings"][:, 0].copy(), p["item_bias/embeddings"][:, 0].copy()
     model.fit(train)
     mu = 3.0
     order = np.random.default_rng(3).spawn(2)[1].permutation(2)
@@ -290,6 +296,59 @@ def test_registry_names():
 def test_parameter_errors(cls, param, value, exc, tiny_ratings):
     with pytest.raises(exc, match=f"'{param}' parameter of {cls.__name__}"):
         cls(**{param: value}).fit(tiny_ratings)
+
+
+# ------------------------------------ the numbers of the code before the NeuralRecommender port
+OLD = Path(__file__).parent / "fixtures" / "keras_mf_old"
+CASES = json.loads((OLD / "cases.json").read_text())  # {"model/engine/variant": record}
+
+
+def _recorder():
+    spec = importlib.util.spec_from_file_location("keras_mf_record", OLD / "record.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_same_numbers_as_the_old_fit_loop(name):
+    # cases.json was written by _KerasMF's own fit loop (record.py, run on that code): the fit path
+    # of NeuralRecommender must reproduce it (bit for bit on the machine that moved them; here to
+    # 1e-12 in float64, to allow another CPU's libm)
+    rec = _recorder()
+    old = CASES[name]
+    model, kw, how = {n: (m, k, h) for n, m, k, h in rec.small_cases()}[name]
+    new = rec.run_case(model, kw, how, *rec.small_data())
+    tol = F32 if kw.get("dtype") == "float32" else dict(rtol=1e-12, atol=0)
+    assert (new["best_epoch"], new["stopped_epoch"]) == (old["best_epoch"], old["stopped_epoch"])
+    assert new["history"].keys() == old["history"].keys()
+    for key, values in old["history"].items():
+        np.testing.assert_allclose(new["history"][key], values, **tol, err_msg=key)
+    for key, value in old["test"].items():
+        np.testing.assert_allclose(new["test"][key], value, **tol, err_msg=key)
+
+
+@pytest.mark.parametrize("path", sorted(OLD.glob("*.npz")), ids=lambda p: p.stem)
+def test_model_files_of_the_old_code_load(path, tmp_path):
+    # saved by the old code (tables as user_factors_, user_bias_ (n,), ...; record.py files):
+    # loaded into net_, they predict what the same fit predicts now
+    from mfcore import load_model
+    from mfcore.data.synthetic import make_ratings
+
+    name, dtype = path.stem.rsplit("-", 1)
+    old = load_model(path)
+    assert old.name == name and old.user_factors_.dtype == np.dtype(dtype)
+    train = make_ratings(30, 20, 250, rng=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two epochs of DotMF learn less than the mean
+        new = make_model(name, n_factors=3, n_epochs=2, batch_size=16, dtype=dtype, rng=0).fit(train)
+    tol = F32 if dtype == "float32" else dict(rtol=1e-12, atol=0)
+    np.testing.assert_allclose(old.predict_ratings(train), new.predict_ratings(train), **tol)
+    for key, value in new._get_state().items():
+        np.testing.assert_allclose(old._get_state()[key], value, **tol, err_msg=key)
+    if name == "biased-mf-keras":
+        assert old.user_bias_.shape == (old.user_counts_.size,)
+    assert_loads_back(old, train, tmp_path / "again.npz")  # saved again under the new keys
 
 
 # ----------------------------------------------------------------- ML-100k

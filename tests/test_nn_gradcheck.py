@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from mfcore import nn
+from mfcore.models.keras_mf import MFNet
 from mfcore.nn.gradcheck import check_gradients, relative_error
-from mfcore.nn.mfnet import MFNet
 from helpers import GRAD
 
 SIZES = [(1, 3, 2), (4, 5, 3), (16, 8, 6)]
@@ -99,10 +99,10 @@ def _mfnet_case(bias, reg, n_users, n_items, k, B, seed):
     u = rng.integers(0, n_users, B)
     i = rng.integers(0, n_items, B)
     y = rng.normal(size=B)
-    _, grads = net.loss_and_grads(u, i, y, reg)
-    loss, _ = net.loss_and_grads(u, i, y, reg)
-    assert np.isclose(loss, net.loss_terms(u, i, y, reg).sum(), rtol=1e-12)
-    return check_gradients(lambda: net.loss_terms(u, i, y, reg), net.params, grads)
+    _, grads = net.loss_and_grads(u, i, y, reg=reg)
+    loss, _ = net.loss_and_grads(u, i, y, reg=reg)
+    assert np.isclose(loss, net.loss_terms(u, i, y, reg=reg).sum(), rtol=1e-12)
+    return check_gradients(lambda: net.loss_terms(u, i, y, reg=reg), net.params, grads)
 
 
 @pytest.mark.parametrize("bias", [True, False], ids=["biased-mf-keras", "dot-mf"])

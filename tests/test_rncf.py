@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 
 from mfcore import DivergenceError, make_model
-from mfcore.models.keras_mf import BiasedMFKeras
+from mfcore.models.keras_mf import BiasedMFKeras, MFNet
 from mfcore.models.rncf import RNCF, RNCFNet
-from mfcore.nn.mfnet import MFNet
 from mfcore.nn import check_gradients
 from helpers import GRAD, assert_loads_back, assert_scores_match_predict
 

@@ -48,8 +48,7 @@ import pandas as pd
 from mfcore import BiasedMF, Biases, GlobalMean
 from mfcore import plots
 from mfcore.data import load_dataset, random_split
-from mfcore.models.keras_mf import BiasedMFKeras
-from mfcore.nn.mfnet import MFNet
+from mfcore.models.keras_mf import BiasedMFKeras, MFNet
 from mfcore.nn.optim import SGD
 from mfcore.reference import SURPRISE_RMSE, keras_reference
 from mfcore.tutorial import (Figures, FullRun, find_results, plot_full_run,
@@ -123,16 +122,20 @@ else:
 # a velocity for *every* row of every table: a user who is not in the current
 # batch still moves, along the momentum left by earlier batches. mfcore
 # reproduces that dense rule; here is its optimizer step, then the gradient of
-# the batch loss:
+# the batch loss: the network's backward pass (the chain rule through the Add
+# and the Dot into the four tables), and the loss around it, shared by every
+# network of mfcore (`Net`):
 
 # %%
 show_source(SGD._update)
+show_source(MFNet.backward)
 show_source(MFNet.loss_and_grads)
 
 # %% [markdown]
-# `BiasedMFKeras` ties these together (the NumPy layer graph above is its
-# `engine="vectorized"`; the default `engine="jit"` runs the same arithmetic as
-# one Numba call per epoch). Its defaults are the notebook's settings:
+# `BiasedMFKeras` ties these together: it is trained by the fit path every
+# neural model of mfcore shares, whose NumPy engine runs the layer graph above
+# (`engine="vectorized"`); the default `engine="jit"` runs the same arithmetic as
+# one Numba call per epoch. Its defaults are the notebook's settings:
 
 # %%
 keras_style = BiasedMFKeras(n_epochs=N_EPOCHS, rng=SEED)

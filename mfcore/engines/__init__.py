@@ -56,7 +56,7 @@ Every compiled kernel of mfcore lives in this package, compiled through
 * ``nn_numpy`` / ``nn_jit``: the layers' gathers and scatters, SplitMix64 dropout
   bits and the fused BatchNorm -> ReLU -> Dropout block;
 * ``mfkeras_jit``: the epochs of the Keras-regime MF models (twin: the layer graph
-  ``MFNet`` with an :mod:`mfcore.nn.optim` optimizer);
+  ``mfcore.models.keras_mf.MFNet`` with an :mod:`mfcore.nn.optim` optimizer);
 * ``residual_jit`` / ``residual_epoch``: the residual MF's fused batch (twin: ``ResidualNet``);
 * ``autorec_numpy`` / ``autorec_jit`` and ``rbm_numpy`` / ``rbm_jit``;
 * ``knn_loop`` / ``knn_jit``: item-kNN's k-neighbour prediction; ``svdpp_loop`` / ``svdpp_jit``: SVD++'s epoch.

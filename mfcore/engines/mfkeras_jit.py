@@ -12,9 +12,10 @@ batch loss, penalty included, as Keras reports it.
 ``mf_epoch_adamax_deferred`` gives ``mf_epoch_adamax``'s numbers (reg = 0 only)
 at the cost of the batch's rows: see its docstring.
 
-The NumPy twin is the layer graph :class:`mfcore.nn.mfnet.MFNet` with an
+The NumPy twin is the layer graph :class:`mfcore.models.keras_mf.MFNet` with an
 :mod:`mfcore.nn.optim` optimizer (the models' ``engine="vectorized"``; tested
-to 1e-10). The update rules are compiled INTO these kernels, hence
+to 1e-10); the models plug these epochs into the fit path of
+:class:`~mfcore.models._neural.NeuralRecommender` (``_KerasMF._epoch_fn``). The update rules are compiled INTO these kernels, hence
 ``depends_on=(optim_jit,)`` (and optim_numpy for the deferred epoch, whose (X4)
 reads optim_numpy's constants). Shapes: u, i (n,) int64; y (n,); order (n,) int64;
 P (n_users, K), Q (n_items, K); bu (n_users, 1), bi (n_items, 1) (or (0, 1)

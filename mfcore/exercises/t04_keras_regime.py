@@ -1,10 +1,11 @@
 """Exercises of tutorial 04 (biased MF in the Keras regime): the batch gradient and the momentum step.
 
-Checked against :class:`mfcore.nn.MFNet` and :class:`mfcore.nn.SGD`.
+Checked against :class:`mfcore.models.keras_mf.MFNet` and :class:`mfcore.nn.SGD`.
 """
 import numpy as np
 
-from ..nn import SGD, MFNet
+from ..models.keras_mf import MFNet
+from ..nn import SGD
 from ._core import Case, Exercise, Mistake
 
 # ---------------------------------------------------------------- 1. the batch gradient
@@ -14,9 +15,9 @@ def _ref_grads(P, Q, bu, bi, u, i, y):
     net = MFNet(P.shape[0], Q.shape[0], P.shape[1], True, np.random.default_rng(0), np.float64)
     for name, table in (("user_embedding", P), ("item_embedding", Q),
                         ("user_bias", bu[:, None]), ("item_bias", bi[:, None])):
-        net.params[name][...] = table
+        net.params[f"{name}/embeddings"][...] = table
     _, grads = net.loss_and_grads(np.asarray(u), np.asarray(i), y)
-    G = {k: g.to_dense() if hasattr(g, "to_dense") else g for k, g in grads.items()}
+    G = {k.split("/")[0]: g.to_dense() if hasattr(g, "to_dense") else g for k, g in grads.items()}
     return G["user_embedding"], G["item_embedding"], G["user_bias"][:, 0], G["item_bias"][:, 0]
 
 
@@ -60,7 +61,7 @@ Return (GP, GQ, Gbu, Gbi): dL/dP (n_users, K), dL/dQ (n_items, K), dL/dbu
 d_b = 2 (y_hat_b - y_b) / B: row u of GP gets d_b q_i for every b with u[b] = u
 (a SUM when u repeats), and so on.""",
     reference=_ref_grads, cases=_grad_cases, outputs=("GP", "GQ", "Gbu", "Gbi"),
-    reference_name="mfcore.nn.MFNet.loss_and_grads",
+    reference_name="mfcore.models.keras_mf.MFNet.loss_and_grads",
     mistakes=[
         Mistake("fancy-index", "`G[u] += ...` keeps one contribution per repeated id: use "
                 "np.add.at(G, u, ...), which sums them.", lambda *a: _grads(*a, scatter="fancy")),

@@ -18,7 +18,16 @@ A *model* (:class:`NeuralRecommender`) trains one network the way Keras'
   embedding rows outside the batch get g = 0 and still move with their momentum);
 * the rows reshuffled every epoch by ``order_rng.permutation(n)``; dropout
   masks drawn from a third stream ``noise_rng`` (adding dropout does not change
-  the order), the three streams spawned from ``rng``.
+  the order), the three streams spawned from ``rng`` (two for a network without
+  dropout, ``_noise_stream = False``: the Keras-regime MF models).
+
+The model's ``_epoch_fn`` is the engine: by default :func:`train_epoch_numpy`
+(the layer graph and an :mod:`mfcore.nn.optim` optimizer); a model with a
+compiled epoch returns that instead (ResidualMF's
+:class:`~mfcore.engines.residual_epoch.ResidualJitEpoch`, the MF models'
+:mod:`~mfcore.engines.mfkeras_jit` kernels). Everything around the epoch
+(streams, validation carving, callbacks, early stopping, history, divergence
+guard, progress) is this one fit path and :meth:`Recommender._run_epochs`.
 
 The time of each epoch is split into forward, backward and update seconds
 (History keys ``forward_seconds``, ``backward_seconds``, ``update_seconds``).
@@ -29,7 +38,7 @@ import numpy as np
 
 from .._random import spawn
 from .._validation import check_choice
-from ..nn import collect, mse
+from ..nn import RowGrad, collect, mse
 from ..nn.optim import OPTIMIZERS
 from ..ranking import fill_unknown
 from .base import Recommender
@@ -79,7 +88,8 @@ class Net:
         return [f"{n}/embeddings" for n in self.embedding_names if n in self.layers]
 
     def loss_and_grads(self, u, i, y, extra=None, reg=0.0):
-        """Batch loss (MSE + Keras L2 on the embeddings) and every gradient (dense tables)."""
+        """Batch loss (MSE + Keras L2 on the embeddings) and every gradient (a penalised
+        table's gradient is dense: the L2 term touches every row)."""
         loss, dy = mse(self.forward(u, i, extra), y)  # float, (B,)
         self.backward(dy)
         grads = self.grads()
@@ -88,7 +98,7 @@ class Net:
             for name in self._penalised():
                 w = params[name]
                 loss += float(reg * np.sum(w * w))
-                grads[name] = grads[name] + (2.0 * reg) * w  # (n, k)
+                grads[name] = _dense(grads[name]) + (2.0 * reg) * w  # (n, k)
         return loss, grads
 
     def loss_terms(self, u, i, y, extra=None, reg=0.0):
@@ -99,6 +109,11 @@ class Net:
         if reg:
             terms += [reg * self.params[n].ravel() ** 2 for n in self._penalised()]
         return np.concatenate(terms)
+
+
+def _dense(g):
+    """A :class:`~mfcore.nn.RowGrad` as its full table; any other gradient as it is."""
+    return g.to_dense() if isinstance(g, RowGrad) else g
 
 
 def train_epoch_numpy(net, opt, inputs, y, order, batch, reg, timing):
@@ -122,7 +137,7 @@ def train_epoch_numpy(net, opt, inputs, y, order, batch, reg, timing):
                 for name in net._penalised():
                     w = params[name]
                     loss += float(reg * np.sum(w * w))
-                    grads[name] = grads[name] + (2.0 * reg) * w  # (n, k)
+                    grads[name] = _dense(grads[name]) + (2.0 * reg) * w  # (n, k)
             t2 = clock()
             opt.step(params, grads)
             t3 = clock()
@@ -154,19 +169,22 @@ class NeuralRecommender(Recommender):
 
     Subclasses set ``name``, ``_centered``, ``_own_biases`` and implement
     ``_build_net(n_users, n_items, init_rng, noise_rng)`` and ``_check_extra()``;
-    they may override ``_epoch_fn`` to plug in a compiled engine.
+    they may override ``_make_optimizer`` (the NumPy engine's optimizer) and
+    ``_epoch_fn`` to plug in a compiled engine.
     """
 
     iterative = True
     _centered = True  # learn r - mu and predict output + mu
     _own_biases = False  # True: fallback uses the net's bias tables
+    _noise_stream = True  # False: no dropout, so no noise stream (noise_rng is None)
 
     # ------------------------------------------------------------ checking
     def _check_common(self):
         p = check_params(self)
         self._k, self._n_epochs, self._lr, self._batch = p["n_factors"], p["n_epochs"], p["lr"], p["batch_size"]
-        self._reg, self._momentum, self._dtype = p["reg"], p["momentum"], p["dtype"]
-        self._optimizer = check_choice(self.optimizer, "optimizer", self, tuple(OPTIMIZERS))
+        self._reg, self._dtype, self._momentum = p["reg"], p["dtype"], p.get("momentum", 0.0)
+        self._optimizer = (check_choice(self.optimizer, "optimizer", self, tuple(OPTIMIZERS))
+                           if hasattr(self, "optimizer") else None)  # else _make_optimizer names it
         check_choice(self.engine, "engine", self, self._engines)
         self._check_extra()
 
@@ -181,7 +199,9 @@ class NeuralRecommender(Recommender):
     # ----------------------------------------------------------------- fit
     def _fit(self, train, valid, callbacks):
         self._check_common()
-        init_rng, order_rng, noise_rng = spawn(self.rng, 3)
+        streams = spawn(self.rng, 3 if self._noise_stream else 2)  # init, order(, noise)
+        init_rng, order_rng = streams[:2]
+        noise_rng = streams[2] if self._noise_stream else None
         self.net_ = self._build_net(train.n_users, train.n_items, init_rng, noise_rng)
         if not self._own_biases:
             fb = Biases(method="closed").fit(train)
@@ -199,9 +219,13 @@ class NeuralRecommender(Recommender):
 
         self._run_epochs(self._n_epochs, train_epoch, callbacks, lr=self._lr, extra_logs=timing)
 
+    def _make_optimizer(self):
+        """The NumPy engine's optimizer: ``optimizer`` with Keras' defaults but lr (and momentum)."""
+        return make_optimizer(self._optimizer, self._lr, self._momentum, bool(self.nesterov))
+
     def _epoch_fn(self, inputs, y):
         """``epoch_fn(order, timing) -> loss``: the readable NumPy engine."""
-        opt = make_optimizer(self._optimizer, self._lr, self._momentum, bool(self.nesterov))
+        opt = self._make_optimizer()
         return lambda order, timing: train_epoch_numpy(self.net_, opt, inputs, y, order,
                                                        self._batch, self._reg, timing)
 
@@ -251,6 +275,8 @@ class NeuralRecommender(Recommender):
                 continue
             if key.startswith(("net.", "buf.")):
                 target = arrays[key[4:].replace(".", "/")]
+                if value.shape != target.shape and value.size == target.size:
+                    value = value.reshape(target.shape)  # an older file's (n,) bias as the (n, 1) table
                 target[...] = value
             else:
                 setattr(self, key, value)

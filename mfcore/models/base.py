@@ -54,6 +54,9 @@ class Recommender:
     #: "Netflix", "ML-1M" or "residual". None for the models with published or tuned defaults.
     #: ``mfcore tour`` marks these rows: their accuracy is the notebook's design, not tuned.
     notebook = None
+    #: ``{old key: new key}`` of the state arrays renamed since older model files were
+    #: written: :meth:`load` reads those files under the new keys.
+    _renamed_state = {}
 
     # ----------------------------------------------------------- parameters
     @classmethod
@@ -469,6 +472,7 @@ class Recommender:
         model.scale_ = RatingScale(*header["scale"])
         model.global_mean_ = header["global_mean"]
         state = {k[len("state__"):]: v for k, v in npz.items() if k.startswith("state__")}
+        state = {target._renamed_state.get(k, k): v for k, v in state.items()}  # older files
         model._set_state(state)
         hist = header.get("history")
         model.history_ = None

@@ -1,16 +1,18 @@
 r"""Matrix factorization trained the Keras way: minibatches, batch-mean MSE, Keras optimizers.
 
-Two models of the seed notebooks, on the network core :mod:`mfcore.nn`:
+Two models of the seed notebooks, both :class:`~mfcore.models._neural.NeuralRecommender`
+models trained by its fit path (the Keras regime of :mod:`mfcore.models._neural`):
 
 * :class:`BiasedMFKeras` (``"biased-mf-keras"``): the residual notebook's biased
   MF, SGD with momentum;
 * :class:`DotMF` (``"dot-mf"``): the ML-1M notebook's dot-product MF, Adamax.
 
-Both share :class:`mfcore.nn.mfnet.MFNet`, the Keras graph written with mfcore layers, and two
-engines giving the same numbers (tested to 1e-10 in float64):
-``"vectorized"`` runs the layer graph and an :mod:`mfcore.nn.optim` optimizer
-batch by batch in NumPy (the readable version); ``"jit"`` runs one Numba call
-per epoch (:func:`mfcore.engines.mfkeras_jit.mf_epoch_sgd` / ``mf_epoch_adamax``).
+Their network is :class:`MFNet`, the Keras graph written with mfcore layers. Two
+engines give the same numbers (tested to 1e-10 in float64): ``"vectorized"``
+runs the layer graph and an :mod:`mfcore.nn.optim` optimizer batch by batch in
+NumPy (the readable version, the fit path's own engine); ``"jit"`` runs one Numba
+call per epoch (:func:`mfcore.engines.mfkeras_jit.mf_epoch_sgd` /
+``mf_epoch_adamax``), plugged in by :meth:`_KerasMF._epoch_fn`.
 DotMF has a third, its default: ``"deferred"``
 (:func:`~mfcore.engines.mfkeras_jit.mf_epoch_adamax_deferred`), the same
 numbers again (to rounding: the drift a 1-ulp change of the initial factors
@@ -26,72 +28,81 @@ import time
 
 import numpy as np
 
-from .._random import spawn
-from .._validation import check_choice, check_number
+from .._validation import check_number
 from ..engines import mfkeras_jit, optim_numpy
-from ..nn import SGD, Adamax
-from ..nn.mfnet import MFNet
+from ..nn import SGD, Adamax, Add, Dot, Embedding
 from ..ranking import fill_unknown
-from .base import Recommender
-from .baseline import Biases
+from ._neural import Net, NeuralRecommender
 from .registry import register
-from .params import check_params, store_params
+from .params import store_params
 
 
-class _KerasMF(Recommender):
-    """Shared fit loop of the two models (see their docstrings)."""
+class MFNet(Net):
+    r"""The Keras graph :math:`y = p_u \cdot q_i\ (+\, b_u + b_i)` from mfcore layers.
 
-    iterative = True
-    _has_bias = True
+    Keras equivalent: ``Dot(axes=2)([Embedding(n_users, K)(u), Embedding(n_items, K)(i)])``,
+    plus ``Add()`` with ``Embedding(n_users, 1)(u)`` and ``Embedding(n_items, 1)(i)``
+    when ``bias``. Tables are drawn from U(-0.05, 0.05) in the order P, Q, b_u, b_i
+    (``params``: ``user_embedding/embeddings`` is P, ``item_embedding/embeddings`` Q,
+    ``user_bias/embeddings`` and ``item_bias/embeddings`` the (n, 1) bias tables, as
+    Keras' ``Embedding(n, 1)``). The gradients of the tables are
+    :class:`~mfcore.nn.RowGrad` (the batch's rows), made dense where Keras' ``l2``
+    touches every row (:meth:`~mfcore.models._neural.Net.loss_and_grads`).
+    """
+
+    def __init__(self, n_users, n_items, n_factors, bias, rng, dtype=np.float64):
+        self.bias = bias
+        self.layers = {"user_embedding": Embedding(n_users, n_factors, rng, dtype=dtype),
+                       "item_embedding": Embedding(n_items, n_factors, rng, dtype=dtype)}
+        if bias:
+            self.layers["user_bias"] = Embedding(n_users, 1, rng, dtype=dtype)
+            self.layers["item_bias"] = Embedding(n_items, 1, rng, dtype=dtype)
+        self.dot, self.add = Dot(), Add()
+
+    def forward(self, u, i, extra=None, training=True):
+        L = self.layers
+        y = self.dot.forward([L["user_embedding"].forward(u), L["item_embedding"].forward(i)])  # (B, 1)
+        if self.bias:
+            y = self.add.forward([y, L["user_bias"].forward(u), L["item_bias"].forward(i)])  # (B, 1)
+        return y[:, 0]  # (B,)
+
+    def backward(self, dy):
+        L = self.layers
+        d_dot = dy[:, None]  # (B, 1)
+        if self.bias:
+            d_dot, d_bu, d_bi = self.add.backward(d_dot)
+            L["user_bias"].backward(d_bu)
+            L["item_bias"].backward(d_bi)
+        d_p, d_q = self.dot.backward(d_dot)  # (B, K), (B, K)
+        L["user_embedding"].backward(d_p)
+        L["item_embedding"].backward(d_q)
+
+
+TABLES = ("user_embedding", "item_embedding", "user_bias", "item_bias")  # the kernels' P, Q, b_u, b_i
+
+
+class _KerasMF(NeuralRecommender):
+    """What the two models add to :class:`~mfcore.models._neural.NeuralRecommender`:
+    the graph :class:`MFNet`, the compiled epochs, and predictions straight from the tables."""
+
+    _noise_stream = False  # no dropout: fit spawns the init and order streams only
     _engines = ("jit", "vectorized")
+    # the state keys of model files saved before the tables moved into ``net_``
+    _renamed_state = {"user_factors_": "net.user_embedding.embeddings",
+                      "item_factors_": "net.item_embedding.embeddings",
+                      "user_bias_": "net.user_bias.embeddings", "item_bias_": "net.item_bias.embeddings"}
 
-    def _check_common(self):
-        p = check_params(self)
-        self._k, self._n_epochs, self._lr, self._batch = p["n_factors"], p["n_epochs"], p["lr"], p["batch_size"]
-        self._reg, self._dtype = p["reg"], p["dtype"]
-        check_choice(self.engine, "engine", self, self._engines)
+    def _build_net(self, n_users, n_items, init_rng, noise_rng):
+        return MFNet(n_users, n_items, self._k, self._own_biases, init_rng, self._dtype)
 
-    def _fit(self, train, valid, callbacks):
-        self._check_common()
-        self._check_optimizer()
-        init_rng, order_rng = spawn(self.rng, 2)
-        mu = self.global_mean_ if self._has_bias else 0.0
-        u = np.ascontiguousarray(train.users, dtype=np.int64)  # (n,)
-        i = np.ascontiguousarray(train.items, dtype=np.int64)  # (n,)
-        y = np.ascontiguousarray(train.values - mu, dtype=self._dtype)  # (n,) target
-        net = MFNet(train.n_users, train.n_items, self._k, self._has_bias, init_rng, self._dtype)
-        tables = net.params
-        self.user_factors_, self.item_factors_ = tables["user_embedding"], tables["item_embedding"]
-        if self._has_bias:
-            self.user_bias_, self.item_bias_ = tables["user_bias"][:, 0], tables["item_bias"][:, 0]
-        else:
-            fb = Biases(method="closed").fit(train)
-            self.fallback_user_bias_, self.fallback_item_bias_ = fb.user_bias_, fb.item_bias_
-        self._compile_seconds = 0.0
-        if self.engine != "vectorized":
-            epoch_fn = self._jit_engine(u, i, y, tables)
-        else:
-            opt = self._make_optimizer()
-
-            def epoch_fn(order):
-                total, n_batches = 0.0, 0
-                with np.errstate(over="ignore", invalid="ignore"):
-                    for start in range(0, order.size, self._batch):
-                        rows = order[start:start + self._batch]  # (B,)
-                        loss, grads = net.loss_and_grads(u[rows], i[rows], y[rows], self._reg)
-                        opt.step(tables, grads)
-                        total, n_batches = total + loss, n_batches + 1
-                return total / n_batches
-
-        def train_epoch(epoch):
-            return epoch_fn(order_rng.permutation(len(u)))  # reshuffled every epoch
-
-        self._run_epochs(self._n_epochs, train_epoch, callbacks, lr=self._lr)
-
-    def _jit_engine(self, u, i, y, tables):
-        """Allocate the optimizer tables, compile on a dummy, return ``epoch_fn(order)``."""
-        W = [tables.get(n, np.zeros((0, 1), self._dtype)) for n in
-             ("user_embedding", "item_embedding", "user_bias", "item_bias")]
+    def _epoch_fn(self, inputs, y):
+        """The NumPy engine of the fit path (``"vectorized"``), or one kernel call per epoch:
+        allocate the optimizer's slots, compile on a dummy, return ``epoch_fn(order, timing)``."""
+        if self.engine == "vectorized":
+            return super()._epoch_fn(inputs, y)
+        u, i = inputs
+        params = self.net_.params
+        W = [params.get(f"{n}/embeddings", np.zeros((0, 1), self._dtype)) for n in TABLES]
         slots = [[np.zeros_like(w) for w in W] for _ in range(self._n_slots)]
         G = [np.zeros_like(w) for w in W]  # dense gradient tables, zeroed by the kernels
         t0 = time.perf_counter()
@@ -101,18 +112,30 @@ class _KerasMF(Recommender):
                      [[np.zeros_like(d) for d in dummy] for _ in range(self._n_slots)],
                      [np.zeros_like(d) for d in dummy], 0)
         self._compile_seconds = time.perf_counter() - t0
-        self._step = 0
+        step = 0  # optimizer steps taken (Keras' iterations)
 
-        def epoch_fn(order):
+        def epoch_fn(order, timing):
+            nonlocal step
             with np.errstate(over="ignore", invalid="ignore"):  # matters under NUMBA_DISABLE_JIT only
-                loss = self._kernel(u, i, y, order, self._batch, W, slots, G, self._step)
-            self._step += -(-order.size // self._batch)
+                loss = self._kernel(u, i, y, order, self._batch, W, slots, G, step)
+            step += -(-order.size // self._batch)
             return loss
         return epoch_fn
 
+    # ------------------------------------------------------------- tables
+    @property
+    def user_factors_(self):
+        """P (n_users, K): the net's ``user_embedding/embeddings``."""
+        return self.net_.params["user_embedding/embeddings"]
+
+    @property
+    def item_factors_(self):
+        """Q (n_items, K): the net's ``item_embedding/embeddings``."""
+        return self.net_.params["item_embedding/embeddings"]
+
     # ------------------------------------------------------------- predict
     def _offset(self, u, i):
-        if self._has_bias:
+        if self._own_biases:
             return self.global_mean_ + self.user_bias_[u] + self.item_bias_[i]  # (n,)
         return 0.0
 
@@ -124,14 +147,9 @@ class _KerasMF(Recommender):
         """Predictions (unclipped) of every item for each user index: (len(users), n_items)."""
         users = np.asarray(users, dtype=np.int64)
         scores = (self.user_factors_[users] @ self.item_factors_.T).astype(np.float64)  # (B, n_items)
-        if self._has_bias:
+        if self._own_biases:
             scores += self.global_mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :]
         return fill_unknown(self, users, scores)
-
-    def _get_state(self):
-        names = ("user_factors_", "item_factors_") + (
-            ("user_bias_", "item_bias_") if self._has_bias else ("fallback_user_bias_", "fallback_item_bias_"))
-        return {n: getattr(self, n) for n in names}
 
 
 @register
@@ -184,9 +202,11 @@ class BiasedMFKeras(_KerasMF):
 
     Attributes
     ----------
-    user_factors_, item_factors_ : ndarray (n_users, K), (n_items, K)   P, Q
-    user_bias_, item_bias_ : ndarray (n_users,), (n_items,)   b_u, b_i
-    history_ : History   ``train_loss`` is Keras' epoch loss (mean of the batch losses).
+    net_ : MFNet   the trained network; its ``params`` dict holds the tables.
+    user_factors_, item_factors_ : ndarray (n_users, K), (n_items, K)   P, Q (views of ``net_``'s tables)
+    user_bias_, item_bias_ : ndarray (n_users,), (n_items,)   b_u, b_i (views)
+    history_ : History   ``train_loss`` is Keras' epoch loss (mean of the batch losses); the
+        vectorized engine adds its ``forward_seconds``/``backward_seconds``/``update_seconds``.
 
     Unknown users or items get the known part of mu + b_u + b_i.
 
@@ -200,6 +220,7 @@ class BiasedMFKeras(_KerasMF):
 
     name = "biased-mf-keras"
     notebook = "residual"
+    _own_biases = True  # centred target; the net's b_u, b_i are the fallback too
     _n_slots = 1
 
     def __init__(self, n_factors=15, n_epochs=15, lr=0.08, momentum=0.9, nesterov=False,
@@ -207,19 +228,23 @@ class BiasedMFKeras(_KerasMF):
                  rng=None, dtype="float64", verbose=0):
         store_params(self, locals())
 
-    def _check_optimizer(self):
-        self._momentum = check_params(self, "momentum")["momentum"]
-
     def _make_optimizer(self):
         return SGD(lr=self._lr, momentum=self._momentum, nesterov=bool(self.nesterov))
 
     def _kernel(self, u, i, y, order, batch, W, slots, G, step):
         (V,) = slots
-        return mfkeras_jit.mf_epoch_sgd(u, i, y, order, batch, *W, self._has_bias, *V, *G,
+        return mfkeras_jit.mf_epoch_sgd(u, i, y, order, batch, *W, True, *V, *G,
                                         self._lr, self._momentum, bool(self.nesterov), self._reg)
 
-    def _predict_fallback(self, u, i):
-        return self._bias_fallback(u, i, self.user_bias_, self.item_bias_)
+    @property
+    def user_bias_(self):
+        """b_u (n_users,): a view of the net's ``user_bias/embeddings`` (n_users, 1)."""
+        return self.net_.params["user_bias/embeddings"][:, 0]
+
+    @property
+    def item_bias_(self):
+        """b_i (n_items,): a view of the net's ``item_bias/embeddings`` (n_items, 1)."""
+        return self.net_.params["item_bias/embeddings"][:, 0]
 
 
 @register
@@ -293,9 +318,10 @@ class DotMF(_KerasMF):
 
     Attributes
     ----------
-    user_factors_, item_factors_ : ndarray (n_users, K), (n_items, K)   P, Q
+    net_ : MFNet   the trained network (no bias tables).
+    user_factors_, item_factors_ : ndarray (n_users, K), (n_items, K)   P, Q (views of ``net_``'s tables)
     fallback_user_bias_, fallback_item_bias_ : ndarray   used for unknown pairs only
-    history_ : History
+    history_ : History   as in :class:`BiasedMFKeras`.
 
     Examples
     --------
@@ -309,7 +335,7 @@ class DotMF(_KerasMF):
     notebook = "ML-1M"
     note = ("the ML-1M notebook's dot product without biases, trained the Keras way: worse than the "
             "biases baseline, and than the global mean on ml-latest-small; biased-mf-keras adds the biases")
-    _has_bias = False
+    _centered = False  # raw ratings as the target; Biases(method="closed") for the fallback
     _n_slots = 2
     _engines = ("deferred", "jit", "vectorized")
 
@@ -319,7 +345,7 @@ class DotMF(_KerasMF):
                  rng=None, dtype="float64", verbose=0):
         store_params(self, locals())
 
-    def _check_optimizer(self):
+    def _check_extra(self):
         for name in ("beta_1", "beta_2"):
             setattr(self, "_" + name, check_number(getattr(self, name), name, self, low=0,
                                                    low_inclusive=True, high=1, high_inclusive=False))
@@ -334,11 +360,8 @@ class DotMF(_KerasMF):
         M, U = slots
         if self._deferred:
             return mfkeras_jit.mf_epoch_adamax_deferred(
-                u, i, y, order, batch, *W, self._has_bias, *M, *U, *G, self._lr, self._beta_1, self._beta_2,
+                u, i, y, order, batch, *W, False, *M, *U, *G, self._lr, self._beta_1, self._beta_2,
                 self._epsilon, step, optim_numpy.adamax_exact_from(self._beta_1))
-        return mfkeras_jit.mf_epoch_adamax(u, i, y, order, batch, *W, self._has_bias, *M, *U, *G,
+        return mfkeras_jit.mf_epoch_adamax(u, i, y, order, batch, *W, False, *M, *U, *G,
                                            self._lr, self._beta_1, self._beta_2, self._epsilon, step,
                                            self._reg)
-
-    def _predict_fallback(self, u, i):
-        return self._bias_fallback(u, i, self.fallback_user_bias_, self.fallback_item_bias_)

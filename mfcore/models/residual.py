@@ -20,7 +20,7 @@ from .._random import as_generator
 from .._validation import check_choice, check_number
 from ..engines.residual_epoch import ResidualJitEpoch
 from ..nn import ELU, Add, Concatenate, Dense, Dot, Embedding
-from ._neural import Net, NeuralRecommender, make_optimizer, train_epoch_numpy
+from ._neural import Net, NeuralRecommender, train_epoch_numpy
 from .mf import BiasedMF
 from .registry import register
 from .params import check_hidden_units, store_params
@@ -290,7 +290,7 @@ class ResidualMF(NeuralRecommender):
         return net
 
     def _epoch_fn(self, inputs, y):
-        opt = make_optimizer(self._optimizer, self._lr, self._momentum, bool(self.nesterov))
+        opt = self._make_optimizer()
         if self.engine != "jit" or self._optimizer != "sgd":
             return lambda order, timing: train_epoch_numpy(self.net_, opt, inputs, y, order,
                                                            self._batch, self._reg, timing)
