@@ -7,6 +7,11 @@
 * ``adam_dense``: Keras' Adam on every entry of a table with the paper's L2
   term, the shared rule :func:`mfcore.engines.optim_jit.adam_step` called from
   Python (its NumPy twin is :class:`mfcore.nn.optim.Adam`).
+* ``sparse_times``, ``sparse_t_times``, ``sampled_dots``: the deep AutoRec's
+  products with a batch's sparse rating rows, given as entries (owner, col, value)
+  of a (B, d) matrix X in row order: X W, X^T H, and the entries (owner, col) of
+  H W^T + b (:class:`mfcore.models.deep_autorec.DeepAutoRec`, steps (D1)-(D6)).
+  Each costs O(nnz k), where the dense products cost O(B d k).
 
 Activation codes: 0 identity, 1 sigmoid, 2 relu, 3 tanh. Kernels draw no random
 numbers, read no globals and never raise.
@@ -88,3 +93,35 @@ def adam_dense(W, M, U, G, lr, beta1, beta2, eps, t, reg):
     ssq = sum_squares(W)
     adam_step(W, M, U, G, adam_step_size(lr, beta1, beta2, t), 1.0 - beta1, 1.0 - beta2, eps, reg, 1.0, True)
     return ssq
+
+
+@jit
+def sparse_times(owner, cols, vals, W, out):
+    """out += X W, X (B, d) given by its entries: out[owner[p]] += vals[p] W[cols[p]], p in order."""
+    k = W.shape[1]
+    for p in range(owner.shape[0]):
+        b, j, x = owner[p], cols[p], vals[p]
+        for f in range(k):
+            out[b, f] += x * W[j, f]
+
+
+@jit
+def sparse_t_times(owner, cols, vals, H, G):
+    """G += X^T H: G[cols[p]] += vals[p] H[owner[p]], p in order."""
+    k = H.shape[1]
+    for p in range(owner.shape[0]):
+        b, j, x = owner[p], cols[p], vals[p]
+        for f in range(k):
+            G[j, f] += x * H[b, f]
+
+
+@jit
+def sampled_dots(owner, cols, H, Wt, bias, out):
+    """out[p] = H[owner[p]] . Wt[cols[p]] + bias[cols[p]]: the entries (owner, cols) of H Wt^T + bias."""
+    k = H.shape[1]
+    for p in range(owner.shape[0]):
+        b, j = owner[p], cols[p]
+        o = 0.0
+        for f in range(k):
+            o += H[b, f] * Wt[j, f]
+        out[p] = o + bias[j]

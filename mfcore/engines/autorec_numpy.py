@@ -2,7 +2,9 @@
 
 ``grads_numpy`` has the contract of ``autorec_jit.autorec_grads`` and gives the
 same numbers to rounding (tested); ``csr_rows`` builds the CSR arrays both read;
-``encode`` computes hidden codes (A1) for prediction.
+``encode`` computes hidden codes (A1) for prediction; ``sparse_times``,
+``sparse_t_times`` and ``sampled_dots`` are the twins of the deep AutoRec's
+sparse products (``np.add.at`` adds in entry order, as the loops do).
 """
 import numpy as np
 
@@ -65,3 +67,18 @@ def grads_numpy(csr, rows, V, c, W, b, g_code, f_code, GV, Gc, GW, Gb):
     Gc += dZ.sum(axis=0)
     np.add.at(GV, j, x[:, None] * dZ[owner])
     return float(np.sum(E * E))
+
+
+def sparse_times(owner, cols, vals, W, out):
+    """The NumPy twin of :func:`mfcore.engines.autorec_jit.sparse_times`: out += X W."""
+    np.add.at(out, owner, vals[:, None] * W[cols])  # (nnz, k) rows added in order
+
+
+def sparse_t_times(owner, cols, vals, H, G):
+    """The NumPy twin of :func:`mfcore.engines.autorec_jit.sparse_t_times`: G += X^T H."""
+    np.add.at(G, cols, vals[:, None] * H[owner])  # (nnz, k)
+
+
+def sampled_dots(owner, cols, H, Wt, bias, out):
+    """The NumPy twin of :func:`mfcore.engines.autorec_jit.sampled_dots`."""
+    out[:] = np.einsum("nk,nk->n", H[owner], Wt[cols]) + bias[cols]  # (nnz,)
