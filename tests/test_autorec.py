@@ -237,8 +237,11 @@ def test_lbfgs_fit_equals_scipy_lbfgsb(cls, planted_split, monkeypatch):
     kw = dict(hidden_units=7, n_epochs=2, lbfgs_iter=8, lbfgs_memory=6, reg=1.0, rng=0)
     ours = cls(**kw).fit(train)
 
-    def scipy_lbfgsb(fun, x0, maxiter, maxcor):
-        return minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "maxcor": maxcor})
+    def scipy_lbfgsb(fun, x0, maxiter, maxcor, engine):
+        def f_and_g(x):
+            g = np.empty_like(x)
+            return fun(x, g), g
+        return minimize(f_and_g, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "maxcor": maxcor})
 
     monkeypatch.setattr(mod, "minimize_lbfgs", scipy_lbfgsb)
     ref = cls(**kw).fit(train)

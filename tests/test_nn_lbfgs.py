@@ -15,12 +15,21 @@ def rosenbrock(x):
     return f, g
 
 
+def ours_(fun, x0, maxiter, maxcor, engine="jit"):
+    """minimize_lbfgs on a function returning (f, g)."""
+    def f_into_g(x, g):
+        f, g[...] = fun(x)
+        return f
+    return minimize_lbfgs(f_into_g, x0, maxiter, maxcor, engine=engine)
+
+
 def _scipy(fun, x0, maxiter, maxcor):
     return minimize(fun, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "maxcor": maxcor})
 
 
+@pytest.mark.parametrize("engine", ["jit", "numpy"])
 @pytest.mark.parametrize("n, maxcor, maxiter", [(30, 5, 12), (30, 20, 40), (8, 3, 25)])  # 13, 47, 31 calls
-def test_same_iterates_as_scipy_lbfgsb(n, maxcor, maxiter):
+def test_same_iterates_as_scipy_lbfgsb(n, maxcor, maxiter, engine):
     x0 = np.random.default_rng(n + maxcor).normal(0, 1, n)
     calls = []
 
@@ -28,7 +37,7 @@ def test_same_iterates_as_scipy_lbfgsb(n, maxcor, maxiter):
         calls.append(x.copy())
         return rosenbrock(x)
 
-    ours = minimize_lbfgs(fun, x0, maxiter, maxcor)
+    ours = ours_(fun, x0, maxiter, maxcor, engine)
     ref_calls = []
     ref = _scipy(lambda x: (ref_calls.append(x.copy()), rosenbrock(x))[1], x0, maxiter, maxcor)
     assert (ours.nit, ours.nfev) == (ref.nit, ref.nfev)  # the same line-search decisions
@@ -47,7 +56,7 @@ def test_convergence_stops_like_scipy():
     def quad(x):
         return 0.5 * x @ A @ x - b @ x, A @ x - b
 
-    ours, ref = minimize_lbfgs(quad, np.zeros(20), 500, 10), _scipy(quad, np.zeros(20), 500, 10)
+    ours, ref = ours_(quad, np.zeros(20), 500, 10), _scipy(quad, np.zeros(20), 500, 10)
     assert ours.nit == ref.nit < 500 and ours.message.startswith("CONVERGENCE")
     np.testing.assert_allclose(ours.x, ref.x, rtol=1e-9, atol=1e-12)
     x_star = np.linalg.solve(A, b)
@@ -56,10 +65,10 @@ def test_convergence_stops_like_scipy():
 
 def test_x0_untouched_and_immediate_convergence():
     x0 = np.ones(5)
-    res = minimize_lbfgs(rosenbrock, x0, 10)  # the minimum itself: gradient 0
+    res = ours_(rosenbrock, x0, 10, 20)  # the minimum itself: gradient 0
     assert res.nit == 0 and res.nfev == 1 and res.message.startswith("CONVERGENCE")
     x0 = np.zeros(5)
-    minimize_lbfgs(rosenbrock, x0, 3)
+    ours_(rosenbrock, x0, 3, 20)
     assert np.all(x0 == 0)
 
 
@@ -73,3 +82,29 @@ def test_more_thuente_finds_a_strong_wolfe_step():
         task, steps = search.step((t - 3.0) ** 2, 2.0 * (t - 3.0)), steps + 1
     assert task == "CONVERGENCE" and steps > 1
     assert (t - 3.0) ** 2 <= 9.0 + 1e-3 * t * -6.0 and abs(2.0 * (t - 3.0)) <= 0.9 * 6.0
+
+
+def test_kernels_equal_their_numpy_twins():
+    """lbfgs_jit against lbfgs_numpy: n not a multiple of the block or the lanes, 3 of 5 rows used."""
+    from mfcore.engines import lbfgs_jit as J
+    from mfcore.engines import lbfgs_numpy as N
+
+    rng = np.random.default_rng(0)
+    n, m, c = 2 * J.BLOCK + 13, 5, 3
+    S, Y = rng.normal(0, 1, (m, n)), rng.normal(0, 1, (m, n))
+    x, g, g_old, d = (rng.normal(0, 1, n) for _ in range(4))
+    p, q = rng.normal(0, 1, c), rng.normal(0, 1, c)
+    out = {}
+    for K in (J, N):
+        z, dd = np.empty(n), np.empty(n)
+        sums = K.direction(x, g, S, Y, p, q, 0.7, z, dd)
+        s, y = np.empty(n), np.empty(n)
+        yy = [K.new_pair(g, g_old, d, stp, s, y) for stp in (1.0, 0.3)]
+        dots = np.full((4, m), np.nan)
+        K.pair_dots(S, Y, c, y, g, dots)
+        G = g.copy()
+        K.add_scaled(G, x, 0.3)
+        out[K] = (z, dd, np.array(sums), s, y, np.array(yy), dots[:, :c], G)
+        assert np.isnan(dots[:, c:]).all()  # the unused rows are left alone
+    for a, b in zip(out[J], out[N]):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

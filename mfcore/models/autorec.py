@@ -46,6 +46,7 @@ import numpy as np
 from .._random import spawn
 from .._validation import check_choice, check_number
 from ..engines import autorec_jit as K
+from ..engines import lbfgs_jit, lbfgs_numpy
 from ..engines.autorec_numpy import _act_np, csr_rows, encode, grads_numpy  # noqa: F401
 from ..nn import Adam, init
 from ..nn.lbfgs import minimize_lbfgs
@@ -145,6 +146,7 @@ class _ShallowAutoRec(_AutoRecBase):
         all_rows = np.arange(n_rows)
         args = (self._g, self._f, self.engine)
         if self.optimizer == "lbfgs":
+            L = lbfgs_jit if self.engine == "jit" else lbfgs_numpy
             names = ("V", "c", "W", "b")
             shapes = [self.params_[m].shape for m in names]
             cuts = np.cumsum([int(np.prod(s)) for s in shapes])[:-1]
@@ -152,22 +154,23 @@ class _ShallowAutoRec(_AutoRecBase):
             def unpack(theta):
                 return {m: a.reshape(s) for m, a, s in zip(names, np.split(theta, cuts), shapes)}
 
-            def fun(theta):  # J and its gradient, written straight into one flat array
-                P, grad = unpack(theta), np.zeros(theta.size)  # views of theta; (n_params,)
-                G = unpack(grad)
+            def fun(theta, grad):  # J, and its gradient written into the flat array grad
+                P, G = unpack(theta), unpack(grad)  # views
+                grad[...] = 0.0
                 if self.engine == "jit":
                     sse = K.autorec_grads(*self._csr, all_rows, *(P[m] for m in names), self._g, self._f,
                                           *(G[m] for m in names))
                 else:
                     sse = sum(grads_numpy(self._csr, all_rows[s:s + 64], *(P[m] for m in names), self._g,
                                           self._f, *(G[m] for m in names)) for s in range(0, n_rows, 64))
-                G["V"] += self._lam * P["V"]
-                G["W"] += self._lam * P["W"]
-                return sse + 0.5 * self._lam * (np.vdot(P["V"], P["V"]) + np.vdot(P["W"], P["W"])), grad
+                L.add_scaled(G["V"], P["V"], self._lam)
+                L.add_scaled(G["W"], P["W"], self._lam)
+                return sse + 0.5 * self._lam * (np.vdot(P["V"], P["V"]) + np.vdot(P["W"], P["W"]))
 
             def train_epoch(epoch):
                 theta = np.concatenate([self.params_[m].ravel() for m in names])
-                res = minimize_lbfgs(fun, theta, self._iters, self.lbfgs_memory)
+                res = minimize_lbfgs(fun, theta, self._iters, self.lbfgs_memory,
+                                     engine="jit" if self.engine == "jit" else "numpy")
                 for m, a in unpack(res.x).items():
                     self.params_[m][...] = a
                 return float(res.fun) / n

@@ -43,12 +43,15 @@ of :math:`Y^T Y` come from :math:`[S\ Y]^T [y\ g_{k+1}]`, which also gives (L1)'
 b: one read of S and of Y, and (L1)'s sums one more.
 
 Memory: the pairs, 2 m n floats (the same as L-BFGS-B: 2.9 GB for U-AutoRec's
-9.1 million weights at m = 20), and seven n-vectors.
+9.1 million weights at m = 20), and six n-vectors (x, g and their previous
+values, z, d), allocated once: ``fun`` writes each gradient into one of them.
 """
 import math
 
 import numpy as np
 from scipy.linalg import solve_triangular
+
+from ..engines import lbfgs_jit, lbfgs_numpy
 
 EPS = np.finfo(float).eps
 
@@ -211,51 +214,54 @@ class LBFGSResult:
         return f"LBFGSResult(fun={self.fun!r}, nit={self.nit}, nfev={self.nfev}, message={self.message!r})"
 
 
-def minimize_lbfgs(fun, x0, maxiter, maxcor=20, gtol=1e-5, ftol=2.220446049250313e-09, maxls=20):
-    """Minimize ``fun`` (x -> (f, g), g a float64 array like x) from ``x0`` by (L1)-(L4).
+def minimize_lbfgs(fun, x0, maxiter, maxcor=20, gtol=1e-5, ftol=2.220446049250313e-09, maxls=20,
+                   engine="jit"):
+    """Minimize f from ``x0`` by (L1)-(L4); ``fun(x, g)`` returns f(x) and writes its gradient into
+    the float64 array ``g`` (shaped like x; its old content is garbage).
 
-    The defaults are scipy's for L-BFGS-B. ``x0`` is not modified. Returns an
-    :class:`LBFGSResult`.
+    The defaults are scipy's for L-BFGS-B. ``x0`` is not modified. ``engine``:
+    the passes of (L1) and (L4) in Numba (:mod:`mfcore.engines.lbfgs_jit`) or
+    NumPy (``"numpy"``). Returns an :class:`LBFGSResult`.
     """
-    x = np.array(x0, dtype=np.float64).ravel()  # (n,)
+    K = lbfgs_jit if engine == "jit" else lbfgs_numpy
+    x = np.array(x0, dtype=np.float64).ravel()  # (n,) the current point
     n, m = x.size, int(maxcor)
-    f, g = fun(x)
-    g = np.asarray(g, dtype=np.float64)
+    g = np.empty(n)  # (n,) its gradient
+    f = float(fun(x, g))
     nfev = 1
     if np.max(np.abs(g), initial=0.0) <= gtol:
         return LBFGSResult(x, f, g, 0, nfev, "CONVERGENCE: NORM OF PROJECTED GRADIENT <= PGTOL")
+    x_old, g_old, z, d = np.empty(n), np.empty(n), np.empty(n), np.empty(n)  # (n,) each
     S = np.empty((m, n))  # (m, n) s_i, one per row
     Y = np.empty((m, n))  # (m, n) y_i
     # The pairs in use sit in rows 0..c-1 (a ring once c = m); ``slots`` lists them oldest first.
-    # Products run over S[:c] and Y[:c] (views, no copy) and are then put in that order.
+    # Products run over S[:c] and Y[:c] and are then put in that order.
     SY = np.zeros((m, m))  # SY[i, j] = s_i . y_j (rows), for i stored before or with j
     YY = np.zeros((m, m))  # YY[i, j] = y_i . y_j
     curv = np.zeros(m)  # s_i . y_i as (L4) computes it (the D of (L1))
-    Sg, Yg = np.zeros(m), np.zeros(m)  # S^T g and Y^T g for the current g (rows)
+    dots = np.zeros((4, m))  # S y_new, S g, Y y_new, Y g (rows)
     slots = []
     theta = 1.0
     it = 0
-    yg = np.empty((2, n))  # (2, n) y_new and g: one BLAS pass over S (and Y) for both
     while True:
-        # (L1) the direction and the point z = x + d
+        # (L1) the direction d and the point z = x + d
         if not slots:
-            z = x - g  # (n,) L-BFGS-B's Cauchy point (theta = 1)
+            np.subtract(x, g, out=z)  # L-BFGS-B's Cauchy point (theta = 1)
+            np.subtract(z, x, out=d)  # as L-BFGS-B forms d
+            dtd, gd = float(d @ d), float(g @ d)
         else:
             c, o = len(slots), np.array(slots)  # o: rows, oldest first
             gamma = 1.0 / theta
             R = np.triu(SY[np.ix_(o, o)])  # (c, c) s_i . y_j, i <= j
-            u = solve_triangular(R, Sg[o], lower=False, check_finite=False)  # R^-1 S^T g
-            w = curv[o] * u + gamma * (YY[np.ix_(o, o)] @ u) - gamma * Yg[o]  # (c,)
+            u = solve_triangular(R, dots[1, o], lower=False, check_finite=False)  # R^-1 S^T g
+            w = curv[o] * u + gamma * (YY[np.ix_(o, o)] @ u) - gamma * dots[3, o]  # (c,)
             p = solve_triangular(R, w, trans="T", lower=False, check_finite=False)  # (c,)
             p_rows, q_rows = np.empty(c), np.empty(c)
             p_rows[o], q_rows[o] = p, -gamma * u
-            z = x - (gamma * g + p_rows @ S[:c] + q_rows @ Y[:c])  # (n,) x - H g
-        d = z - x  # (n,) as L-BFGS-B forms it
-        # (L2) the line search
-        dtd = float(d @ d)
+            dtd, gd = K.direction(x, g, S, Y, p_rows, q_rows, gamma, z, d)  # z = x - H g, d = z - x
+        # (L2) the line search from x_old = x along d
         stp = min(1.0 / math.sqrt(dtd), 1e10) if it == 0 else 1.0
-        x_old, g_old, f_old = x, g, f
-        gd = gd_old = float(g @ d)
+        x, x_old, g, g_old, f_old, gd_old = x_old, x, g_old, g, f, gd  # x and g: free buffers
         ok = gd < 0.0
         if ok:
             search = MoreThuente()
@@ -267,15 +273,18 @@ def minimize_lbfgs(fun, x0, maxiter, maxcor=20, gtol=1e-5, ftol=2.22044604925031
                     break
                 n_ls += 1
                 stp = search.stp
-                x = z if stp == 1.0 else stp * d + x_old  # (n,)
-                f, g = fun(x)
-                g = np.asarray(g, dtype=np.float64)
+                if stp == 1.0:
+                    np.copyto(x, z)
+                else:
+                    np.multiply(d, stp, out=x)
+                    x += x_old
+                f = float(fun(x, g))
                 nfev += 1
                 gd = float(g @ d)
                 task = search.step(f, gd)
             stp = search.stp
         if not ok:  # back to the previous iterate; drop the pairs, or stop if there were none
-            x, g, f = x_old, g_old, f_old
+            x, x_old, g, g_old, f = x_old, x, g_old, g, f_old
             if not slots:
                 return LBFGSResult(x, f, g, it, nfev, "ABNORMAL_TERMINATION_IN_LNSRCH")
             slots, theta = [], 1.0
@@ -289,26 +298,20 @@ def minimize_lbfgs(fun, x0, maxiter, maxcor=20, gtol=1e-5, ftol=2.22044604925031
         if f_old - f <= ftol * max(abs(f_old), abs(f), 1.0):
             return LBFGSResult(x, f, g, it, nfev, "CONVERGENCE: REL_REDUCTION_OF_F <= FACTR*EPSMCH")
         # (L4) the new pair
-        np.subtract(g, g_old, out=yg[0])  # y
-        yg[1] = g
-        rr = float(yg[0] @ yg[0])
         if stp == 1.0:
             dr, ddum = gd - gd_old, -gd_old
         else:
             dr, ddum = (gd - gd_old) * stp, -gd_old * stp
-            d *= stp
+        c = len(slots)
         if dr <= EPS * ddum:  # not enough curvature: keep the pairs, refresh S^T g and Y^T g
-            c = len(slots)
-            Sg[:c], Yg[:c] = S[:c] @ g, Y[:c] @ g
+            K.pair_dots(S, Y, c, g, g, dots)
             continue
-        row = len(slots) if len(slots) < m else slots.pop(0)
+        row = c if c < m else slots.pop(0)
         slots.append(row)
-        S[row], Y[row] = d, yg[0]
+        rr = K.new_pair(g, g_old, d, stp, S[row], Y[row])  # s = stp d, y = g - g_old; y . y
         theta = rr / dr
         curv[row] = dr
         c = len(slots)
-        Syg = S[:c] @ yg.T  # (c, 2): s_i . y_new, s_i . g
-        Yyg = Y[:c] @ yg.T  # (c, 2): y_i . y_new, y_i . g
-        SY[:c, row] = Syg[:, 0]
-        YY[:c, row] = YY[row, :c] = Yyg[:, 0]
-        Sg[:c], Yg[:c] = Syg[:, 1], Yyg[:, 1]
+        K.pair_dots(S, Y, c, Y[row], g, dots)
+        SY[:c, row] = dots[0, :c]
+        YY[:c, row] = YY[row, :c] = dots[2, :c]
