@@ -17,6 +17,18 @@ def csr_rows(rows, cols, vals, n_rows):
     return indptr, np.ascontiguousarray(cols[order], np.int64), np.ascontiguousarray(vals[order], np.float64)
 
 
+def csc_of(csr, n_cols):
+    """The CSC arrays of a CSR matrix for ``autorec_jit.autorec_grads_by_column``: (cptr
+    (n_cols+1,), crow (nnz,), cval (nnz,), cpos (nnz,) the CSR position of each entry),
+    a column's entries in row order."""
+    indptr, idx, val = csr
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))  # (nnz,)
+    cpos = np.lexsort((rows, idx))  # (nnz,) by column, then row
+    cptr = np.zeros(n_cols + 1, dtype=np.int64)
+    np.cumsum(np.bincount(idx, minlength=n_cols), out=cptr[1:])
+    return cptr, rows[cpos], val[cpos], cpos.astype(np.int64)
+
+
 def _act_np(z, code):
     if code == 1:
         ez = np.exp(-np.abs(z))
