@@ -10,7 +10,8 @@ loops (gathers, scatters, the fused BatchNorm block) live in
 Modules: :mod:`~mfcore.nn.layers`, :mod:`~mfcore.nn.activations`,
 :mod:`~mfcore.nn.normalization`, :mod:`~mfcore.nn.losses`,
 :mod:`~mfcore.nn.optim`, :mod:`~mfcore.nn.init`, :mod:`~mfcore.nn.gradcheck`,
-:mod:`~mfcore.nn.fused`, :mod:`~mfcore.nn.mfnet` (the MF models' graph).
+:mod:`~mfcore.nn.fused`, :mod:`~mfcore.nn.mfnet` (the MF models' graph),
+:mod:`~mfcore.nn.lbfgs` (full-batch L-BFGS, AutoRec's optimizer).
 """
 from . import init
 from .activations import ELU, ReLU, Sigmoid, Tanh
