@@ -147,3 +147,122 @@ def test_ml100k_i_autorec_default_and_deep_autorec(ml100k_80_20):
     assert i_rmse <= 0.905  # measured 0.8978 (rng=0; Keras I-AutoRec, lambda 100, Adam: 0.9082)
     d_rmse = DeepAutoRec(rng=0).fit(split.train).evaluate(split.test)["rmse"]
     assert abs(d_rmse - 0.9909) <= 0.01  # Keras 0.9909 @ 50; measured 0.9874 (rng=0)
+
+
+def _dense_deep_autorec(train, **kw):
+    """The deep AutoRec as the layer graph computed it before the sparse kernels: every batch
+    densified to (B, n_items), Dense layers, masked_mse, Keras' L2 added to the kernels' gradients,
+    SGD on every weight. Returns (layers, per-epoch loss)."""
+    from mfcore._random import spawn
+    from mfcore.nn import SGD, collect, l2_penalty, masked_mse
+
+    m = DeepAutoRec(**kw)
+    init_rng, order_rng, noise_rng = spawn(m.rng, 3)
+    m._build(train.n_items, init_rng, noise_rng)
+    X = np.zeros((train.n_users, train.n_items))
+    X[train.users, train.items] = train.values - train.global_mean
+    M = np.zeros_like(X, dtype=bool)
+    M[train.users, train.items] = True
+    opt, losses = SGD(lr=m.lr, momentum=m.momentum), []
+    for _ in range(m.n_epochs):
+        order, total, n = order_rng.permutation(train.n_users), 0.0, 0
+        for start in range(0, train.n_users, m.batch_size):
+            rows = order[start:start + m.batch_size]
+            Y = X[rows]
+            for layer in m.layers_.values():
+                Y = layer.forward(Y, training=True)
+            loss, dY = masked_mse(Y, X[rows], M[rows])
+            for name in reversed(m.layers_):
+                dY = m.layers_[name].backward(dY)
+            for name in ("dense1", "dense2", "out"):
+                pen, g = l2_penalty(m.layers_[name].params["kernel"], m.reg)
+                m.layers_[name].grads["kernel"] += g
+                loss += pen
+            opt.step(*collect(m.layers_))
+            total, n = total + loss, n + 1
+        losses.append(total / n)
+    return m.layers_, losses
+
+
+@pytest.mark.parametrize("engine", ["jit", "vectorized"])
+def test_deep_autorec_sparse_batches_equal_the_dense_layer_graph(engine, planted_split):
+    """(D1)-(D6) read only the observed entries; the numbers are the dense graph's up to rounding."""
+    train, _ = planted_split
+    kw = dict(hidden_units=(16, 4), n_epochs=3, batch_size=8, rng=0)
+    m = DeepAutoRec(engine=engine, **kw).fit(train)
+    layers, losses = _dense_deep_autorec(train, **kw)
+    np.testing.assert_allclose(m.history_["train_loss"], losses, **F64)
+    for name, layer in layers.items():
+        for pname, value in layer.params.items():
+            np.testing.assert_allclose(m.layers_[name].params[pname], value, **F64)
+
+
+def test_deep_autorec_batch_gradient_check(planted_split):
+    """The hand-written backward of a sparse batch (dropout off, BatchNorm in training mode)."""
+    from mfcore._random import spawn
+
+    train, _ = planted_split
+    m = DeepAutoRec(hidden_units=(6, 3), dropout=0.0, rng=0)
+    m.global_mean_ = train.global_mean  # what fit sets before _fit
+    m._setup(train, *spawn(m.rng, 2))
+    rows = np.array([3, 0, 7, 11, 5])
+    L = m.layers_
+    arrays = {"dense1": L["dense1"].params["kernel"], "b1": L["dense1"].params["bias"],
+              "gamma": L["bn"].params["gamma"], "dense2": L["dense2"].params["kernel"],
+              "out": m._out_t, "b3": L["out"].params["bias"]}
+    for a in arrays.values():  # away from the zero initial biases and unit gamma
+        a += np.random.default_rng(1).normal(0, 0.3, a.shape)
+    m._G1[...] = 0.0
+    m._G3t[...] = 0.0
+    m._batch(rows)
+    analytic = {"dense1": m._G1.copy(), "b1": L["dense1"].grads["bias"].copy(),
+                "gamma": L["bn"].grads["gamma"].copy(), "dense2": L["dense2"].grads["kernel"].copy(),
+                "out": m._G3t.copy(), "b3": L["out"].grads["bias"].copy()}
+    assert np.any(analytic["dense1"] == 0) and np.any(analytic["dense1"] != 0)  # rows of unseen items: 0
+    res = check_gradients(lambda: m._batch(rows), arrays, analytic)
+    assert res.max_rel < GRAD, res
+
+
+@pytest.mark.parametrize("cls", [IAutoRec, UAutoRec])
+def test_lbfgs_fit_equals_scipy_lbfgsb(cls, planted_split, monkeypatch):
+    """The model's L-BFGS (mfcore.nn.lbfgs) against the scipy L-BFGS-B it replaced, on the same
+    fit: 2 epochs of 8 iterations, every weight equal to rounding (measured 1e-11). Longer runs
+    drift apart as L-BFGS amplifies rounding on this small non-convex problem: after 2 x 15
+    iterations 2e-9, where relative noise of 1e-16 on scipy's own gradient moves it 8e-11."""
+    from scipy.optimize import minimize
+
+    import mfcore.models.autorec as mod
+
+    train, _ = planted_split
+    kw = dict(hidden_units=7, n_epochs=2, lbfgs_iter=8, lbfgs_memory=6, reg=1.0, rng=0)
+    ours = cls(**kw).fit(train)
+
+    def scipy_lbfgsb(fun, x0, maxiter, maxcor, engine):
+        def f_and_g(x):
+            g = np.empty_like(x)
+            return fun(x, g), g
+        return minimize(f_and_g, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "maxcor": maxcor})
+
+    monkeypatch.setattr(mod, "minimize_lbfgs", scipy_lbfgsb)
+    ref = cls(**kw).fit(train)
+    for m in ref.params_:
+        np.testing.assert_allclose(ours.params_[m], ref.params_[m], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ours.history_["train_loss"], ref.history_["train_loss"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("g,f", [("sigmoid", "identity"), ("relu", "tanh")])
+def test_column_order_kernel_is_bit_identical(g, f):
+    """autorec_grads_by_column (U-AutoRec's full batch) == autorec_grads over every row, bit for bit."""
+    from mfcore.engines import autorec_jit
+    from mfcore.engines.autorec_numpy import csc_of
+
+    rng = np.random.default_rng(3)
+    csr, params, _ = _problem(rng, n_rows=9, d=13, k=5, density=0.4)
+    args = (params["V"], params["c"], params["W"], params["b"], ACTIVATIONS[g], ACTIVATIONS[f])
+    G1 = [np.zeros_like(params[m]) for m in ("V", "c", "W", "b")]
+    G2 = [np.zeros_like(a) for a in G1]
+    sse1 = autorec_jit.autorec_grads(*csr, np.arange(9), *args, *G1)
+    sse2 = autorec_jit.autorec_grads_by_column(*csc_of(csr, 13), 9, *args, *G2)
+    assert sse1 == sse2
+    for a, b in zip(G1, G2):
+        np.testing.assert_array_equal(a, b)

@@ -2,7 +2,9 @@
 
 ``grads_numpy`` has the contract of ``autorec_jit.autorec_grads`` and gives the
 same numbers to rounding (tested); ``csr_rows`` builds the CSR arrays both read;
-``encode`` computes hidden codes (A1) for prediction.
+``encode`` computes hidden codes (A1) for prediction; ``sparse_times``,
+``sparse_t_times`` and ``sampled_dots`` are the twins of the deep AutoRec's
+sparse products (``np.add.at`` adds in entry order, as the loops do).
 """
 import numpy as np
 
@@ -13,6 +15,18 @@ def csr_rows(rows, cols, vals, n_rows):
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
     return indptr, np.ascontiguousarray(cols[order], np.int64), np.ascontiguousarray(vals[order], np.float64)
+
+
+def csc_of(csr, n_cols):
+    """The CSC arrays of a CSR matrix for ``autorec_jit.autorec_grads_by_column``: (cptr
+    (n_cols+1,), crow (nnz,), cval (nnz,), cpos (nnz,) the CSR position of each entry),
+    a column's entries in row order."""
+    indptr, idx, val = csr
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))  # (nnz,)
+    cpos = np.lexsort((rows, idx))  # (nnz,) by column, then row
+    cptr = np.zeros(n_cols + 1, dtype=np.int64)
+    np.cumsum(np.bincount(idx, minlength=n_cols), out=cptr[1:])
+    return cptr, rows[cpos], val[cpos], cpos.astype(np.int64)
 
 
 def _act_np(z, code):
@@ -65,3 +79,18 @@ def grads_numpy(csr, rows, V, c, W, b, g_code, f_code, GV, Gc, GW, Gb):
     Gc += dZ.sum(axis=0)
     np.add.at(GV, j, x[:, None] * dZ[owner])
     return float(np.sum(E * E))
+
+
+def sparse_times(owner, cols, vals, W, out):
+    """The NumPy twin of :func:`mfcore.engines.autorec_jit.sparse_times`: out += X W."""
+    np.add.at(out, owner, vals[:, None] * W[cols])  # (nnz, k) rows added in order
+
+
+def sparse_t_times(owner, cols, vals, H, G):
+    """The NumPy twin of :func:`mfcore.engines.autorec_jit.sparse_t_times`: G += X^T H."""
+    np.add.at(G, cols, vals[:, None] * H[owner])  # (nnz, k)
+
+
+def sampled_dots(owner, cols, H, Wt, bias, out):
+    """The NumPy twin of :func:`mfcore.engines.autorec_jit.sampled_dots`."""
+    out[:] = np.einsum("nk,nk->n", H[owner], Wt[cols]) + bias[cols]  # (nnz,)

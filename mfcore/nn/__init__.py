@@ -10,8 +10,9 @@ loops (gathers, scatters, the fused BatchNorm block) live in
 Modules: :mod:`~mfcore.nn.layers`, :mod:`~mfcore.nn.activations`,
 :mod:`~mfcore.nn.normalization`, :mod:`~mfcore.nn.losses`,
 :mod:`~mfcore.nn.optim`, :mod:`~mfcore.nn.init`, :mod:`~mfcore.nn.gradcheck`,
-:mod:`~mfcore.nn.fused`. The networks built from these layers live beside
-their models: the MF graph ``MFNet`` in :mod:`mfcore.models.keras_mf`.
+:mod:`~mfcore.nn.fused`, :mod:`~mfcore.nn.lbfgs` (full-batch L-BFGS, AutoRec's
+optimizer). The networks built from these layers live beside their models: the
+MF graph ``MFNet`` in :mod:`mfcore.models.keras_mf`.
 """
 from . import init
 from .activations import ELU, ReLU, Sigmoid, Tanh

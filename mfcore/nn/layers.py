@@ -213,17 +213,23 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self.scale = None
             return x
-        if mask is None and self.draw == "splitmix":
-            seed = self.rng.integers(0, 2 ** 64, dtype=np.uint64)
-            mask = nn_numpy.splitmix_keep_mask(seed, nn_numpy.dropout_threshold(self.rate), x.shape)  # (B, n) bool
-        elif mask is None:
-            mask = self.rng.random(x.shape) >= self.rate  # (B, n) bool
+        if mask is None:
+            mask = self.draw_mask(x.shape)  # (B, n) bool
         self.mask = mask
         self.scale = mask.astype(x.dtype) / x.dtype.type(1.0 - self.rate)  # (B, n)
         return x * self.scale  # (B, n)
 
     def backward(self, dout):
         return dout if self.scale is None else dout * self.scale  # (B, n)
+
+    def draw_mask(self, shape):
+        """The keep mask (bool, ``shape``) that ``forward`` draws for an input of that shape, drawn
+        from ``rng`` as ``forward`` draws it (a caller that needs only some units of a wide input
+        takes them from it, and the stream stays the same)."""
+        if self.draw == "splitmix":
+            seed = self.rng.integers(0, 2 ** 64, dtype=np.uint64)
+            return nn_numpy.splitmix_keep_mask(seed, nn_numpy.dropout_threshold(self.rate), shape)
+        return self.rng.random(shape) >= self.rate
 
 
 def collect(layers):
