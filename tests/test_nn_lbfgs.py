@@ -98,13 +98,15 @@ def test_kernels_equal_their_numpy_twins():
     for K in (J, N):
         z, dd = np.empty(n), np.empty(n)
         sums = K.direction(x, g, S, Y, p, q, 0.7, z, dd)
-        s, y = np.empty(n), np.empty(n)
-        yy = [K.new_pair(g, g_old, d, stp, s, y) for stp in (1.0, 0.3)]
-        dots = np.full((4, m), np.nan)
-        K.pair_dots(S, Y, c, y, g, dots)
+        S2, Y2, dots = S.copy(), Y.copy(), np.full((2, 4, m), np.nan)
+        yy = [K.new_pair(g, g_old, d, stp, S2, Y2, 1, c, dots[t]) for t, stp in enumerate((1.0, 0.3))]
+        np.testing.assert_array_equal(S2[[0, 2, 3, 4]], S[[0, 2, 3, 4]])  # only row 1 is written
+        assert np.isnan(dots[:, :, c:]).all()  # the unused rows are left alone
+        dots2 = np.full((4, m), np.nan)
+        K.pair_dots(S2, Y2, c, Y2[1], g, dots2)
+        np.testing.assert_allclose(dots2[:, :c], dots[1, :, :c], rtol=1e-13)
         G = g.copy()
         K.add_scaled(G, x, 0.3)
-        out[K] = (z, dd, np.array(sums), s, y, np.array(yy), dots[:, :c], G)
-        assert np.isnan(dots[:, c:]).all()  # the unused rows are left alone
+        out[K] = (z, dd, np.array(sums), S2, Y2, np.array(yy), dots[:, :, :c], G)
     for a, b in zip(out[J], out[N]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -3,8 +3,9 @@
 Steps (L1) and (L4) of :mod:`mfcore.nn.lbfgs`. With millions of weights a step is
 bound by memory traffic, not arithmetic: ``direction`` forms z and d and their two
 inner products in one pass over S, Y, x and g (NumPy: eight passes and four
-temporaries), and ``pair_dots`` reads S and Y once for the four products with y
-and g (BLAS: one gemv each, four reads). Both walk the weights in blocks of
+temporaries), and ``new_pair`` writes the new pair and reads S and Y once for the
+four products with y and g (BLAS: one gemv each, four reads; ``pair_dots``
+alone when the pair is skipped). Both walk the weights in blocks of
 ``BLOCK`` so that the block of the output (or of y and g) stays in cache while the
 c rows stream through; sums run in ``LANES`` interleaved partial sums, or in BLAS
 dot products per block: another order than NumPy's, equal to rounding.
@@ -53,21 +54,30 @@ def direction(x, g, S, Y, p, q, gamma, z, d):
 
 
 @jit
-def new_pair(g, g_old, d, stp, s, y):
+def new_pair(g, g_old, d, stp, S, Y, row, c, out):
+    """(L4) writes the pair into row ``row``: s = stp d (d when stp = 1), y = g - g_old, and fills
+    out[:, :c] as ``pair_dots(S, Y, c, y, g, out)`` does, in the same pass; returns y . y."""
     n = g.shape[0]
-    if stp == 1.0:
-        for j in range(n):
-            s[j] = d[j]
-    else:
-        for j in range(n):
-            s[j] = d[j] * stp
-    yy = np.zeros(LANES)
-    for j0 in range(0, n, LANES):
-        for t in range(min(LANES, n - j0)):
-            yj = g[j0 + t] - g_old[j0 + t]
-            y[j0 + t] = yj
-            yy[t] += yj * yj
-    return yy.sum()
+    out[:, :c] = 0.0
+    for lo in range(0, n, BLOCK):
+        hi = min(lo + BLOCK, n)
+        db, gb, gob = d[lo:hi], g[lo:hi], g_old[lo:hi]  # (b,) views
+        sb, yb = S[row, lo:hi], Y[row, lo:hi]
+        if stp == 1.0:
+            for j in range(hi - lo):
+                sb[j] = db[j]
+        else:
+            for j in range(hi - lo):
+                sb[j] = db[j] * stp
+        for j in range(hi - lo):
+            yb[j] = gb[j] - gob[j]
+        for i in range(c):
+            Sb, Yb = S[i, lo:hi], Y[i, lo:hi]
+            out[0, i] += np.dot(Sb, yb)  # BLAS ddot
+            out[1, i] += np.dot(Sb, gb)
+            out[2, i] += np.dot(Yb, yb)
+            out[3, i] += np.dot(Yb, gb)
+    return out[2, row]
 
 
 @jit

@@ -17,15 +17,16 @@ def direction(x, g, S, Y, p, q, gamma, z, d):
     return float(d @ d), float(g @ d)
 
 
-def new_pair(g, g_old, d, stp, s, y):
-    """(L4) the pair: s = stp d (d itself when stp = 1) and y = g - g_old, both (n,) filled;
-    returns y.y."""
+def new_pair(g, g_old, d, stp, S, Y, row, c, out):
+    """(L4) the pair into row ``row`` of S and Y: s = stp d (d itself when stp = 1) and
+    y = g - g_old; then ``pair_dots(S, Y, c, y, g, out)``; returns y . y."""
     if stp == 1.0:
-        s[:] = d
+        S[row] = d
     else:
-        np.multiply(d, stp, out=s)
-    np.subtract(g, g_old, out=y)
-    return float(y @ y)
+        np.multiply(d, stp, out=S[row])
+    np.subtract(g, g_old, out=Y[row])
+    pair_dots(S, Y, c, Y[row], g, out)
+    return out[2, row]
 
 
 def pair_dots(S, Y, c, y, g, out):
