@@ -10,6 +10,7 @@ difference, each model's rank in both tables, and the fit seconds.
     python benchmarks/bench_tour.py                      # every model (about 30 minutes)
     python benchmarks/bench_tour.py --models dot-mf rbm  # only these; other rows kept
     python benchmarks/bench_tour.py --package            # also ship the default column
+    python benchmarks/bench_tour.py --render-only --package   # no fitting: tables from tour.json
 
 Results are kept per model in ``results/tour.json`` (a run updates the models it fits),
 and ``results/tour.md`` is rewritten from all of them. ``--package`` copies the
@@ -42,10 +43,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", nargs="*", help="only these models (default: every registered one)")
     ap.add_argument("--package", action="store_true", help="write mfcore/data/tour_reference.json")
+    ap.add_argument("--render-only", action="store_true", help="fit nothing: rewrite the tables")
     args = ap.parse_args()
     path = RESULTS / "tour.json"
     old = json.loads(path.read_text())["models"] if path.is_file() else {}
-    names = args.models or model_names()
+    names = [] if args.render_only else (args.models or model_names())
     load0 = load_average()
     for name in names:
         entry = {"full": fit_row(name, full=True), "load_average": load_average()}
