@@ -316,5 +316,8 @@ class UAutoRec(_ShallowAutoRec):
     (d = n_items); predicted r_ui = entry i of user u's reconstruction.
     """
     name = "u-autorec"
+    note = ("the paper's user-based variant, kept for comparison: about level with the biases baseline "
+            "on ML-100k and behind it on ml-latest-small (benchmarks/results/cv_ml100k.md, tour.md); "
+            "i-autorec is the accurate AutoRec, as in the paper")
     _item_rows = False
 
