@@ -90,7 +90,11 @@ def test_fast_kernel_matches_the_loop_up_to_rounding(kind, dtype, rtol):
                     reason="NUMBA_DISABLE_JIT=1: nothing is compiled")
 def test_fast_kernel_uses_fast_math_and_threads_and_the_twin_neither():
     assert mf_blocks_jit.kernel().targetoptions.get("fastmath") == mf_blocks_jit.FASTMATH
-    assert mf_blocks_jit.kernel().targetoptions.get("parallel")
+    assert not mf_blocks_jit.kernel().targetoptions.get("parallel")  # one thread: serial compile
+    threaded = mf_blocks_jit.kernel(threads=True)
+    assert threaded.targetoptions.get("fastmath") == mf_blocks_jit.FASTMATH
+    assert threaded.targetoptions.get("parallel")
+    assert threaded is not mf_blocks_jit.kernel()
     assert not mf_blocks_jit.kernel(exact=True).targetoptions.get("fastmath")
     assert not mf_blocks_jit.kernel(exact=True).targetoptions.get("parallel")
 

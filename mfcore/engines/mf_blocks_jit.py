@@ -7,10 +7,18 @@ in the same order as :func:`mfcore.engines.mf_loop.biased_epoch` on rows padded
 to cache lines (:func:`mfcore.engines.mf_jit_fast.pad_rows`: the padding
 columns subtract exact zeros and stay +0.0). ``kernel(exact=True)`` (no
 fast-math, one thread) is bit-identical to the loop over the same visiting
-order (tested); ``kernel()`` adds jit-fast's two fast-math flags and runs
-the blocks of one step on several threads (``parallel=True``). The blocks of a
-step share no user and no item, so no two threads touch the same row, and the
-result does not depend on the number of threads.
+order (tested); ``kernel()`` adds jit-fast's two fast-math flags, and
+``kernel(threads=True)`` also runs the blocks of one step on several threads
+(``parallel=True``). The blocks of a step share no user and no item, so no two
+threads touch the same row, and the result does not depend on the number of
+threads (tested: the one-thread kernel, compiled without ``parallel``, gives the
+same bits as two and four threads).
+
+Why one thread gets its own compile: a ``parallel=True`` function hands even a
+one-thread loop to the OpenMP/TBB thread pool, and when another process keeps a
+core busy, that hand-over halved the one-thread epoch here (ML-100k, a busy
+loop on the other core: 49M ratings/s against 95M/s for the serial compile of
+the same source, which the busy core did not slow down).
 """
 from .. import _jit
 from .mf_jit_fast import FASTMATH
@@ -33,13 +41,16 @@ def _fill_blocks(users, items, ratings, user_range, item_range, g, records, star
         free[b] += 1
 
 
-def _make_epoch(biased, arithmetic):
-    """The epoch function with its two switches fixed, so Numba compiles each variant on its own
+def _make_epoch(biased, arithmetic, workers=range):
+    """The epoch function with its switches fixed, so Numba compiles each variant on its own
     (a branch on a run-time flag in the inner loop cost about 10%).
 
     biased : bool, (U1)-(U2) and the biases in the error (``biased-mf``) or not (``mf``).
     arithmetic : bool, False for the memory floor (benchmarks): the same loads and stores, no
         maths, meaningless numbers.
+    workers : ``range`` (one thread) or ``prange`` (the workers of a step on Numba's threads).
+        It is also part of Numba's cache key (which ignores the compiler flags), so the
+        serial and the parallel compile of this source never load each other's machine code.
     """
     def _blocks_epoch(records, segments, seg_start, schedule, mu, bu, bi, P, Q, lr, reg, n_workers,
                       block_sse):
@@ -51,7 +62,7 @@ def _make_epoch(biased, arithmetic):
         n_steps, width = schedule.shape
         W = P.shape[1]
         for s in range(n_steps):  # (1) the steps (strata) one after another
-            for w in prange(n_workers):  # (2) worker w runs its slice of the step's blocks
+            for w in workers(n_workers):  # (2) worker w runs its slice of the step's blocks
                 first, last = w * width // n_workers, (w + 1) * width // n_workers
                 for j in range(first, last):
                     blk = schedule[s, j]  # (3) block blk: its rows fit in cache (the grid's rule)
@@ -100,18 +111,23 @@ fill_blocks = _jit.jit(_fill_blocks)
 _KERNELS = {}
 
 
-def kernel(biased=True, arithmetic=True, exact=False):
+def kernel(biased=True, arithmetic=True, exact=False, threads=False):
     """The compiled epoch for these switches (compiled on first use, then cached on disk).
 
-    The fast kernel has jit-fast's two fast-math flags and runs the blocks of a step on
-    several threads (``parallel=True``); ``exact=True`` gives its twin compiled without them
-    (one thread, not cached: Numba's cache ignores compiler flags).
+    The fast kernel has jit-fast's two fast-math flags; with ``threads=True`` it runs the
+    blocks of a step on several threads (``parallel=True``). ``exact=True`` gives its twin
+    compiled without either (one thread, not cached: Numba's cache ignores compiler flags).
     """
-    key = (bool(biased), bool(arithmetic), bool(exact))
+    threads = bool(threads) and not exact
+    key = (bool(biased), bool(arithmetic), bool(exact), threads)
     if key not in _KERNELS:
-        func = _make_epoch(key[0], key[1])
-        _KERNELS[key] = (_jit.jit(func, cache=False) if exact
-                         else _jit.parallel_jit(func, fastmath=FASTMATH, cache=True))
+        func = _make_epoch(key[0], key[1], prange if threads else range)
+        if exact:
+            _KERNELS[key] = _jit.jit(func, cache=False)
+        elif threads:
+            _KERNELS[key] = _jit.parallel_jit(func, fastmath=FASTMATH, cache=True)
+        else:
+            _KERNELS[key] = _jit.jit(func, fastmath=FASTMATH, cache=True)
     return _KERNELS[key]
 
 
