@@ -31,14 +31,14 @@ Backward (:math:`\delta` = dL/d(that array)):
   (``bn_relu_dropout_backward``; exactly 0 up to rounding).
 * (B3) :math:`\partial L/\partial W_j = x_{j-1}^\top \delta z_j`,
   :math:`\delta x_{j-1} = \delta z_j W_j^\top`.
-* (B4) :math:`\delta x_0` scattered into the tables: :math:`G_P[u_b] \mathrel{+}= \delta x_{0,b}[:K]`,
-  :math:`G_Q[i_b] \mathrel{+}= \delta x_{0,b}[K:]` (``scatter_add_concat``; other rows 0).
+* (B4) :math:`\delta x_0` scattered into the zeroed tables: :math:`G_P[u_b] \mathrel{+}= \delta x_{0,b}[:K]`,
+  :math:`G_Q[i_b] \mathrel{+}= \delta x_{0,b}[K:]` (``scatter_add_concat``; other rows stay 0).
 
 Update:
 
 * (U1) Keras SGD with momentum on EVERY entry of every weight
   (:func:`mfcore.engines.optim_jit.sgd_step`; Keras' ``l2(reg)`` on P and Q in its
-  (L2), c = 2 reg), which also zeroes the gradient tables for the next batch.
+  (L2), c = 2 reg).
 
 Each step is the same NumPy expression or kernel call, with the scalars in the
 weights' dtype, as the fused layer graph (``DeepNet(fused=True)``, whose
@@ -94,57 +94,67 @@ class DeepJitEpoch:
         self.batch, self.hyper, self.reg = batch, (c(lr), c(momentum), bool(nesterov)), reg
 
     def __call__(self, u, i, y, order, timing):
-        c, J = self.dtype, len(self.blocks)
-        X, Z, DX, DZ, G = self.X, self.Z, self.DX, self.DZ, self.G
+        c = self.dtype
         clock = time.perf_counter
         total, n_batches, t_fwd, t_bwd, t_upd = 0.0, 0, 0.0, 0.0, 0.0
         with np.errstate(over="ignore", invalid="ignore"):
             for start in range(0, order.size, self.batch):
                 t0 = clock()
                 rows = order[start:start + self.batch]  # (B,)
-                ub, ib, B = u[rows], i[rows], rows.size
-                x = concat_rows(self.P, self.Q, ub, ib, X[0][:B])  # (F1) (B, 2K)
-                seeds, scales, invs = [], [], []
-                for j, (W, cb, gamma, beta, bn) in enumerate(self.blocks):
-                    z = np.matmul(x, W, out=Z[j][:B])  # (F2) (B, n_j)
-                    mean, var = self.stats[j]
-                    bn_moments(z, cb, c(B), mean, var)  # (F3)
-                    m, m1 = c(bn.momentum), c(1 - bn.momentum)
-                    bn.moving_mean[:] = bn.moving_mean * m + mean * m1
-                    bn.moving_variance[:] = bn.moving_variance * m + var * m1
-                    inv = c(1) / np.sqrt(var + c(bn.epsilon))  # s_j (n_j,)
-                    drop = bn.rate > 0
-                    seed = bn.rng.integers(0, 2 ** 64, dtype=np.uint64) if drop else np.uint64(0)
-                    keep_scale = c(1) / c(1.0 - bn.rate) if drop else c(1)
-                    x = X[j + 1][:B]
-                    bn_relu_dropout_forward(z, cb, gamma, beta, mean, inv, seed, dropout_threshold(bn.rate),
-                                            drop, keep_scale, x)  # (F4) (B, n_j)
-                    invs.append(inv)
-                    scales.append(keep_scale)
-                e = (x @ self.wo[:, 0] + self.co[0]) - y[rows]  # (F5) (B,)
+                ub, ib = u[rows], i[rows]
+                e = self.forward(ub, ib, y[rows])  # (F1)-(F5) (B,)
                 loss, d = float(np.mean(e * e)), (2.0 / e.size) * e
                 t1 = clock()
-                G[-2][:, 0] = d @ x  # (B1) (n_J,)
-                G[-1][0] = d.sum()
-                dx = np.multiply(d[:, None], self.wo[:, 0], out=DX[J][:B])  # (B, n_J)
-                for j in range(J - 1, -1, -1):
-                    W, cb, gamma, beta, bn = self.blocks[j]
-                    mean, _ = self.stats[j]
-                    Gw, Gc, Ggamma, Gbeta = G[2 + 4 * j: 6 + 4 * j]
-                    dz = DZ[j][:B]
-                    bn_relu_dropout_backward(dx, X[j + 1][:B], Z[j][:B], cb, gamma, mean, invs[j], scales[j],
-                                             True, c(B), dz, Ggamma, Gbeta, Gc)  # (B2)
-                    np.matmul(X[j][:B].T, dz, out=Gw)  # (B3) (n_{j-1}, n_j)
-                    dx = np.matmul(dz, W.T, out=DX[j][:B])  # (B, n_{j-1})
-                scatter_add_concat(G[0], G[1], ub, ib, dx)  # (B4)
+                self.backward(ub, ib, d)  # (B1)-(B4): the gradients in self.G
                 t2 = clock()
-                for j, (w, v, g) in enumerate(zip(self.W, self.V, G)):  # (U1)
+                for j, (w, v, g) in enumerate(zip(self.W, self.V, self.G)):  # (U1)
                     reg = self.reg if j < 2 else 0.0  # Keras' l2 on P and Q only
                     if reg:
                         loss += float(reg * np.sum(w * w))  # the penalty, before the step
-                    sgd_step(w, v, g, *self.hyper, c(2.0 * reg), c(1), True)
+                    sgd_step(w, v, g, *self.hyper, c(2.0 * reg), c(1), False)
                 t3 = clock()
                 t_fwd, t_bwd, t_upd = t_fwd + t1 - t0, t_bwd + t2 - t1, t_upd + t3 - t2
                 total, n_batches = total + loss, n_batches + 1
         timing.update(forward_seconds=t_fwd, backward_seconds=t_bwd, update_seconds=t_upd)
         return total / n_batches
+
+    def forward(self, u, i, y):
+        """(F1)-(F5) on one training batch: the errors e = y_hat - y (B,); keeps what backward reads."""
+        c, B = self.dtype, u.size
+        x = concat_rows(self.P, self.Q, u, i, self.X[0][:B])  # (F1) (B, 2K)
+        self._invs, self._scales = [], []
+        for j, (W, cb, gamma, beta, bn) in enumerate(self.blocks):
+            z = np.matmul(x, W, out=self.Z[j][:B])  # (F2) (B, n_j)
+            mean, var = self.stats[j]
+            bn_moments(z, cb, c(B), mean, var)  # (F3)
+            m, m1 = c(bn.momentum), c(1 - bn.momentum)
+            bn.moving_mean[:] = bn.moving_mean * m + mean * m1
+            bn.moving_variance[:] = bn.moving_variance * m + var * m1
+            inv = c(1) / np.sqrt(var + c(bn.epsilon))  # s_j (n_j,)
+            drop = bn.rate > 0
+            seed = bn.rng.integers(0, 2 ** 64, dtype=np.uint64) if drop else np.uint64(0)
+            keep_scale = c(1) / c(1.0 - bn.rate) if drop else c(1)
+            x = self.X[j + 1][:B]
+            bn_relu_dropout_forward(z, cb, gamma, beta, mean, inv, seed, dropout_threshold(bn.rate), drop,
+                                    keep_scale, x)  # (F4) (B, n_j)
+            self._invs.append(inv)
+            self._scales.append(keep_scale)
+        return (x @ self.wo[:, 0] + self.co[0]) - y  # (F5) (B,)
+
+    def backward(self, u, i, d):
+        """(B1)-(B4) from d = dL/dy_hat (B,): every gradient, in ``self.G`` (the order of ``self.W``)."""
+        c, B, J, G = self.dtype, u.size, len(self.blocks), self.G
+        G[-2][:, 0] = d @ self.X[J][:B]  # (B1) (n_J,)
+        G[-1][0] = d.sum()
+        dx = np.multiply(d[:, None], self.wo[:, 0], out=self.DX[J][:B])  # (B, n_J)
+        for j in range(J - 1, -1, -1):
+            W, cb, gamma, beta, bn = self.blocks[j]
+            Gw, Gc, Ggamma, Gbeta = G[2 + 4 * j: 6 + 4 * j]
+            dz = self.DZ[j][:B]
+            bn_relu_dropout_backward(dx, self.X[j + 1][:B], self.Z[j][:B], cb, gamma, self.stats[j][0],
+                                     self._invs[j], self._scales[j], True, c(B), dz, Ggamma, Gbeta, Gc)  # (B2)
+            np.matmul(self.X[j][:B].T, dz, out=Gw)  # (B3) (n_{j-1}, n_j)
+            dx = np.matmul(dz, W.T, out=self.DX[j][:B])  # (B, n_{j-1})
+        G[0][...] = 0.0
+        G[1][...] = 0.0
+        scatter_add_concat(G[0], G[1], u, i, dx)  # (B4)
