@@ -73,16 +73,17 @@ class DeepJitEpoch:
 
     def __init__(self, net, batch, lr, momentum, nesterov, reg):
         p, L = net.params, net.layers
-        self.dtype = c = p["user_embedding/embeddings"].dtype.type
-        self.P, self.Q = p["user_embedding/embeddings"], p["item_embedding/embeddings"]  # (n_users, K), (n_items, K)
-        self.blocks = []  # per block j: W_j, c_j, gamma_j, beta_j, its BNReLUDropout layer
-        for dense_name, bn_name in net.blocks:
-            bn = L[bn_name]
-            self.blocks.append((p[f"{dense_name}/kernel"], p[f"{dense_name}/bias"], p[f"{bn_name}/gamma"],
-                                p[f"{bn_name}/beta"], bn))
-        self.wo, self.co = p["output/kernel"], p["output/bias"]  # (n_J, 1), (1,)
-        # weights, in the order of their gradients below; then momentum slots and gradients
-        self.W = [self.P, self.Q] + [w for blk in self.blocks for w in blk[:4]] + [self.wo, self.co]
+        # every weight (named as in net.params), in the order of self.G below
+        self.names = ["user_embedding/embeddings", "item_embedding/embeddings"] + [
+            f"{layer}/{w}" for dense_name, bn_name in net.blocks
+            for layer, w in ((dense_name, "kernel"), (dense_name, "bias"), (bn_name, "gamma"), (bn_name, "beta"))
+        ] + ["output/kernel", "output/bias"]
+        self.W = [p[name] for name in self.names]
+        self.P, self.Q = self.W[:2]  # (n_users, K), (n_items, K)
+        # per block j: W_j (n_{j-1}, n_j), c_j, gamma_j, beta_j (n_j,) and its BNReLUDropout layer
+        self.blocks = [(*self.W[2 + 4 * j: 6 + 4 * j], L[bn_name]) for j, (_, bn_name) in enumerate(net.blocks)]
+        self.wo, self.co = self.W[-2:]  # (n_J, 1), (1,)
+        c = self.dtype = self.P.dtype.type
         self.V = [np.zeros_like(w) for w in self.W]
         self.G = [np.zeros_like(w) for w in self.W]
         widths = [self.P.shape[1] + self.Q.shape[1]] + [blk[0].shape[1] for blk in self.blocks]
