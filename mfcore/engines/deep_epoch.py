@@ -14,8 +14,10 @@ Forward (training mode):
   :math:`v \leftarrow 0.99\, v + 0.01\, \sigma^2_j`; :math:`s_j = 1/\sqrt{\sigma^2_j + 10^{-3}}`.
 * (F4) :math:`\hat x = (z_j + c_j - \mu_j) s_j`, :math:`x_j = \max(\gamma_j \hat x + \beta_j, 0)\,
   \mathrm{keep}/(1 - p)` (``bn_relu_dropout_forward``; dropout p on block 1 only: one
-  64-bit seed per batch from the noise stream, unit k kept iff its SplitMix64 bits pass
-  the threshold, see :mod:`mfcore.engines.nn_numpy`).
+  64-bit seed s per batch from the noise stream; unit k of the row-major (B, n_1)
+  array is kept iff the top 32 bits of SplitMix64's k-th output from state s
+  (``splitmix_bits32``) are :math:`\ge \mathrm{round}(p\, 2^{32})` (``dropout_threshold``;
+  the scheme is :mod:`mfcore.engines.nn_numpy`'s, which holds the constants).
 * (F5) :math:`\hat y = x_J w_o + c_o` (B,); :math:`e = \hat y - y`, the batch loss
   :math:`L = \overline{e^2}` (+ :math:`\lambda (\lVert P\rVert^2 + \lVert Q\rVert^2)`),
   :math:`d = 2e/B`.
@@ -28,7 +30,7 @@ Backward (:math:`\delta` = dL/d(that array)):
   :math:`\partial L/\partial\beta_j = \sum_b g_b`, :math:`\partial L/\partial\gamma_j = \sum_b g_b \hat x_b`,
   :math:`\delta z_j = \frac{\gamma_j s_j}{B}(B g - \partial L/\partial\beta_j - \hat x\,
   \partial L/\partial\gamma_j)`, :math:`\partial L/\partial c_j = \sum_b \delta z_{j,b}`
-  (``bn_relu_dropout_backward``; exactly 0 up to rounding).
+  (``bn_relu_dropout_backward``; 0 up to rounding, since BN subtracts the batch mean).
 * (B3) :math:`\partial L/\partial W_j = x_{j-1}^\top \delta z_j`,
   :math:`\delta x_{j-1} = \delta z_j W_j^\top`.
 * (B4) :math:`\delta x_0` scattered into the zeroed tables: :math:`G_P[u_b] \mathrel{+}= \delta x_{0,b}[:K]`,
@@ -36,9 +38,11 @@ Backward (:math:`\delta` = dL/d(that array)):
 
 Update:
 
-* (U1) Keras SGD with momentum on EVERY entry of every weight
-  (:func:`mfcore.engines.optim_jit.sgd_step`; Keras' ``l2(reg)`` on P and Q in its
-  (L2), c = 2 reg).
+* (U1) Keras SGD with momentum m on EVERY entry of every weight (rows of P, Q
+  outside the batch too): :math:`g \leftarrow g + 2\lambda w` (P and Q only: Keras'
+  ``l2(reg)``), :math:`v \leftarrow m v - \eta g`, :math:`w \leftarrow w + v`
+  (Nesterov: :math:`w \leftarrow w + m v - \eta g`), one pass per weight
+  (:func:`mfcore.engines.optim_jit.sgd_step`: its (L2), (S2), (S3)).
 
 Each step is the same NumPy expression or kernel call, with the scalars in the
 weights' dtype, as the fused layer graph (``DeepNet(fused=True)``, whose
@@ -149,7 +153,7 @@ class DeepJitEpoch:
         G[-1][0] = d.sum()
         dx = np.multiply(d[:, None], self.wo[:, 0], out=self.DX[J][:B])  # (B, n_J)
         for j in range(J - 1, -1, -1):
-            W, cb, gamma, beta, bn = self.blocks[j]
+            W, cb, gamma = self.blocks[j][:3]
             Gw, Gc, Ggamma, Gbeta = G[2 + 4 * j: 6 + 4 * j]
             dz = self.DZ[j][:B]
             bn_relu_dropout_backward(dx, self.X[j + 1][:B], self.Z[j][:B], cb, gamma, self.stats[j][0],
