@@ -1,12 +1,18 @@
 """DeepMF (Netflix MLP and plain variant) and ResNetMF: gradient checks, Keras rules,
 properties, policies, and the ML-100k band."""
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, make_model
+from mfcore import DivergenceError, load_model, make_model
+from mfcore.engines.deep_epoch import DeepJitEpoch
+from mfcore.models._neural import NeuralRecommender
 from mfcore.models.deep import DeepMF, DeepNet, ResNetMF, ResNetNet
 from mfcore.nn import check_gradients, numerical_gradient
-from helpers import F64, GRAD, assert_loads_back, assert_scores_match_predict
+from helpers import F32, F64, GRAD, assert_loads_back, assert_scores_match_predict
 
 CONFIGS = {
     "deep": (DeepMF, dict(hidden_units=(16, 8), batch_size=32)),
@@ -107,6 +113,66 @@ def test_fused_jit_and_layer_graph_engines_agree_float64(kw, planted_split):
         np.testing.assert_allclose(value, b._get_state()[key], **F64)
     np.testing.assert_allclose(a.history_["train_loss"], b.history_["train_loss"], **F64)
     np.testing.assert_allclose(a.history_["val_rmse"], b.history_["val_rmse"], **F64)
+
+
+class GraphSGD(DeepMF):
+    """DeepMF whose "jit" engine trains the fused layer graph with nn.optim's SGD (train_epoch_numpy):
+    the default path before DeepJitEpoch."""
+
+    _epoch_fn = NeuralRecommender._epoch_fn
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kw", [{}, {"reg": 0.01}, {"nesterov": True}, {"momentum": 0.0}, {"dropout": 0.0},
+                                {"batch_size": 7, "n_epochs": 2}, {"hidden_units": (8, 6, 5)}],
+                         ids=["netflix", "reg", "nesterov", "nomomentum", "nodropout", "batch7", "three_blocks"])
+def test_fused_epoch_is_bit_identical_to_the_fused_graph_with_sgd(kw, dtype, planted_split):
+    train, test = planted_split
+    a = _small("deep", dtype=dtype, **kw).fit(train, test)
+    b = GraphSGD(**a.get_params()).fit(train, test)
+    assert a._compile_seconds > 0 and b._compile_seconds == 0  # a ran DeepJitEpoch, b the graph
+    for key, value in a._get_state().items():
+        np.testing.assert_array_equal(value, b._get_state()[key], err_msg=key)
+    for key in ("train_loss", "val_rmse"):
+        np.testing.assert_array_equal(a.history_[key], b.history_[key])
+    np.testing.assert_array_equal(a.predict_ratings(test), b.predict_ratings(test))
+    for key in ("forward_seconds", "backward_seconds", "update_seconds"):
+        assert (a.history_[key] > 0).all()
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.02])
+@pytest.mark.parametrize("units,dropout", [((7, 5), 0.5), ((5, 4, 3), 0.0), ((6,), 0.3)])
+def test_fused_epoch_gradient_check(units, dropout, reg):
+    # DeepJitEpoch's hand-written backward (B1)-(B4) against central differences of its own
+    # forward (F1)-(F5), the dropout mask held fixed; Keras' l2 enters in (U1) as 2 reg W
+    rng = np.random.default_rng(0)
+    net = DeepNet(5, 6, 3, units, True, dropout, np.random.default_rng(1), np.random.default_rng(2), fused=True)
+    for name, w in net.params.items():
+        w[...] = rng.uniform(0.5, 1.5, w.shape) if name.endswith("gamma") else rng.normal(0, 0.5, w.shape)
+    u, i, y = rng.integers(0, 5, 12), rng.integers(0, 6, 12), rng.normal(0, 1, 12)
+    u[:3] = 1  # repeated ids: their rows are summed
+    epoch = DeepJitEpoch(net, 12, 0.1, 0.9, False, reg)
+
+    def errors():
+        net.layers["batch_norm_1"].rng = np.random.default_rng(7)  # the same mask at every evaluation
+        return epoch.forward(u, i, y)
+
+    def loss():
+        e = errors()
+        return np.concatenate([e * e / e.size] + [reg * w.ravel() ** 2 for w in epoch.W[:2]])
+
+    e = errors()
+    epoch.backward(u, i, (2.0 / e.size) * e)
+    grads = {name: g + (2.0 * reg * w if j < 2 else 0.0)
+             for j, (name, w, g) in enumerate(zip(epoch.names, epoch.W, epoch.G))}
+    if dropout:
+        assert (epoch.X[1] == 0).mean() > 0.2  # units really dropped
+    before_bn = {f"dense_{j}/bias" for j in range(1, len(units) + 1)}  # gradient 0 up to rounding
+    res = check_gradients(loss, {k: v for k, v in net.params.items() if k not in before_bn}, grads)
+    assert res.max_rel < GRAD, res
+    for name in before_bn:
+        assert np.abs(grads[name]).max() < 1e-12
+        assert np.abs(numerical_gradient(loss, net.params[name])).max() < 1e-8
 
 
 def test_fused_float32_engines_agree_and_dtype_kept(planted_split):
@@ -217,6 +283,55 @@ def test_registry_defaults_are_the_notebooks():
 def test_parameter_errors(cls, param, value, exc, tiny_ratings):
     with pytest.raises(exc, match=f"'{param}' parameter of {cls.__name__}"):
         cls(**{param: value}).fit(tiny_ratings)
+
+
+# ------------------------------------------ the numbers of the code before DeepMF's fused epoch
+OLD = Path(__file__).parent / "fixtures" / "deep_old"
+CASES = json.loads((OLD / "cases.json").read_text())  # {"engine/variant": record}
+
+
+def _recorder():
+    spec = importlib.util.spec_from_file_location("deep_record", OLD / "record.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(CASES) if n.startswith("jit/")]
+                         + ["vectorized/default", "vectorized/float32"])
+def test_same_numbers_as_the_code_before_the_fused_epoch(name):
+    # cases.json was written by the code before DeepJitEpoch (record.py): the same numbers, bit for
+    # bit on the machine that recorded them; here to 1e-12 in float64, to allow another CPU's libm
+    rec = _recorder()
+    old = CASES[name]
+    kw, how = {n: (k, h) for n, k, h in rec.small_cases()}[name]
+    new = rec.run_case(kw, how, *rec.small_data())
+    tol = F32 if kw.get("dtype") == "float32" else dict(rtol=1e-12, atol=0)
+    assert (new["best_epoch"], new["stopped_epoch"]) == (old["best_epoch"], old["stopped_epoch"])
+    assert new["history"].keys() == old["history"].keys() and new["state"].keys() == old["state"].keys()
+    for key, values in old["history"].items():
+        np.testing.assert_allclose(new["history"][key], values, **tol, err_msg=key)
+    for key, value in old["test"].items():
+        np.testing.assert_allclose(new["test"][key], value, **tol, err_msg=key)
+    np.testing.assert_allclose(new["predictions"], old["predictions"], **tol)
+
+
+@pytest.mark.parametrize("path", sorted(OLD.glob("*.npz")), ids=lambda p: p.stem)
+def test_model_files_of_the_old_code_load(path, tmp_path):
+    # saved by the code before DeepJitEpoch: they load, and predict what the same fit predicts now
+    from mfcore.data.synthetic import make_ratings
+
+    dtype = path.stem.rsplit("-", 1)[1]
+    old = load_model(path)
+    assert old.name == "deep" and old.net_.params["dense_1/kernel"].dtype == np.dtype(dtype)
+    train = make_ratings(30, 20, 250, rng=1)
+    new = make_model("deep", n_factors=3, hidden_units=(8, 4), n_epochs=2, batch_size=16, dtype=dtype,
+                     rng=0).fit(train)
+    tol = F32 if dtype == "float32" else dict(rtol=1e-12, atol=0)
+    np.testing.assert_allclose(old.predict_ratings(train), new.predict_ratings(train), **tol)
+    for key, value in new._get_state().items():
+        np.testing.assert_allclose(old._get_state()[key], value, **tol, err_msg=key)
+    assert_loads_back(old, train, tmp_path / "again.npz")
 
 
 # ----------------------------------------------------------------- ML-100k

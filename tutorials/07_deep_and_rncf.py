@@ -114,8 +114,9 @@ print(f"baselines on this split: global mean {res_mean['rmse']:.4f}, biases {res
 # by the perceptron from the concatenated vectors. Training is tutorial 04's
 # Keras regime (target r − μ, SGD 0.08 with momentum 0.9) with batches of
 # 1024 ratings. Here are the layers of the readable NumPy graph (the default
-# `engine="jit"` fuses each BN → ReLU → Dropout into one Numba layer with the
-# same numbers):
+# `engine="jit"` runs the same maths as one hand-fused epoch, each
+# BN → ReLU → Dropout a single Numba pass, with the same numbers: its steps
+# are listed in `mfcore/engines/deep_epoch.py`):
 
 # %%
 print(DeepMF())

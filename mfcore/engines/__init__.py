@@ -58,6 +58,7 @@ Every compiled kernel of mfcore lives in this package, compiled through
 * ``mfkeras_jit``: the epochs of the Keras-regime MF models (twin: the layer graph
   ``mfcore.models.keras_mf.MFNet`` with an :mod:`mfcore.nn.optim` optimizer);
 * ``residual_jit`` / ``residual_epoch``: the residual MF's fused batch (twin: ``ResidualNet``);
+* ``deep_epoch``: the deep model's fused epoch, on ``nn_jit``'s kernels (twin: ``DeepNet``);
 * ``autorec_numpy`` / ``autorec_jit`` and ``rbm_numpy`` / ``rbm_jit``; ``lbfgs_numpy`` /
   ``lbfgs_jit``: the passes over memory of an L-BFGS step (:mod:`mfcore.nn.lbfgs`);
 * ``knn_loop`` / ``knn_jit``: item-kNN's k-neighbour prediction; ``svdpp_loop`` / ``svdpp_jit``: SVD++'s epoch.

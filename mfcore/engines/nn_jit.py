@@ -8,7 +8,9 @@
   seed (the scheme is in nn_numpy's docstring).
 * ``bn_moments``, ``bn_relu_dropout_forward``, ``bn_relu_dropout_backward``:
   BatchNormalization -> ReLU (-> Dropout) with the preceding Dense bias folded
-  in (:class:`mfcore.nn.fused.BNReLUDropout`, whose docstring has the maths).
+  in: steps (F3), (F4) and (B2) of DeepMF's epoch
+  (:mod:`mfcore.engines.deep_epoch`, which has the maths), and the layer
+  :class:`mfcore.nn.fused.BNReLUDropout`.
 
 Kernels take contiguous arrays and scalars, update in place and never raise or
 draw random numbers (the dropout seeds are drawn by the caller). The SplitMix64

@@ -24,7 +24,8 @@ A *model* (:class:`NeuralRecommender`) trains one network the way Keras'
 The model's ``_epoch_fn`` is the engine: by default :func:`train_epoch_numpy`
 (the layer graph and an :mod:`mfcore.nn.optim` optimizer); a model with a
 compiled epoch returns that instead (ResidualMF's
-:class:`~mfcore.engines.residual_epoch.ResidualJitEpoch`, the MF models'
+:class:`~mfcore.engines.residual_epoch.ResidualJitEpoch`, DeepMF's
+:class:`~mfcore.engines.deep_epoch.DeepJitEpoch`, the MF models'
 :mod:`~mfcore.engines.mfkeras_jit` kernels). Everything around the epoch
 (streams, validation carving, callbacks, early stopping, history, divergence
 guard, progress) is this one fit path and :meth:`Recommender._run_epochs`.

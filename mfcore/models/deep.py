@@ -3,13 +3,19 @@ toy notebook's ResNet-style model, trained in the Keras regime of :mod:`mfcore.m
 
 * :class:`DeepMF` (``"deep"``): concat(p_u, q_i) -> Dense 512 -> BatchNorm -> ReLU
   -> Dropout 0.5 -> Dense 128 -> BatchNorm -> ReLU -> Dense 1 (notebook 001), or
-  with ``plain=True`` concat -> Dense -> ReLU -> Dense 1.
+  with ``plain=True`` concat -> Dense -> ReLU -> Dense 1. Its default engine
+  trains with the hand-fused epoch
+  :class:`mfcore.engines.deep_epoch.DeepJitEpoch`; the layer graph
+  :class:`DeepNet` is the readable reference (``engine="vectorized"``).
 * :class:`ResNetMF` (``"resnet-mf"``): a residual block over the embeddings
   concat, joined with the dot product, then Dense 1 (notebook 003).
 """
 
+import time
+
 import numpy as np
 
+from ..engines.deep_epoch import DeepJitEpoch
 from ..engines.nn_jit import concat_rows, scatter_add_concat
 from ..nn import Add, BatchNormalization, Concatenate, Dense, Dot, Dropout, Embedding, ReLU
 from ..nn.fused import BNReLUDropout
@@ -26,13 +32,16 @@ class DeepNet(Net):
     batch from ``noise_rng``). Initial draws in Keras' layer order: P, Q ~ U(-0.05, 0.05),
     then each kernel glorot-uniform (biases 0; BN gamma 1, beta 0, moving mean 0, variance 1).
 
-    ``fused=True`` (with batchnorm) runs the same maths with fewer passes and no
-    temporaries: each BatchNorm -> ReLU (-> Dropout) is one
+    ``fused=True`` (with batchnorm; DeepMF's "jit" engine) runs the same maths with
+    fewer passes and no temporaries: each BatchNorm -> ReLU (-> Dropout) is one
     :class:`~mfcore.nn.fused.BNReLUDropout` that also adds the Dense bias before it
     (so that Dense is a bare BLAS product into a reused buffer); the input is
     gathered straight into one (B, 2K) buffer and the embedding gradients are
     scattered straight from it (:mod:`mfcore.engines.nn_jit`). Parameter names, and
-    the numbers (tested to 1e-10), are those of the layer graph.
+    the numbers (tested to 1e-10), are those of the layer graph. With SGD, DeepMF
+    trains this network with :class:`~mfcore.engines.deep_epoch.DeepJitEpoch`
+    (the same kernels called from one loop, bit-identical); the fused forward
+    here serves predictions and the other optimizers.
     """
 
     def __init__(self, n_users, n_items, n_factors, units, batchnorm, dropout, rng, noise_rng,
@@ -231,7 +240,17 @@ class DeepMF(NeuralRecommender):
     ``plain=True``: :math:`\hat r = \mu + \mathrm{ReLU}(h_0 W_1 + c_1) w_2 + c_2`.
     Loss per batch: MSE on :math:`r - \mu` (+ optional Keras ``l2`` on P, Q);
     Keras SGD with momentum on every weight (rows outside the batch move too).
-    Backprop is the layers' (:mod:`mfcore.nn`), chained in reverse.
+    The forward, backward and update steps, numbered (F1)-(F5), (B1)-(B4), (U1),
+    are in :mod:`mfcore.engines.deep_epoch`; the readable reference is the layer
+    graph :class:`DeepNet` (:mod:`mfcore.nn` layers, backprop chained in reverse).
+
+    One training step (a batch) at the default settings, in four files:
+    this one (``DeepMF._epoch_fn`` builds the epoch),
+    ``mfcore/engines/deep_epoch.py`` (:class:`~mfcore.engines.deep_epoch.DeepJitEpoch`:
+    forward, backward, update), ``mfcore/engines/nn_jit.py`` (its gather,
+    BatchNorm -> ReLU -> Dropout and scatter kernels) and
+    ``mfcore/engines/optim_jit.py`` (``sgd_step``). The fit loop around the
+    epochs is :mod:`mfcore.models._neural`'s, shared by every neural model.
 
     Parameters
     ----------
@@ -245,8 +264,12 @@ class DeepMF(NeuralRecommender):
     engine : {"jit", "vectorized"}, default "jit"
         Same numbers (tested to 1e-10): "vectorized" chains the NumPy layers
         Dense, BatchNormalization, ReLU, Dropout; "jit" runs each block as a bare
-        BLAS product into a reused buffer followed by the fused Numba layer
-        :class:`~mfcore.nn.fused.BNReLUDropout` (which adds the Dense bias).
+        BLAS product into a reused buffer followed by one fused Numba pass for
+        BatchNorm -> ReLU -> Dropout (which adds the Dense bias): with
+        ``optimizer="sgd"`` the whole epoch is
+        :class:`~mfcore.engines.deep_epoch.DeepJitEpoch`, with another optimizer
+        the fused network ``DeepNet(fused=True)`` and an :mod:`mfcore.nn.optim`
+        optimizer. ``plain=True`` always runs the layer graph.
     n_epochs=25, lr=0.08, momentum=0.9, batch_size=1024 (the notebook's settings)
         Precision: ``dtype`` (below) stays "float64" by default, the library's
         default and what the accuracy tables and the exact engine checks use;
@@ -284,6 +307,18 @@ class DeepMF(NeuralRecommender):
                            self._dtype)
         return DeepNet(n_users, n_items, self._k, self._units, True, self._dropout, init_rng, noise_rng,
                        self._dtype, fused=self.engine == "jit")
+
+    def _epoch_fn(self, inputs, y):
+        if not self.net_.fused or self._optimizer != "sgd":  # the layer graph and an nn.optim optimizer
+            return super()._epoch_fn(inputs, y)
+        t0 = time.perf_counter()
+        fast_epoch = DeepJitEpoch(self.net_, self._batch, self._lr, self._momentum, self.nesterov, self._reg)
+        one, rng = np.zeros(1, np.int64), np.random.default_rng(0)
+        dummy = DeepNet(1, 1, 1, (2,), True, 0.5, rng, rng, y.dtype, fused=True)
+        DeepJitEpoch(dummy, 1, 0.0, 0.0, False, 0.0)(one, one, np.zeros(1, y.dtype), one, {})  # compile
+        self._compile_seconds = time.perf_counter() - t0
+        u, i = inputs
+        return lambda order, timing: fast_epoch(u, i, y, order, timing)
 
 
 @register

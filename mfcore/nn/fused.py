@@ -13,7 +13,9 @@ fold in the preceding Dense layer's bias (``forward(z, bias=c)`` normalises
 readable twin is the chain ``BatchNormalization(n)``, ``ReLU()``,
 ``Dropout(rate, draw="splitmix")`` of :mod:`mfcore.nn`; the two give the same
 numbers (tested to 1e-10), including the dropout masks (the same SplitMix64
-bits from the same Generator, see :mod:`mfcore.engines.nn_numpy`).
+bits from the same Generator, see :mod:`mfcore.engines.nn_numpy`). DeepMF's
+fused epoch (:mod:`mfcore.engines.deep_epoch`) calls the same kernels in the
+same order without the layer object, for the same numbers.
 
 Forward (training; inference uses the moving statistics):
 :math:`\hat x = (z - \mu_B)/\sqrt{\sigma_B^2 + \epsilon}`, :math:`y = \gamma \hat x + \beta`,
