@@ -323,7 +323,9 @@ print(table.to_string())
 # repeats, so the four blocks of a step touch four disjoint sets of rows of P
 # and of Q. Read a column: over the four steps, every user range meets every
 # item range once, so an epoch visits every rating once. The kernel runs the
-# steps one after another and the blocks of a step on `n_threads` threads:
+# steps one after another and the blocks of a step on `n_threads` threads
+# (`workers` is Numba's `prange` when `n_threads > 1`, plain `range` on one
+# thread: the same source compiled twice):
 
 # %%
 source = tutorial_source(mf_blocks_jit._blocks_epoch)
