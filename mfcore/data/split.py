@@ -106,14 +106,17 @@ def random_split(ratings, test_size=0.2, rng=None):
     return _pair(ratings, perm[:n - n_test], perm[n - n_test:])
 
 
-def _first_per_user(users, order, n_hold):
-    """Mask of the first ``n_hold[u]`` rows of each user u in ``order`` (``users[order]`` sorted)."""
+def _first_per_user(users, order, n_hold, if_none):
+    """Mask of the first ``n_hold[u]`` rows of each user u in ``order`` (``users[order]`` sorted);
+    a ValueError saying ``if_none`` when that is no row at all."""
     k = users[order]
     start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     first = np.repeat(start, np.diff(np.r_[start, k.size]))
     rank = np.arange(k.size) - first  # position of each row within its user's run
     mask = np.zeros(users.size, dtype=bool)
     mask[order[rank < n_hold[k]]] = True
+    if not mask.any():
+        raise ValueError(if_none)
     return mask
 
 
@@ -150,10 +153,8 @@ def holdout_per_user(ratings, k=None, fraction=None, rng=None, min_train=1):
     n_hold = np.clip(np.minimum(n_hold, counts - min_train), 0, None)
     perm = as_generator(rng).permutation(len(ratings))
     order = perm[np.argsort(ratings.users[perm], kind="stable")]  # users grouped, random within
-    is_test = _first_per_user(ratings.users, order, n_hold)
-    if not is_test.any():
-        raise ValueError(f"{owner}: no user has more than min_train={min_train} ratings to hold "
-                         "out; lower min_train or raise k/fraction")
+    is_test = _first_per_user(ratings.users, order, n_hold, f"{owner}: no user has more than min_train="
+                              f"{min_train} ratings to hold out; lower min_train or raise k/fraction")
     return _pair(ratings, np.flatnonzero(~is_test), np.flatnonzero(is_test))
 
 
@@ -215,10 +216,8 @@ def temporal_split(ratings, test_size=0.2, per_user=False):
         counts = ratings.user_counts()
         n_hold = np.minimum(np.round(counts * frac).astype(np.int64), counts - 1)
         order = np.lexsort((-ratings.timestamps, ratings.users))  # by user, latest first
-        is_test = _first_per_user(ratings.users, order, n_hold)
-        if not is_test.any():
-            raise ValueError(f"{owner}: test_size={plain_repr(test_size)} holds out no rating of any user; "
-                             "raise test_size")
+        is_test = _first_per_user(ratings.users, order, n_hold, f"{owner}: test_size={plain_repr(test_size)} "
+                                  "holds out no rating of any user; raise test_size")
     return _pair(ratings, np.flatnonzero(~is_test), np.flatnonzero(is_test))
 
 
