@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - numba is a hard dependency, but keep m
     HAVE_NUMBA = False
 
 
-def jit(func=None, *, fastmath=False, cache=True, depends_on=()):
+def jit(func=None, *, fastmath=False, cache=True, depends_on=(), inline=False):
     """Compile ``func`` with numba (``cache=True``); without numba return it unchanged.
 
     Use as ``jit(f)``, ``@jit`` or ``@jit(depends_on=(module, ...))``.
@@ -33,12 +33,15 @@ def jit(func=None, *, fastmath=False, cache=True, depends_on=()):
 
     ``depends_on``: the modules whose compiled functions (or constants) ``func``
     uses; the cached copy is reused only while their files, too, are unchanged.
+
+    ``inline=True``: Numba copies ``func`` into every compiled caller (LLVM does not
+    reliably inline a small helper on its own, and a call per row can cost a few %).
     """
     if func is None:
-        return lambda f: jit(f, fastmath=fastmath, cache=cache, depends_on=depends_on)
+        return lambda f: jit(f, fastmath=fastmath, cache=cache, depends_on=depends_on, inline=inline)
     if not HAVE_NUMBA:
         return func
-    kernel = numba.njit(cache=cache, fastmath=fastmath)(func)
+    kernel = numba.njit(cache=cache, fastmath=fastmath, inline="always" if inline else "never")(func)
     if cache and depends_on:
         _add_dependencies(kernel, depends_on)
     return kernel

@@ -132,6 +132,13 @@ class IdMap:
     def __contains__(self, raw_id):
         return self.to_index(raw_id, missing="ignore") >= 0
 
+    def reindex(self, index, source):
+        """This map's indices of the ids that the map ``source`` numbers ``index``
+        (-1 for an id this map lacks); ``index`` itself when the two maps are equal."""
+        if source is self or source == self:
+            return index
+        return self.to_index(source.raw[index], missing="ignore")
+
 
 
 def _nonfinite(bad, values, row):

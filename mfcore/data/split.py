@@ -38,14 +38,8 @@ class TrainTest(NamedTuple):
         and ``n_test_unknown_any`` (user or item unknown).
         """
         train, test = self.train, self.test
-        if train.user_map is test.user_map or train.user_map == test.user_map:
-            tu = test.users
-        else:
-            tu = train.user_map.to_index(test.user_map.raw[test.users], missing="ignore")
-        if train.item_map is test.item_map or train.item_map == test.item_map:
-            ti = test.items
-        else:
-            ti = train.item_map.to_index(test.item_map.raw[test.items], missing="ignore")
+        tu = train.user_map.reindex(test.users, test.user_map)
+        ti = train.item_map.reindex(test.items, test.item_map)
         known_u = np.bincount(train.users, minlength=len(train.user_map)) > 0
         known_i = np.bincount(train.items, minlength=len(train.item_map)) > 0
         unk_u = (tu < 0) | ~known_u[np.maximum(tu, 0)]
@@ -112,12 +106,18 @@ def random_split(ratings, test_size=0.2, rng=None):
     return _pair(ratings, perm[:n - n_test], perm[n - n_test:])
 
 
-def _rank_in_group(keys, order):
-    """Position of each row of ``order`` within its run of equal ``keys[order]`` (keys sorted)."""
-    k = keys[order]
+def _first_per_user(users, order, n_hold, if_none):
+    """Mask of the first ``n_hold[u]`` rows of each user u in ``order`` (``users[order]`` sorted);
+    a ValueError saying ``if_none`` when that is no row at all."""
+    k = users[order]
     start = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
     first = np.repeat(start, np.diff(np.r_[start, k.size]))
-    return np.arange(k.size) - first
+    rank = np.arange(k.size) - first  # position of each row within its user's run
+    mask = np.zeros(users.size, dtype=bool)
+    mask[order[rank < n_hold[k]]] = True
+    if not mask.any():
+        raise ValueError(if_none)
+    return mask
 
 
 def holdout_per_user(ratings, k=None, fraction=None, rng=None, min_train=1):
@@ -153,12 +153,8 @@ def holdout_per_user(ratings, k=None, fraction=None, rng=None, min_train=1):
     n_hold = np.clip(np.minimum(n_hold, counts - min_train), 0, None)
     perm = as_generator(rng).permutation(len(ratings))
     order = perm[np.argsort(ratings.users[perm], kind="stable")]  # users grouped, random within
-    rank = _rank_in_group(ratings.users, order)
-    is_test = np.zeros(len(ratings), dtype=bool)
-    is_test[order[rank < n_hold[ratings.users[order]]]] = True
-    if not is_test.any():
-        raise ValueError(f"{owner}: no user has more than min_train={min_train} ratings to hold "
-                         "out; lower min_train or raise k/fraction")
+    is_test = _first_per_user(ratings.users, order, n_hold, f"{owner}: no user has more than min_train="
+                              f"{min_train} ratings to hold out; lower min_train or raise k/fraction")
     return _pair(ratings, np.flatnonzero(~is_test), np.flatnonzero(is_test))
 
 
@@ -211,20 +207,17 @@ def temporal_split(ratings, test_size=0.2, per_user=False):
         raise DataError(f"temporal_split: {ratings.name} has no timestamps; load a file with a "
                         "timestamp column or use random_split")
     n = len(ratings)
-    is_test = np.zeros(n, dtype=bool)
     if not per_user:
         order = np.argsort(ratings.timestamps, kind="stable")
+        is_test = np.zeros(n, dtype=bool)
         is_test[order[n - _n_test(n, test_size, owner):]] = True
     else:
         frac = check_number(test_size, "test_size", owner, low=0, high=1, high_inclusive=False)
         counts = ratings.user_counts()
         n_hold = np.minimum(np.round(counts * frac).astype(np.int64), counts - 1)
         order = np.lexsort((-ratings.timestamps, ratings.users))  # by user, latest first
-        rank = _rank_in_group(ratings.users, order)
-        is_test[order[rank < n_hold[ratings.users[order]]]] = True
-        if not is_test.any():
-            raise ValueError(f"{owner}: test_size={plain_repr(test_size)} holds out no rating of any user; "
-                             "raise test_size")
+        is_test = _first_per_user(ratings.users, order, n_hold, f"{owner}: test_size={plain_repr(test_size)} "
+                                  "holds out no rating of any user; raise test_size")
     return _pair(ratings, np.flatnonzero(~is_test), np.flatnonzero(is_test))
 
 

@@ -7,7 +7,8 @@ entries of its arrays, without temporaries. Momentum 0, Nesterov and an (L2)
 term each pick their own loop, because LLVM does not reliably vectorize a loop
 with such a test inside (several times slower); hence a few loops per rule.
 ``clear=True`` zeroes ``G`` in the same pass. SGD folds (L2) into its pass (the
-RBM's (R5) runs it every batch); Adam and Adamax give (L2) a pass of its own.
+RBM's (R5) runs it every batch); Adam and Adamax give (L2) a pass of its own,
+``_l2``, as optim_numpy does.
 
 ``sum_squares`` (sum of W^2, added in order) gives the penalty's value for the
 reported loss; ``adam_step_size``, ``adamax_correction`` and ``adamax_idle_ok`` are
@@ -77,12 +78,17 @@ def sgd_step(W, V, G, lr, momentum, nesterov, c, n, clear):
                 Gf[j] = 0
 
 
+@_jit.jit(inline=True)
+def _l2(Wf, Gf, c, n):
+    if c != 0 or n != 1:  # a pass of its own (Adam, Adamax)
+        for j in range(Wf.shape[0]):
+            Gf[j] = Gf[j] / n + c * Wf[j]  # (L2)
+
+
 @_jit.jit
 def adam_step(W, M, V, G, alpha, one_minus_b1, one_minus_b2, eps, c, n, clear):
     Wf, Mf, Vf, Gf = W.reshape(-1), M.reshape(-1), V.reshape(-1), G.reshape(-1)  # (N,) views
-    if c != 0 or n != 1:
-        for j in range(Wf.shape[0]):
-            Gf[j] = Gf[j] / n + c * Wf[j]  # (L2)
+    _l2(Wf, Gf, c, n)
     for j in range(Wf.shape[0]):
         g = Gf[j]
         m = Mf[j] + (g - Mf[j]) * one_minus_b1  # (M1)
@@ -97,9 +103,7 @@ def adam_step(W, M, V, G, alpha, one_minus_b1, one_minus_b2, eps, c, n, clear):
 @_jit.jit
 def adamax_step(W, M, U, G, lr, one_minus_b1, beta_2, eps, correction, c, n, clear):
     Wf, Mf, Uf, Gf = W.reshape(-1), M.reshape(-1), U.reshape(-1), G.reshape(-1)  # (N,) views
-    if c != 0 or n != 1:
-        for j in range(Wf.shape[0]):
-            Gf[j] = Gf[j] / n + c * Wf[j]  # (L2)
+    _l2(Wf, Gf, c, n)
     for j in range(Wf.shape[0]):
         g = Gf[j]
         m = Mf[j] + (g - Mf[j]) * one_minus_b1  # (X1)

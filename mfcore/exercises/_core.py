@@ -13,8 +13,14 @@ student's signature. ``exercise.check(fn)``:
    the failing case only is a *likely* one;
 4. returns a :class:`CheckResult`, printed as a few lines in a console and
    rendered as Markdown in a notebook. A wrong answer never raises.
+
+The modules ``tNN`` write their exercises with two helpers: :func:`catalogue`
+turns a table of ``(code, switches, text)`` rows into the mistakes of one
+implementation with switches, and :func:`seeded_cases` turns a table of
+``(label, *params)`` rows into seeded cases.
 """
 import copy
+import functools
 import sys
 import textwrap
 import traceback
@@ -44,6 +50,32 @@ class Mistake:
     code: str
     text: str
     fn: object
+
+
+def catalogue(wrong, rows):
+    """The mistakes of one exercise from a table of ``(code, switches, text)`` rows.
+
+    ``wrong`` is the exercise's implementation with switches (keyword-only
+    arguments, each one a typical error); a row's mistake is ``wrong`` called
+    with the student's arguments and that row's ``switches`` (a dict). ``text``,
+    the diagnosis, is a paragraph: its line breaks fold to single spaces.
+    """
+    return [Mistake(code, " ".join(text.split()), functools.partial(wrong, **switches))
+            for code, switches, text in rows]
+
+
+def seeded_cases(build, seed, rows, one_generator=False):
+    """A ``cases`` function for a table of ``(label, *params)`` rows.
+
+    Row n becomes ``Case(label, build(g, *params))``, g a fresh
+    ``np.random.default_rng(seed + n)``, or with ``one_generator`` a single
+    ``np.random.default_rng(seed)`` that the rows draw from in turn.
+    """
+    def cases():
+        shared = np.random.default_rng(seed) if one_generator else None
+        return [Case(label, build(shared or np.random.default_rng(seed + n), *params))
+                for n, (label, *params) in enumerate(rows)]
+    return cases
 
 
 @dataclass
@@ -93,11 +125,16 @@ def _fmt(v):
 
 
 class Exercise:
-    """One checked exercise; see the module docstring."""
+    """One checked exercise; see the module docstring.
 
-    def __init__(self, key, title, task, signature, reference, cases, outputs, mistakes,
+    ``text`` is written as the docstring of the function to write: the title on
+    its first line, a blank line, then the task.
+    """
+
+    def __init__(self, key, text, signature, reference, cases, outputs, mistakes,
                  reference_name, collect=None, rtol=1e-9, atol=1e-12, match_rtol=1e-6, match_atol=1e-9):
-        self.key, self.title, self.task, self.signature = key, title, task, signature
+        self.title, _, task = text.lstrip("\n").partition("\n\n")
+        self.key, self.task, self.signature = key, "\n" + task, signature
         self.reference, self.make_cases, self.outputs = reference, cases, tuple(outputs)
         self.mistakes, self.reference_name = list(mistakes), reference_name
         self.collect = collect or (lambda args, ret: ret)

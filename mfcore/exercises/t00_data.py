@@ -5,7 +5,7 @@ Checked against :meth:`mfcore.Ratings.to_csr` and :func:`mfcore.data.warm_split`
 import numpy as np
 
 from ..data import IdMap, Ratings, warm_split
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. matrix and mask
 
@@ -41,28 +41,27 @@ def _matrix_cases():
     ]
 
 
-MATRIX_AND_MASK = Exercise(
-    key="t00.matrix_and_mask",
-    title="The dense users x items matrix and its observed-mask.",
-    signature="matrix_and_mask(users, items, values, n_users, n_items)",
-    task="""
+MATRIX_AND_MASK = Exercise("t00.matrix_and_mask", """
+The dense users x items matrix and its observed-mask.
+
 users, items: int arrays (n,) of dense indices; values: float array (n,).
 Return (R, M): R a float array (n_users, n_items) holding each rating at
 [users[j], items[j]] and 0 elsewhere, M a bool array of the same shape that is
 True exactly where a rating exists. A rating may be 0 or negative (on a -2..2
 scale, 0 is "neutral"): it is still observed.""",
+    signature="matrix_and_mask(users, items, values, n_users, n_items)",
     reference=_ref_matrix, cases=_matrix_cases, outputs=("R", "M"),
     reference_name="mfcore.Ratings.to_csr",
-    mistakes=[
-        Mistake("transposed", "the matrices are items x users: rows must be users (R[u, i]).",
-                lambda *a: _matrix(*a, transpose=True)),
-        Mistake("mask-from-values", "the mask was read from the values (R != 0): a rating of 0 is a "
-                "rating. Build M from the (user, item) pairs, as to_csr's observed-mask does.",
-                lambda *a: _matrix(*a, mask_rule=lambda R: R != 0)),
-        Mistake("mask-positive", "the mask keeps only positive values (R > 0): ratings of 0 and below "
-                "are observed too. Build M from the (user, item) pairs.",
-                lambda *a: _matrix(*a, mask_rule=lambda R: R > 0)),
-    ])
+    mistakes=catalogue(_matrix, [
+        ("transposed", dict(transpose=True), """
+the matrices are items x users: rows must be users (R[u, i])."""),
+        ("mask-from-values", dict(mask_rule=lambda R: R != 0), """
+the mask was read from the values (R != 0): a rating of 0 is a rating. Build M from the
+(user, item) pairs, as to_csr's observed-mask does."""),
+        ("mask-positive", dict(mask_rule=lambda R: R > 0), """
+the mask keeps only positive values (R > 0): ratings of 0 and below are observed too.
+Build M from the (user, item) pairs."""),
+    ]))
 check_matrix_and_mask = MATRIX_AND_MASK.checker()
 
 # ---------------------------------------------------------------- 2. a warm split
@@ -97,25 +96,22 @@ def _warm(users, items, test_size, seed, *, pin_items=True, perm_order=True, n_t
     return is_test
 
 
-def _warm_cases():
-    cases = []
-    for label, n_users, n_items, n, size, seed in [
-            ("30 ratings, 6 users, 8 items, test_size 0.25", 6, 8, 30, 0.25, 0),
-            ("40 ratings, 5 users, 10 items, test_size 0.3", 5, 10, 40, 0.3, 1),
-            ("25 ratings, 7 users, 5 items, test_size 0.1", 7, 5, 25, 0.1, 2)]:
-        g = np.random.default_rng(100 + seed)
-        users = np.r_[np.arange(n_users), g.integers(0, n_users, n - n_users)]
-        items = np.r_[np.arange(n_items), g.integers(0, n_items, n - n_items)]
-        perm = g.permutation(n)
-        cases.append(Case(label, (users[perm].astype(np.int64), items[perm].astype(np.int64), size, seed)))
-    return cases
+def _warm_case(g, n_users, n_items, n, size, seed):
+    users = np.r_[np.arange(n_users), g.integers(0, n_users, n - n_users)]
+    items = np.r_[np.arange(n_items), g.integers(0, n_items, n - n_items)]
+    perm = g.permutation(n)
+    return users[perm].astype(np.int64), items[perm].astype(np.int64), size, seed
 
 
-WARM_SPLIT = Exercise(
-    key="t00.warm_split",
-    title="A random split with no cold user or item in test.",
-    signature="warm_split(users, items, test_size, seed)",
-    task="""
+_warm_cases = seeded_cases(_warm_case, 100, [  # row n draws from seed 100 + n and splits with seed n
+    ("30 ratings, 6 users, 8 items, test_size 0.25", 6, 8, 30, 0.25, 0),
+    ("40 ratings, 5 users, 10 items, test_size 0.3", 5, 10, 40, 0.3, 1),
+    ("25 ratings, 7 users, 5 items, test_size 0.1", 7, 5, 25, 0.1, 2)])
+
+
+WARM_SPLIT = Exercise("t00.warm_split", """
+A random split with no cold user or item in test.
+
 Return is_test, a bool array (n,) marking the test rows, built as mfcore's
 warm_split does:
   1. n_test = round(n * test_size) (Python's round);
@@ -124,22 +120,23 @@ warm_split does:
      of each item are pinned to train;
   4. test = the first n_test rows of perm that are not pinned.
 Every test user and test item then keeps a training rating.""",
+    signature="warm_split(users, items, test_size, seed)",
     reference=_ref_warm, cases=_warm_cases, outputs=("is_test",),
     reference_name="mfcore.data.warm_split",
-    mistakes=[
-        Mistake("no-pinning", "nothing was pinned: a random split can put every rating of a user or "
-                "an item in test (a cold user or item). Pin each user's and each item's first row "
-                "in perm order to train.", lambda *a: _warm(*a, pin=False)),
-        Mistake("users-only", "only users were pinned: items can still go cold. Pin each item's "
-                "first row too.", lambda *a: _warm(*a, pin_items=False)),
-        Mistake("file-order", "the pinned rows are the first of each user/item in FILE order; pin "
-                "the first in perm order (np.unique(users[perm], return_index=True) gives "
-                "positions in perm).", lambda *a: _warm(*a, perm_order=False)),
-        Mistake("floor", "n_test was rounded down (int(n * test_size)); use round(n * test_size).",
-                lambda *a: _warm(*a, n_test=lambda n, s: int(n * s))),
-        Mistake("last-rows", "test took the LAST n_test free rows; take the first n_test in perm "
-                "order.", lambda *a: _warm(*a, from_end=True)),
-    ])
+    mistakes=catalogue(_warm, [
+        ("no-pinning", dict(pin=False), """
+nothing was pinned: a random split can put every rating of a user or an item in test (a
+cold user or item). Pin each user's and each item's first row in perm order to train."""),
+        ("users-only", dict(pin_items=False), """
+only users were pinned: items can still go cold. Pin each item's first row too."""),
+        ("file-order", dict(perm_order=False), """
+the pinned rows are the first of each user/item in FILE order; pin the first in perm order
+(np.unique(users[perm], return_index=True) gives positions in perm)."""),
+        ("floor", dict(n_test=lambda n, s: int(n * s)), """
+n_test was rounded down (int(n * test_size)); use round(n * test_size)."""),
+        ("last-rows", dict(from_end=True), """
+test took the LAST n_test free rows; take the first n_test in perm order."""),
+    ]))
 check_warm_split = WARM_SPLIT.checker()
 
 EXERCISES = {e.name: e for e in (MATRIX_AND_MASK, WARM_SPLIT)}

@@ -7,7 +7,7 @@ import numpy as np
 from ..data import IdMap, Ratings
 from ..models.baseline import Biases
 from ..ranking import ndcg_at_k, top_k
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. ALS biases
 
@@ -36,43 +36,42 @@ def _als(users, items, values, n_users, n_items, reg_user, reg_item, n_epochs, *
     return bu, bi
 
 
-def _biases_cases():
-    cases = []
-    for label, n_users, n_items, n, regs, epochs, seed in [
-            ("12 ratings, 3 users, 4 items, 1 sweep", 3, 4, 12, (15.0, 10.0), 1, 0),
-            ("30 ratings, 5 users, 6 items, 3 sweeps", 5, 6, 30, (2.0, 3.0), 3, 1),
-            ("20 ratings, 4 users, 7 items, reg 0, 2 sweeps", 4, 7, 20, (0.0, 0.0), 2, 2)]:
-        g = np.random.default_rng(seed)
-        users = np.r_[np.arange(n_users), g.integers(0, n_users, n - n_users)]
-        items = np.r_[g.permutation(n_items), g.integers(0, n_items, n - n_items)][:n]
-        values = g.integers(1, 6, n).astype(float)
-        cases.append(Case(label, (users, items, values, n_users, n_items, *regs, epochs)))
-    return cases
+def _biases_case(g, n_users, n_items, n, regs, epochs):
+    users = np.r_[np.arange(n_users), g.integers(0, n_users, n - n_users)]
+    items = np.r_[g.permutation(n_items), g.integers(0, n_items, n - n_items)][:n]
+    values = g.integers(1, 6, n).astype(float)
+    return users, items, values, n_users, n_items, *regs, epochs
 
 
-ALS_BIASES = Exercise(
-    key="t01.als_biases",
-    title="User and item biases by alternating least squares, (B1) then (B2).",
-    signature="als_biases(users, items, values, n_users, n_items, reg_user, reg_item, n_epochs)",
-    task="""
+_biases_cases = seeded_cases(_biases_case, 0, [
+    ("12 ratings, 3 users, 4 items, 1 sweep", 3, 4, 12, (15.0, 10.0), 1),
+    ("30 ratings, 5 users, 6 items, 3 sweeps", 5, 6, 30, (2.0, 3.0), 3),
+    ("20 ratings, 4 users, 7 items, reg 0, 2 sweeps", 4, 7, 20, (0.0, 0.0), 2)])
+
+
+ALS_BIASES = Exercise("t01.als_biases", """
+User and item biases by alternating least squares, (B1) then (B2).
+
 mu = the mean of values. Start from b_u = 0, b_i = 0 and repeat n_epochs times:
   (B1) b_i <- sum over the ratings of i of (r_ui - mu - b_u) / (reg_item + |R(i)|)
   (B2) b_u <- sum over the ratings of u of (r_ui - mu - b_i) / (reg_user + |R(u)|)
 items first, and (B2) uses the b_i just computed. Return (b_u, b_i), float arrays
 (n_users,) and (n_items,). (np.bincount(items, weights, n_items) sums per item.)""",
+    signature="als_biases(users, items, values, n_users, n_items, reg_user, reg_item, n_epochs)",
     reference=_ref_biases, cases=_biases_cases, outputs=("b_u", "b_i"),
     reference_name="mfcore.Biases (method='als')",
-    mistakes=[
-        Mistake("no-damping", "the denominators lack the regularisation: (B1) divides by "
-                "reg_item + |R(i)|, so that an item with one rating is not trusted fully.",
-                lambda *a: _als(*a, damp=False)),
-        Mistake("users-first", "the sweep updated the users first: (B1), the items, comes first "
-                "and (B2) uses the new b_i.", lambda *a: _als(*a, users_first=True)),
-        Mistake("stale-item-biases", "(B2) used the item biases of the previous sweep: compute it "
-                "from the b_i that (B1) has just produced.", lambda *a: _als(*a, jacobi=True)),
-        Mistake("no-mu", "the residuals forgot mu: (B1) averages r_ui - mu - b_u, not r_ui - b_u.",
-                lambda *a: _als(*a, centre=False)),
-    ])
+    mistakes=catalogue(_als, [
+        ("no-damping", dict(damp=False), """
+the denominators lack the regularisation: (B1) divides by reg_item + |R(i)|, so that an
+item with one rating is not trusted fully."""),
+        ("users-first", dict(users_first=True), """
+the sweep updated the users first: (B1), the items, comes first and (B2) uses the new b_i."""),
+        ("stale-item-biases", dict(jacobi=True), """
+(B2) used the item biases of the previous sweep: compute it from the b_i that (B1) has
+just produced."""),
+        ("no-mu", dict(centre=False), """
+the residuals forgot mu: (B1) averages r_ui - mu - b_u, not r_ui - b_u."""),
+    ]))
 check_als_biases = ALS_BIASES.checker()
 
 # ---------------------------------------------------------------- 2. NDCG@k
@@ -112,11 +111,9 @@ def _ndcg_cases():
     ]
 
 
-NDCG = Exercise(
-    key="t01.ndcg",
-    title="NDCG@k of one user's list, from the model's scores.",
-    signature="ndcg(scores, relevant, k)",
-    task="""
+NDCG = Exercise("t01.ndcg", """
+NDCG@k of one user's list, from the model's scores.
+
 scores: float array (n_items,), one score per candidate item; relevant: int
 array of the relevant items; k: list length. Rank the items by decreasing score,
 TIES BROKEN BY THE LOWER ITEM INDEX, keep the first k (fewer if n_items < k):
@@ -124,23 +121,24 @@ l_1, ..., l_k. With rel_j = 1 if l_j is relevant:
   DCG  = sum_{j<=k} rel_j / log2(j + 1)
   IDCG = sum_{j<=min(k, |relevant|)} 1 / log2(j + 1)
 Return DCG / IDCG as a float (mfcore.ranking, equation (4)).""",
+    signature="ndcg(scores, relevant, k)",
     reference=_ref_ndcg, cases=_ndcg_cases, outputs=("ndcg",),
     reference_name="mfcore.ranking.top_k and ndcg_at_k",
-    mistakes=[
-        Mistake("ties-reversed", "tied items came out highest index first (np.argsort(scores)[::-1] "
-                "reverses the tie order too): sort -scores with kind='stable' so that ties keep "
-                "the lower index first.", lambda *a: _ndcg(*a, order="reversed")),
-        Mistake("idcg-k", "IDCG summed k positions: a perfect list can hold only min(k, "
-                "|relevant|) relevant items, so a user with fewer relevant items than k could "
-                "never reach 1.", lambda *a: _ndcg(*a, ideal="k")),
-        Mistake("idcg-from-hits", "IDCG was built from the hits of your own list, so any list whose "
-                "hits come first scores 1: IDCG is the DCG of a perfect list, min(k, |relevant|) "
-                "relevant items on top.", lambda *a: _ndcg(*a, ideal="hits")),
-        Mistake("not-cut-at-k", "relevant items below position k were counted: keep only the first "
-                "k of the ranking.", lambda *a: _ndcg(*a, cut=False)),
-        Mistake("reciprocal-discount", "the discount was 1/j (reciprocal rank); NDCG uses "
-                "1/log2(j + 1).", lambda *a: _ndcg(*a, discount="reciprocal")),
-    ])
+    mistakes=catalogue(_ndcg, [
+        ("ties-reversed", dict(order="reversed"), """
+tied items came out highest index first (np.argsort(scores)[::-1] reverses the tie order
+too): sort -scores with kind='stable' so that ties keep the lower index first."""),
+        ("idcg-k", dict(ideal="k"), """
+IDCG summed k positions: a perfect list can hold only min(k, |relevant|) relevant items,
+so a user with fewer relevant items than k could never reach 1."""),
+        ("idcg-from-hits", dict(ideal="hits"), """
+IDCG was built from the hits of your own list, so any list whose hits come first scores 1:
+IDCG is the DCG of a perfect list, min(k, |relevant|) relevant items on top."""),
+        ("not-cut-at-k", dict(cut=False), """
+relevant items below position k were counted: keep only the first k of the ranking."""),
+        ("reciprocal-discount", dict(discount="reciprocal"), """
+the discount was 1/j (reciprocal rank); NDCG uses 1/log2(j + 1)."""),
+    ]))
 check_ndcg = NDCG.checker()
 
 EXERCISES = {e.name: e for e in (ALS_BIASES, NDCG)}

@@ -6,7 +6,7 @@ notebook's legacy-generator draws).
 """
 import numpy as np
 
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue
 
 
 def _toy():
@@ -54,30 +54,31 @@ def _sweep_a(R, U, I, lr, reg, *, two=2.0, new_u=True, sign=-1, all_cells=False)
     return U, I
 
 
-TOY_SGD_SWEEP = Exercise(
-    key="t02.toy_sgd_sweep",
-    title="One sweep of the toy notebook's algorithm A (toy_sgd).",
-    signature="toy_sgd_sweep(R, U, I, lr, reg)",
-    task="""
+TOY_SGD_SWEEP = Exercise("t02.toy_sgd_sweep", """
+One sweep of the toy notebook's algorithm A (toy_sgd).
+
 R (n_users, n_items) with 0 for "not rated"; U (n_users, K), I (n_items, K).
 Visit the rated cells row by row (u = 0, 1, ...; within a row i = 0, 1, ...)
 and for each one, with e = R[u, i] - U[u] . I[i]:
   U[u] += lr (2 e I[i] - reg U[u])
   I[i] += lr (2 e U[u] - reg I[i])     (with the U[u] JUST updated)
 Return the new (U, I).""",
+    signature="toy_sgd_sweep(R, U, I, lr, reg)",
     reference=_ref("toy_sgd"), cases=_cases, outputs=("U", "I"),
     reference_name="mfcore.tutorial.toy.toy_sgd (one sweep)",
-    mistakes=[
-        Mistake("old-user-vector", "I[i]'s step used U[u] from before its own step; algorithm A "
-                "updates U[u] first and I[i] sees the new U[u] (that is what makes it differ from "
-                "mfcore's FunkMF).", lambda *a: _sweep_a(*a, new_u=False)),
-        Mistake("no-factor-2", "the factor 2 is missing: the notebook differentiates e^2 without "
-                "mfcore's 1/2, so its step is lr (2 e I[i] - reg U[u]).", lambda *a: _sweep_a(*a, two=1.0)),
-        Mistake("reg-sign", "the penalty's sign: a descent step subtracts reg * U[u].",
-                lambda *a: _sweep_a(*a, sign=+1)),
-        Mistake("all-cells", "the blanks were visited too (as ratings of 0): only cells with "
-                "R[u, i] > 0 are ratings here.", lambda *a: _sweep_a(*a, all_cells=True)),
-    ])
+    mistakes=catalogue(_sweep_a, [
+        ("old-user-vector", dict(new_u=False), """
+I[i]'s step used U[u] from before its own step; algorithm A updates U[u] first and I[i]
+sees the new U[u] (that is what makes it differ from mfcore's FunkMF)."""),
+        ("no-factor-2", dict(two=1.0), """
+the factor 2 is missing: the notebook differentiates e^2 without mfcore's 1/2, so its step
+is lr (2 e I[i] - reg U[u])."""),
+        ("reg-sign", dict(sign=+1), """
+the penalty's sign: a descent step subtracts reg * U[u]."""),
+        ("all-cells", dict(all_cells=True), """
+the blanks were visited too (as ratings of 0): only cells with R[u, i] > 0 are ratings
+here."""),
+    ]))
 check_toy_sgd_sweep = TOY_SGD_SWEEP.checker()
 
 # ---------------------------------------------------------------- 2. algorithm B
@@ -101,30 +102,30 @@ def _sweep_b(R, U, I, lr, reg, *, two=1.0, new_users=True, all_cells=False, mean
     return U, I
 
 
-TOY_VECTORIZED_SWEEP = Exercise(
-    key="t02.toy_vectorized_sweep",
-    title="One sweep of the toy notebook's algorithm B (toy_vectorized).",
-    signature="toy_vectorized_sweep(R, U, I, lr, reg)",
-    task="""
+TOY_VECTORIZED_SWEEP = Exercise("t02.toy_vectorized_sweep", """
+One sweep of the toy notebook's algorithm B (toy_vectorized).
+
 R (n_users, n_items) with 0 for "not rated"; U (n_users, K), I (n_items, K).
 First every user, over the items it rated (E = the errors of those cells):
   U[u] += lr (E . I[rated items] - reg U[u])
 then every item, over the users who rated it, with the NEW user vectors:
   I[i] += lr (E . U[raters] - reg I[i])
 No factor 2, a SUM over the rated cells. Return the new (U, I).""",
+    signature="toy_vectorized_sweep(R, U, I, lr, reg)",
     reference=_ref("toy_vectorized"), cases=_cases, outputs=("U", "I"),
     reference_name="mfcore.tutorial.toy.toy_vectorized (one sweep)",
-    mistakes=[
-        Mistake("old-user-vectors", "the items were moved with the user vectors from the start of the "
-                "sweep: algorithm B moves all users first, then the items with the new users.",
-                lambda *a: _sweep_b(*a, new_users=False)),
-        Mistake("factor-2", "a factor 2 crept in: algorithm B has none (that is one of its two "
-                "differences from algorithm A).", lambda *a: _sweep_b(*a, two=2.0)),
-        Mistake("all-cells", "the blanks entered the sums as ratings of 0: sum over rated cells "
-                "only (R > 0).", lambda *a: _sweep_b(*a, all_cells=True)),
-        Mistake("mean-not-sum", "the gradient was averaged over the rated cells; B sums it.",
-                lambda *a: _sweep_b(*a, mean=True)),
-    ])
+    mistakes=catalogue(_sweep_b, [
+        ("old-user-vectors", dict(new_users=False), """
+the items were moved with the user vectors from the start of the sweep: algorithm B moves
+all users first, then the items with the new users."""),
+        ("factor-2", dict(two=2.0), """
+a factor 2 crept in: algorithm B has none (that is one of its two differences from
+algorithm A)."""),
+        ("all-cells", dict(all_cells=True), """
+the blanks entered the sums as ratings of 0: sum over rated cells only (R > 0)."""),
+        ("mean-not-sum", dict(mean=True), """
+the gradient was averaged over the rated cells; B sums it."""),
+    ]))
 check_toy_vectorized_sweep = TOY_VECTORIZED_SWEEP.checker()
 
 EXERCISES = {e.name: e for e in (TOY_SGD_SWEEP, TOY_VECTORIZED_SWEEP)}

@@ -5,7 +5,7 @@ Checked against :mod:`mfcore.engines.mf_loop` and :mod:`mfcore.engines.mf_vector
 import numpy as np
 
 from ..engines import mf_loop, mf_vectorized
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue
 
 # ---------------------------------------------------------------- 1. one SGD step
 
@@ -44,11 +44,9 @@ def _sgd_cases():
     return cases
 
 
-SGD_STEP = Exercise(
-    key="t03.sgd_step",
-    title="One per-rating SGD step of biased MF: (U1)-(U4).",
-    signature="sgd_step(r, mu, b_u, b_i, p_u, q_i, lr, reg)",
-    task="""
+SGD_STEP = Exercise("t03.sgd_step", """
+One per-rating SGD step of biased MF: (U1)-(U4).
+
 Model r_hat = mu + b_u + b_i + p_u . q_i, error e = r - r_hat (computed once, before
 any update). Return the new (b_u, b_i, p_u, q_i) after one SGD step on
 1/2 e^2 + 1/2 reg (b_u^2 + b_i^2 + |p_u|^2 + |q_i|^2):
@@ -60,28 +58,29 @@ any update). Return the new (b_u, b_i, p_u, q_i) after one SGD step on
 
 b_u, b_i, mu, r, lr, reg are floats; p_u, q_i are arrays of K floats (do not
 modify them in place; return new values).""",
+    signature="sgd_step(r, mu, b_u, b_i, p_u, q_i, lr, reg)",
     reference=_ref_sgd_step, cases=_sgd_cases, outputs=("b_u", "b_i", "p_u", "q_i"),
     reference_name="mfcore.engines.mf_loop.biased_epoch on one rating",
-    mistakes=[
-        Mistake("updated-pu", "q_i's update used the p_u you had just updated. (U4) takes p_u from "
-                "before the step: keep the old value (p_old = p_u.copy()) or compute both new "
-                "vectors before assigning either.", lambda *a: _step(*a, new_p=True)),
-        Mistake("reg-sign", "the regularisation has the wrong sign: the penalty's gradient is "
-                "+reg * x, so a descent step SUBTRACTS it: x + lr (e ... - reg x).",
-                lambda *a: _step(*a, sign=+1)),
-        Mistake("no-bias-in-error", "the error forgot the bias terms: e = r - (mu + b_u + b_i + "
-                "p_u . q_i), all four terms of the prediction.",
-                lambda *a: _step(*a, err=lambda r, mu, bu, bi, p, q: r - mu - p @ q)),
-        Mistake("no-mu-in-error", "the error forgot the global mean mu: e = r - (mu + b_u + b_i + "
-                "p_u . q_i).", lambda *a: _step(*a, err=lambda r, mu, bu, bi, p, q: r - bu - bi - p @ q)),
-        Mistake("biases-not-updated", "b_u and b_i came back unchanged: apply (U1) and (U2) too.",
-                lambda *a: _step(*a, biases=False)),
-        Mistake("biases-not-regularised", "the biases were updated with lr * e only: (U1) and (U2) "
-                "also subtract reg * b.", lambda *a: _step(*a, bias_reg=False)),
-        Mistake("gradient-ascent", "every update went the wrong way: descent ADDS lr * (e ...) "
-                "because e = r - r_hat already carries the minus sign of the gradient.",
-                lambda *a: _step(*a, ascent=True)),
-    ])
+    mistakes=catalogue(_step, [
+        ("updated-pu", dict(new_p=True), """
+q_i's update used the p_u you had just updated. (U4) takes p_u from before the step: keep
+the old value (p_old = p_u.copy()) or compute both new vectors before assigning either."""),
+        ("reg-sign", dict(sign=+1), """
+the regularisation has the wrong sign: the penalty's gradient is +reg * x, so a descent
+step SUBTRACTS it: x + lr (e ... - reg x)."""),
+        ("no-bias-in-error", dict(err=lambda r, mu, bu, bi, p, q: r - mu - p @ q), """
+the error forgot the bias terms: e = r - (mu + b_u + b_i + p_u . q_i), all four terms of
+the prediction."""),
+        ("no-mu-in-error", dict(err=lambda r, mu, bu, bi, p, q: r - bu - bi - p @ q), """
+the error forgot the global mean mu: e = r - (mu + b_u + b_i + p_u . q_i)."""),
+        ("biases-not-updated", dict(biases=False), """
+b_u and b_i came back unchanged: apply (U1) and (U2) too."""),
+        ("biases-not-regularised", dict(bias_reg=False), """
+the biases were updated with lr * e only: (U1) and (U2) also subtract reg * b."""),
+        ("gradient-ascent", dict(ascent=True), """
+every update went the wrong way: descent ADDS lr * (e ...) because e = r - r_hat already
+carries the minus sign of the gradient."""),
+    ]))
 check_sgd_step = SGD_STEP.checker()
 
 # ---------------------------------------------------------------- 2. the vectorized epoch
@@ -136,11 +135,9 @@ def _epoch_cases():
     return cases
 
 
-VECTORIZED_EPOCH = Exercise(
-    key="t03.vectorized_epoch",
-    title="One minibatch epoch of biased MF in NumPy (gather, compute, scatter-add).",
-    signature="vectorized_epoch(users, items, ratings, order, mu, bu, bi, P, Q, lr, reg, batch_size)",
-    task="""
+VECTORIZED_EPOCH = Exercise("t03.vectorized_epoch", """
+One minibatch epoch of biased MF in NumPy (gather, compute, scatter-add).
+
 For each batch idx = order[s:s + batch_size]: gather the batch's rows, compute
 every rating's updates (U1)-(U4) at the BATCH-START values (the error e of every
 rating first), and ADD them all into bu, bi, P, Q (a user that appears three
@@ -148,26 +145,28 @@ times in the batch gets three updates). Update bu (n_users,), bi (n_items,),
 P (n_users, K), Q (n_items, K) IN PLACE and return the sum over the epoch of
 e^2, each e taken before its batch's update. (The contract of
 mfcore.engines.mf_vectorized.biased_epoch.)""",
+    signature="vectorized_epoch(users, items, ratings, order, mu, bu, bi, P, Q, lr, reg, batch_size)",
     reference=mf_vectorized.biased_epoch, cases=_epoch_cases,
     outputs=("bu", "bi", "P", "Q", "sse"), collect=lambda a, ret: (a[5], a[6], a[7], a[8], ret),
     reference_name="mfcore.engines.mf_vectorized.biased_epoch",
-    mistakes=[
-        Mistake("fancy-index", "`P[u] += g` keeps ONE update per repeated row: NumPy gathers, adds "
-                "and assigns, and the last assignment wins. Use np.add.at(P, u, g), which adds every "
-                "occurrence (the same for bu, bi and Q).", lambda *a: _epoch(*a, scatter="fancy")),
-        Mistake("fancy-index-factors", "the biases are scattered with np.add.at but P and Q with "
-                "`P[u] += g`, which drops repeated rows: use np.add.at for the factors too.",
-                lambda *a: _epoch(*a, scatter="fancy-factors")),
-        Mistake("sequential", "the updates inside a batch were applied one rating at a time (that is "
-                "the loop engine): compute all of a batch's updates from the batch-start values, "
-                "then add them.", lambda *a: _epoch(*a, sequential=True)),
-        Mistake("batch-mean", "the updates were divided by the batch size: mfcore SUMS them, so that "
-                "lr means the same at every batch size (a mean is Keras' convention, tutorial 04).",
-                lambda *a: _epoch(*a, mean=True)),
-        Mistake("not-in-place", "bu, bi, P and Q came back unchanged: `P = P + g` makes a new array "
-                "and leaves the caller's untouched. Write into the arrays you were given "
-                "(np.add.at(P, u, g) or P[...] = ...).", lambda *a: _epoch(*a, scatter="rebind")),
-    ])
+    mistakes=catalogue(_epoch, [
+        ("fancy-index", dict(scatter="fancy"), """
+`P[u] += g` keeps ONE update per repeated row: NumPy gathers, adds and assigns, and the
+last assignment wins. Use np.add.at(P, u, g), which adds every occurrence (the same for
+bu, bi and Q)."""),
+        ("fancy-index-factors", dict(scatter="fancy-factors"), """
+the biases are scattered with np.add.at but P and Q with `P[u] += g`, which drops repeated
+rows: use np.add.at for the factors too."""),
+        ("sequential", dict(sequential=True), """
+the updates inside a batch were applied one rating at a time (that is the loop engine):
+compute all of a batch's updates from the batch-start values, then add them."""),
+        ("batch-mean", dict(mean=True), """
+the updates were divided by the batch size: mfcore SUMS them, so that lr means the same at
+every batch size (a mean is Keras' convention, tutorial 04)."""),
+        ("not-in-place", dict(scatter="rebind"), """
+bu, bi, P and Q came back unchanged: `P = P + g` makes a new array and leaves the caller's
+untouched. Write into the arrays you were given (np.add.at(P, u, g) or P[...] = ...)."""),
+    ]))
 check_vectorized_epoch = VECTORIZED_EPOCH.checker()
 
 EXERCISES = {e.name: e for e in (SGD_STEP, VECTORIZED_EPOCH)}

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..models.keras_mf import MFNet
 from ..nn import SGD
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. the batch gradient
 
@@ -33,26 +33,21 @@ def _grads(P, Q, bu, bi, u, i, y, *, mean=True, two=2.0, scatter="add", sign=1.0
     return tuple(G)
 
 
-def _grad_cases():
-    cases = []
-    for label, n_u, n_i, K, u, i, seed in [
-            ("batch of 4, no repeated id", 4, 5, 3, [0, 1, 2, 3], [4, 2, 0, 1], 0),
-            ("batch of 6, user 1 three times, item 0 twice", 3, 4, 2,
-             [1, 0, 1, 2, 1, 0], [0, 3, 2, 0, 1, 2], 1),
-            ("batch of 5, K = 4, every id repeated", 2, 2, 4, [0, 1, 1, 0, 0], [1, 1, 0, 0, 1], 2)]:
-        g = np.random.default_rng(seed)
-        y = g.integers(1, 6, len(u)) - 3.5
-        cases.append(Case(label, (g.uniform(-0.5, 0.5, (n_u, K)), g.uniform(-0.5, 0.5, (n_i, K)),
-                                  g.uniform(-0.3, 0.3, n_u), g.uniform(-0.3, 0.3, n_i),
-                                  np.array(u), np.array(i), y.astype(float))))
-    return cases
+def _grad_case(g, n_u, n_i, K, u, i):
+    y = g.integers(1, 6, len(u)) - 3.5
+    return (g.uniform(-0.5, 0.5, (n_u, K)), g.uniform(-0.5, 0.5, (n_i, K)),
+            g.uniform(-0.3, 0.3, n_u), g.uniform(-0.3, 0.3, n_i), np.array(u), np.array(i), y.astype(float))
 
 
-BATCH_GRADIENTS = Exercise(
-    key="t04.batch_gradients",
-    title="Gradients of the Keras-regime batch loss in every table.",
-    signature="batch_gradients(P, Q, bu, bi, u, i, y)",
-    task="""
+_grad_cases = seeded_cases(_grad_case, 0, [
+    ("batch of 4, no repeated id", 4, 5, 3, [0, 1, 2, 3], [4, 2, 0, 1]),
+    ("batch of 6, user 1 three times, item 0 twice", 3, 4, 2, [1, 0, 1, 2, 1, 0], [0, 3, 2, 0, 1, 2]),
+    ("batch of 5, K = 4, every id repeated", 2, 2, 4, [0, 1, 1, 0, 0], [1, 1, 0, 0, 1])])
+
+
+BATCH_GRADIENTS = Exercise("t04.batch_gradients", """
+Gradients of the Keras-regime batch loss in every table.
+
 The network predicts y_hat_b = p_u . q_i + b_u + b_i for the batch's pairs
 (u[b], i[b]) and is trained on the batch-MEAN squared error
   L = (1/B) sum_b (y_hat_b - y_b)^2.
@@ -60,18 +55,21 @@ Return (GP, GQ, Gbu, Gbi): dL/dP (n_users, K), dL/dQ (n_items, K), dL/dbu
 (n_users,), dL/dbi (n_items,), full tables with 0 in rows outside the batch. With
 d_b = 2 (y_hat_b - y_b) / B: row u of GP gets d_b q_i for every b with u[b] = u
 (a SUM when u repeats), and so on.""",
+    signature="batch_gradients(P, Q, bu, bi, u, i, y)",
     reference=_ref_grads, cases=_grad_cases, outputs=("GP", "GQ", "Gbu", "Gbi"),
     reference_name="mfcore.models.keras_mf.MFNet.loss_and_grads",
-    mistakes=[
-        Mistake("fancy-index", "`G[u] += ...` keeps one contribution per repeated id: use "
-                "np.add.at(G, u, ...), which sums them.", lambda *a: _grads(*a, scatter="fancy")),
-        Mistake("sum-not-mean", "the gradient is B times too large: the Keras loss is a MEAN over "
-                "the batch, so d_b carries 1/B.", lambda *a: _grads(*a, mean=False)),
-        Mistake("no-factor-2", "the factor 2 of the square is missing: d(e^2)/de = 2e (Keras' mse "
-                "has no 1/2).", lambda *a: _grads(*a, two=1.0)),
-        Mistake("sign", "the gradient has the wrong sign: dL/dy_hat = 2 (y_hat - y) / B, prediction "
-                "minus target.", lambda *a: _grads(*a, sign=-1.0)),
-    ])
+    mistakes=catalogue(_grads, [
+        ("fancy-index", dict(scatter="fancy"), """
+`G[u] += ...` keeps one contribution per repeated id: use np.add.at(G, u, ...), which sums
+them."""),
+        ("sum-not-mean", dict(mean=False), """
+the gradient is B times too large: the Keras loss is a MEAN over the batch, so d_b carries
+1/B."""),
+        ("no-factor-2", dict(two=1.0), """
+the factor 2 of the square is missing: d(e^2)/de = 2e (Keras' mse has no 1/2)."""),
+        ("sign", dict(sign=-1.0), """
+the gradient has the wrong sign: dL/dy_hat = 2 (y_hat - y) / B, prediction minus target."""),
+    ]))
 check_batch_gradients = BATCH_GRADIENTS.checker()
 
 # ---------------------------------------------------------------- 2. the momentum step
@@ -108,29 +106,29 @@ def _momentum_cases():
     ]
 
 
-MOMENTUM_STEP = Exercise(
-    key="t04.momentum_step",
-    title="One step of SGD with momentum, Keras' rule.",
-    signature="momentum_step(w, v, g, lr, momentum)",
-    task="""
+MOMENTUM_STEP = Exercise("t04.momentum_step", """
+One step of SGD with momentum, Keras' rule.
+
 w: weights, v: their velocity, g: the gradient (arrays of one shape). Keras' SGD:
   (K1) v <- momentum * v - lr * g
   (K2) w <- w + v          (with the NEW v)
 Return the new (w, v). A row whose gradient is 0 still moves: its velocity
 carries it.""",
+    signature="momentum_step(w, v, g, lr, momentum)",
     reference=_ref_momentum, cases=_momentum_cases, outputs=("w", "v"),
     reference_name="mfcore.nn.SGD(momentum=...)",
-    mistakes=[
-        Mistake("old-velocity", "w moved by the OLD velocity: update v first (K1), then add the new "
-                "v to w (K2).", lambda *a: _momentum(*a, old_v=True)),
-        Mistake("sign-convention", "your velocity has the other sign convention: v = m v + lr g, "
-                "subtracted from w. Keras (and the v this exercise passes in) keep v = m v - lr g and "
-                "ADD it to w: flip the sign of your velocity.", lambda *a: _momentum(*a, convention=True)),
-        Mistake("no-momentum", "the old velocity was dropped (v = -lr g): momentum keeps "
-                "m * v of the previous step.", lambda *a: _momentum(*a, keep_v=False)),
-        Mistake("nesterov", "that is Nesterov's variant (w += m v - lr g); Keras' default is the "
-                "plain rule w += v.", lambda *a: _momentum(*a, nesterov=True)),
-    ])
+    mistakes=catalogue(_momentum, [
+        ("old-velocity", dict(old_v=True), """
+w moved by the OLD velocity: update v first (K1), then add the new v to w (K2)."""),
+        ("sign-convention", dict(convention=True), """
+your velocity has the other sign convention: v = m v + lr g, subtracted from w. Keras (and
+the v this exercise passes in) keep v = m v - lr g and ADD it to w: flip the sign of your
+velocity."""),
+        ("no-momentum", dict(keep_v=False), """
+the old velocity was dropped (v = -lr g): momentum keeps m * v of the previous step."""),
+        ("nesterov", dict(nesterov=True), """
+that is Nesterov's variant (w += m v - lr g); Keras' default is the plain rule w += v."""),
+    ]))
 check_momentum_step = MOMENTUM_STEP.checker()
 
 EXERCISES = {e.name: e for e in (BATCH_GRADIENTS, MOMENTUM_STEP)}

@@ -6,7 +6,7 @@ and :class:`mfcore.nn.BatchNormalization`.
 import numpy as np
 
 from ..nn import Adam, BatchNormalization
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. Adam
 
@@ -51,11 +51,9 @@ def _adam_cases():
     ]
 
 
-ADAM_STEP = Exercise(
-    key="t07.adam_step",
-    title="One Adam step with bias correction, as Keras (and mfcore) compute it.",
-    signature="adam_step(w, m, v, g, t, lr, beta_1, beta_2, epsilon)",
-    task="""
+ADAM_STEP = Exercise("t07.adam_step", """
+One Adam step with bias correction, as Keras (and mfcore) compute it.
+
 t is the step number, 1 for the first step. Return the new (w, m, v):
   m <- beta_1 m + (1 - beta_1) g
   v <- beta_2 v + (1 - beta_2) g^2
@@ -63,26 +61,28 @@ t is the step number, 1 for the first step. Return the new (w, m, v):
   w <- w - alpha_t m / (sqrt(v) + epsilon)
 m and v are stored UNcorrected. (Keras folds the correction into the step size,
 so epsilon is added to sqrt(v), not to the corrected sqrt(v_hat).)""",
+    signature="adam_step(w, m, v, g, t, lr, beta_1, beta_2, epsilon)",
     reference=_ref_adam, cases=_adam_cases, outputs=("w", "m", "v"),
     reference_name="mfcore.nn.Adam (Keras 3's rule)",
-    mistakes=[
-        Mistake("no-bias-correction", "the bias correction is missing: m and v start at 0, so early "
-                "steps are too small (at t = 1 by a factor about 0.1 sqrt(1000)); multiply lr by "
-                "sqrt(1 - beta_2^t) / (1 - beta_1^t).", lambda *a: _adam(*a, correct=False)),
-        Mistake("t-from-zero", "the correction used t - 1: at the first step 1 - beta^0 = 0 and the "
-                "step divides by zero. t is 1 for the first step.", lambda *a: _adam(*a, t_shift=-1)),
-        Mistake("stored-corrected-moments", "m and v were stored bias-corrected: the next step would "
-                "correct them again. Keep the raw moments in the state and correct only the step.",
-                lambda *a: _adam(*a, form="paper", store_corrected=True)),
-        Mistake("paper-epsilon", "you used the paper's form w -= lr m_hat / (sqrt(v_hat) + eps): the "
-                "same Adam except for where epsilon sits. Keras and mfcore add epsilon to sqrt(v) "
-                "and put the correction in alpha_t ('epsilon hat'); write that form.",
-                lambda *a: _adam(*a, form="paper")),
-        Mistake("epsilon-inside-sqrt", "epsilon went inside the square root: the step divides by "
-                "sqrt(v) + epsilon.", lambda *a: _adam(*a, form="eps-inside")),
-        Mistake("g-not-squared", "v must average g^2, the squared gradient, not g.",
-                lambda *a: _adam(*a, square=False)),
-    ])
+    mistakes=catalogue(_adam, [
+        ("no-bias-correction", dict(correct=False), """
+the bias correction is missing: m and v start at 0, so early steps are too small (at t = 1
+by a factor about 0.1 sqrt(1000)); multiply lr by sqrt(1 - beta_2^t) / (1 - beta_1^t)."""),
+        ("t-from-zero", dict(t_shift=-1), """
+the correction used t - 1: at the first step 1 - beta^0 = 0 and the step divides by zero.
+t is 1 for the first step."""),
+        ("stored-corrected-moments", dict(form="paper", store_corrected=True), """
+m and v were stored bias-corrected: the next step would correct them again. Keep the raw
+moments in the state and correct only the step."""),
+        ("paper-epsilon", dict(form="paper"), """
+you used the paper's form w -= lr m_hat / (sqrt(v_hat) + eps): the same Adam except for
+where epsilon sits. Keras and mfcore add epsilon to sqrt(v) and put the correction in
+alpha_t ('epsilon hat'); write that form."""),
+        ("epsilon-inside-sqrt", dict(form="eps-inside"), """
+epsilon went inside the square root: the step divides by sqrt(v) + epsilon."""),
+        ("g-not-squared", dict(square=False), """
+v must average g^2, the squared gradient, not g."""),
+    ]))
 check_adam_step = ADAM_STEP.checker()
 
 # ---------------------------------------------------------------- 2. batch normalisation
@@ -106,24 +106,21 @@ def _bn(x, gamma, beta, mm, mv, training, momentum, eps, *, stats="auto", swap=F
     return gamma * (x - mean) * scale + beta, mm, mv
 
 
-def _bn_cases():
-    g = np.random.default_rng(42)
-    cases = []
-    for label, B, n, training, momentum, eps in [
-            ("training, B = 6, 3 units", 6, 3, True, 0.99, 1e-3),
-            ("training, B = 4, 2 units, momentum 0.5", 4, 2, True, 0.5, 1e-3),
-            ("inference, B = 5, 3 units", 5, 3, False, 0.99, 1e-3)]:
-        x = g.normal([3.0, -1.0, 0.5][:n], [2.0, 0.5, 1.0][:n], size=(B, n))
-        cases.append(Case(label, (x, g.uniform(0.5, 2, n), g.normal(0, 0.5, n), g.normal(0, 1, n),
-                                  g.uniform(0.5, 3, n), training, momentum, eps)))
-    return cases
+def _bn_case(g, B, n, training, momentum, eps):
+    x = g.normal([3.0, -1.0, 0.5][:n], [2.0, 0.5, 1.0][:n], size=(B, n))
+    return (x, g.uniform(0.5, 2, n), g.normal(0, 0.5, n), g.normal(0, 1, n), g.uniform(0.5, 3, n),
+            training, momentum, eps)
 
 
-BATCHNORM_FORWARD = Exercise(
-    key="t07.batchnorm_forward",
-    title="Batch normalisation's forward pass, in training and in inference mode.",
-    signature="batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon)",
-    task="""
+_bn_cases = seeded_cases(_bn_case, 42, [("training, B = 6, 3 units", 6, 3, True, 0.99, 1e-3),
+                                        ("training, B = 4, 2 units, momentum 0.5", 4, 2, True, 0.5, 1e-3),
+                                        ("inference, B = 5, 3 units", 5, 3, False, 0.99, 1e-3)],
+                         one_generator=True)
+
+
+BATCHNORM_FORWARD = Exercise("t07.batchnorm_forward", """
+Batch normalisation's forward pass, in training and in inference mode.
+
 x (B, n). Training mode: mu_B, var_B = the mean and the BIASED variance of each
 column over the batch; y = gamma (x - mu_B) / sqrt(var_B + epsilon) + beta; and
 the moving statistics move towards the batch's:
@@ -131,22 +128,25 @@ the moving statistics move towards the batch's:
 Inference mode (training False): the same y with moving_mean and moving_var in
 place of mu_B and var_B, and the moving statistics unchanged.
 Return (y, moving_mean, moving_var) (Keras: momentum 0.99, epsilon 1e-3).""",
+    signature="batchnorm_forward(x, gamma, beta, moving_mean, moving_var, training, momentum, epsilon)",
     reference=_ref_bn, cases=_bn_cases, outputs=("y", "moving_mean", "moving_var"),
     reference_name="mfcore.nn.BatchNormalization",
-    mistakes=[
-        Mistake("moving-stats-in-training", "training mode normalised with the moving statistics: it "
-                "uses the batch's own mean and variance (the moving ones are for inference).",
-                lambda *a: _bn(*a, stats="moving")),
-        Mistake("batch-stats-in-inference", "inference mode used the batch's statistics: a prediction "
-                "for one pair has no batch, so inference uses the moving statistics.",
-                lambda *a: _bn(*a, stats="batch")),
-        Mistake("momentum-swapped", "the moving statistics moved the wrong way: momentum weighs the "
-                "OLD value (0.99 * moving + 0.01 * batch).", lambda *a: _bn(*a, swap=True)),
-        Mistake("unbiased-variance", "the variance divided by B - 1: batch normalisation uses the "
-                "biased variance (np.var(x, axis=0), ddof 0).", lambda *a: _bn(*a, ddof=1)),
-        Mistake("epsilon-outside-sqrt", "epsilon belongs inside the square root: "
-                "sqrt(var + epsilon).", lambda *a: _bn(*a, eps_out=True)),
-    ])
+    mistakes=catalogue(_bn, [
+        ("moving-stats-in-training", dict(stats="moving"), """
+training mode normalised with the moving statistics: it uses the batch's own mean and
+variance (the moving ones are for inference)."""),
+        ("batch-stats-in-inference", dict(stats="batch"), """
+inference mode used the batch's statistics: a prediction for one pair has no batch, so
+inference uses the moving statistics."""),
+        ("momentum-swapped", dict(swap=True), """
+the moving statistics moved the wrong way: momentum weighs the OLD value (0.99 * moving +
+0.01 * batch)."""),
+        ("unbiased-variance", dict(ddof=1), """
+the variance divided by B - 1: batch normalisation uses the biased variance (np.var(x,
+axis=0), ddof 0)."""),
+        ("epsilon-outside-sqrt", dict(eps_out=True), """
+epsilon belongs inside the square root: sqrt(var + epsilon)."""),
+    ]))
 check_batchnorm_forward = BATCHNORM_FORWARD.checker()
 
 EXERCISES = {e.name: e for e in (ADAM_STEP, BATCHNORM_FORWARD)}

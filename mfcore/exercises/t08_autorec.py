@@ -7,7 +7,7 @@ import numpy as np
 from ..engines.autorec_numpy import csr_rows
 from ..models import autorec
 from ..nn import masked_mse
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. the masked loss
 
@@ -47,11 +47,9 @@ def _masked_cases():
                                                           np.zeros((1, 2), bool)))]
 
 
-MASKED_MSE = Exercise(
-    key="t08.masked_mse",
-    title="AutoRec's masked loss and its gradient.",
-    signature="masked_mse(y_pred, y_true, mask)",
-    task="""
+MASKED_MSE = Exercise("t08.masked_mse", """
+AutoRec's masked loss and its gradient.
+
 y_pred, y_true (B, n) floats, mask (B, n) bool (True = observed). Return
 (loss, grad):
   loss = sum over observed j of (y_pred_j - y_true_j)^2 / (number of observed)
@@ -59,25 +57,27 @@ y_pred, y_true (B, n) floats, mask (B, n) bool (True = observed). Return
          observed, exactly 0 elsewhere.
 The count is over the whole batch; a batch with no observed entry has loss 0
 and gradient 0. Use the mask you are given: an observed target can be 0.""",
+    signature="masked_mse(y_pred, y_true, mask)",
     reference=masked_mse, cases=_masked_cases, outputs=("loss", "grad"),
     reference_name="mfcore.nn.masked_mse",
-    mistakes=[
-        Mistake("mask-from-values", "the mask was rebuilt from y_true != 0, which loses an observed "
-                "target of 0: use the mask argument.",
-                lambda p, t, m: _masked(p, t, m, mask_rule=lambda y: y != 0)),
-        Mistake("mean-over-all-entries", "the loss was divided by every entry of the batch: divide by "
-                "the number of OBSERVED entries, so that missing ratings do not dilute it.",
-                lambda *a: _masked(*a, norm="all")),
-        Mistake("gradient-not-masked", "the loss is right but unobserved entries got a gradient: "
-                "they are not in the loss, so their gradient is exactly 0 (multiply by the mask).",
-                lambda *a: _masked(*a, grad_mask=False)),
-        Mistake("no-factor-2", "the gradient lacks the factor 2 of the square.",
-                lambda *a: _masked(*a, two=1.0)),
-        Mistake("per-row-mean", "each row was averaged over its own observed entries: the count is "
-                "over the whole batch.", lambda *a: _masked(*a, norm="rows")),
-        Mistake("empty-batch", "a batch with no observed entry divided 0 by 0: its loss and gradient "
-                "are 0 (nothing was observed, nothing to learn).", lambda *a: _masked(*a, guard=False)),
-    ])
+    mistakes=catalogue(_masked, [
+        ("mask-from-values", dict(mask_rule=lambda y: y != 0), """
+the mask was rebuilt from y_true != 0, which loses an observed target of 0: use the mask
+argument."""),
+        ("mean-over-all-entries", dict(norm="all"), """
+the loss was divided by every entry of the batch: divide by the number of OBSERVED
+entries, so that missing ratings do not dilute it."""),
+        ("gradient-not-masked", dict(grad_mask=False), """
+the loss is right but unobserved entries got a gradient: they are not in the loss, so
+their gradient is exactly 0 (multiply by the mask)."""),
+        ("no-factor-2", dict(two=1.0), """
+the gradient lacks the factor 2 of the square."""),
+        ("per-row-mean", dict(norm="rows"), """
+each row was averaged over its own observed entries: the count is over the whole batch."""),
+        ("empty-batch", dict(guard=False), """
+a batch with no observed entry divided 0 by 0: its loss and gradient are 0 (nothing was
+observed, nothing to learn)."""),
+    ]))
 check_masked_mse = MASKED_MSE.checker()
 
 # ---------------------------------------------------------------- 2. I-AutoRec's objective
@@ -110,46 +110,43 @@ def _objective(X, M, V, c, W, b, lam, *, half=0.5, masked=True, pen_bias=False, 
     return J, gV, gc, gW, gb
 
 
-def _objective_cases():
-    cases = []
-    for label, rows, d, k, lam, seed in [("4 item rows over 5 users, k = 2, lambda 1", 4, 5, 2, 1.0, 0),
-                                         ("6 item rows over 4 users, k = 3, lambda 0.3", 6, 4, 3, 0.3, 1)]:
-        g = np.random.default_rng(60 + seed)
-        M = g.random((rows, d)) < 0.5
-        M[:, 0] = True
-        X = np.where(M, g.integers(1, 6, (rows, d)), 0).astype(float)
-        cases.append(Case(label, (X, M, g.normal(0, 0.3, (d, k)), g.normal(0, 0.3, k),
-                                  g.normal(0, 0.3, (d, k)),
-                                  g.normal(3, 0.3, d), lam)))
-    return cases
+def _objective_case(g, rows, d, k, lam):
+    M = g.random((rows, d)) < 0.5
+    M[:, 0] = True
+    X = np.where(M, g.integers(1, 6, (rows, d)), 0).astype(float)
+    return X, M, g.normal(0, 0.3, (d, k)), g.normal(0, 0.3, k), g.normal(0, 0.3, (d, k)), g.normal(3, 0.3, d), lam
 
 
-AUTOREC_OBJECTIVE = Exercise(
-    key="t08.autorec_objective",
-    title="I-AutoRec's objective J and its gradients (sigmoid hidden layer, identity output).",
-    signature="autorec_objective(X, M, V, c, W, b, lam)",
-    task="""
+_objective_cases = seeded_cases(_objective_case, 60, [("4 item rows over 5 users, k = 2, lambda 1", 4, 5, 2, 1.0),
+                                                      ("6 item rows over 4 users, k = 3, lambda 0.3", 6, 4, 3, 0.3)])
+
+
+AUTOREC_OBJECTIVE = Exercise("t08.autorec_objective", """
+I-AutoRec's objective J and its gradients (sigmoid hidden layer, identity output).
+
 X (n_rows, d): one row per item, its ratings over the d users, 0 where missing;
 M (n_rows, d) bool, the observed-mask. V, W (d, k); c (k,); b (d,). For each row x:
   h = sigmoid(V^T x + c),   x_hat = W h + b
   J = sum over rows and observed j of (x_hat_j - x_j)^2 + lam/2 (|W|^2 + |V|^2)
 (a sum, not a mean; the biases c and b are not penalised). Return
 (J, dJ/dV, dJ/dc, dJ/dW, dJ/db).""",
+    signature="autorec_objective(X, M, V, c, W, b, lam)",
     reference=_ref_objective, cases=_objective_cases, outputs=("J", "dV", "dc", "dW", "db"),
     reference_name="mfcore.models.autorec.objective",
-    mistakes=[
-        Mistake("keras-l2", "the penalty is lam (|W|^2 + |V|^2), Keras' L2: the paper's weight decay "
-                "is lam/2 (...), whose gradient is lam W.", lambda *a: _objective(*a, half=1.0)),
-        Mistake("unmasked-error", "the reconstruction error ran over every entry: missing ratings "
-                "(stored as 0) must not enter J; only observed j do.",
-                lambda *a: _objective(*a, masked=False)),
-        Mistake("penalised-biases", "the biases c and b were penalised: the weight decay covers W "
-                "and V only.", lambda *a: _objective(*a, pen_bias=True)),
-        Mistake("no-sigmoid-derivative", "dJ/dz skipped the sigmoid's derivative h (1 - h).",
-                lambda *a: _objective(*a, dsig=False)),
-        Mistake("mean-not-sum", "the error term was averaged over the observed entries: the paper's J "
-                "is a sum.", lambda *a: _objective(*a, mean=True)),
-    ])
+    mistakes=catalogue(_objective, [
+        ("keras-l2", dict(half=1.0), """
+the penalty is lam (|W|^2 + |V|^2), Keras' L2: the paper's weight decay is lam/2 (...),
+whose gradient is lam W."""),
+        ("unmasked-error", dict(masked=False), """
+the reconstruction error ran over every entry: missing ratings (stored as 0) must not
+enter J; only observed j do."""),
+        ("penalised-biases", dict(pen_bias=True), """
+the biases c and b were penalised: the weight decay covers W and V only."""),
+        ("no-sigmoid-derivative", dict(dsig=False), """
+dJ/dz skipped the sigmoid's derivative h (1 - h)."""),
+        ("mean-not-sum", dict(mean=True), """
+the error term was averaged over the observed entries: the paper's J is a sum."""),
+    ]))
 check_autorec_objective = AUTOREC_OBJECTIVE.checker()
 
 EXERCISES = {e.name: e for e in (MASKED_MSE, AUTOREC_OBJECTIVE)}

@@ -7,7 +7,7 @@ unit with K = 1 level; every visible unit is present here).
 import numpy as np
 
 from ..engines.rbm_numpy import cd_batch_numpy, free_energy
-from ._core import Case, Exercise, Mistake
+from ._core import Case, Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. CD-1
 
@@ -40,23 +40,19 @@ def _cd1(V0, W, bv, bh, Uh, Uv, *, sign=1.0, v_probs=False, h_stats="probs", h_m
     return gW, gbv, gbh
 
 
-def _cd1_cases():
-    cases = []
-    for label, B, n, F, seed in [("2 users x 4 visible units, 3 hidden", 2, 4, 3, 0),
-                                 ("3 users x 5 visible units, 2 hidden", 3, 5, 2, 1),
-                                 ("1 user x 3 visible units, 4 hidden", 1, 3, 4, 2)]:
-        g = np.random.default_rng(90 + seed)
-        cases.append(Case(label, ((g.random((B, n)) < 0.5).astype(float), g.normal(0, 1, (n, F)),
-                                  g.normal(0, 0.5, n), g.normal(0, 0.5, F),
-                                  g.random((B, F)), g.random((B, n)))))
-    return cases
+def _cd1_case(g, B, n, F):
+    return ((g.random((B, n)) < 0.5).astype(float), g.normal(0, 1, (n, F)), g.normal(0, 0.5, n),
+            g.normal(0, 0.5, F), g.random((B, F)), g.random((B, n)))
 
 
-CD1 = Exercise(
-    key="t09.cd1",
-    title="The CD-1 statistics of a Bernoulli RBM for one batch, with given uniforms.",
-    signature="cd1(V0, W, bv, bh, Uh, Uv)",
-    task="""
+_cd1_cases = seeded_cases(_cd1_case, 90, [("2 users x 4 visible units, 3 hidden", 2, 4, 3),
+                                          ("3 users x 5 visible units, 2 hidden", 3, 5, 2),
+                                          ("1 user x 3 visible units, 4 hidden", 1, 3, 4)])
+
+
+CD1 = Exercise("t09.cd1", """
+The CD-1 statistics of a Bernoulli RBM for one batch, with given uniforms.
+
 V0 (B, n) binary data; W (n, F); bv (n,); bh (F,); Uh (B, F) and Uv (B, n)
 uniform draws in [0, 1) (a unit is ON when its uniform is BELOW its probability).
   P0 = sigmoid(bh + V0 W)            positive phase, (B, F)
@@ -67,23 +63,26 @@ uniform draws in [0, 1) (a unit is ON when its uniform is BELOW its probability)
 Return the statistics summed over the batch (the direction that INCREASES the
 log-likelihood):
   gW = V0^T P0 - V1^T P1,  gbv = sum_b (V0 - V1),  gbh = sum_b (P0 - P1).""",
+    signature="cd1(V0, W, bv, bh, Uh, Uv)",
     reference=_ref_cd1, cases=_cd1_cases, outputs=("gW", "gbv", "gbh"),
     reference_name="mfcore.engines.rbm_numpy.cd_batch_numpy (k = 1)",
-    mistakes=[
-        Mistake("sign", "every statistic has the wrong sign: data minus model (positive phase minus "
-                "negative phase) is the ascent direction of the log-likelihood.",
-                lambda *a: _cd1(*a, sign=-1.0)),
-        Mistake("visible-probabilities", "the negative phase used the reconstruction probabilities PV "
-                "instead of the sampled V1: CD-1 samples the visible units (V1 = Uv < PV) and runs the "
-                "hidden units on that sample.", lambda *a: _cd1(*a, v_probs=True)),
-        Mistake("hidden-samples-in-statistics", "the positive statistics used the sampled hidden units "
-                "H: use their probabilities P0 (less noise, same expectation), as the negative "
-                "phase uses P1.", lambda *a: _cd1(*a, h_stats="samples")),
-        Mistake("mean-field-reconstruction", "the reconstruction started from P0 instead of the sampled "
-                "H: sample the hidden units first (H = Uh < P0).", lambda *a: _cd1(*a, h_mean_field=True)),
-        Mistake("sampling-flipped", "the units were switched on when the uniform is ABOVE the "
-                "probability: ON means U < p, so that p(ON) = p.", lambda *a: _cd1(*a, flip=True)),
-    ])
+    mistakes=catalogue(_cd1, [
+        ("sign", dict(sign=-1.0), """
+every statistic has the wrong sign: data minus model (positive phase minus negative phase)
+is the ascent direction of the log-likelihood."""),
+        ("visible-probabilities", dict(v_probs=True), """
+the negative phase used the reconstruction probabilities PV instead of the sampled V1:
+CD-1 samples the visible units (V1 = Uv < PV) and runs the hidden units on that sample."""),
+        ("hidden-samples-in-statistics", dict(h_stats="samples"), """
+the positive statistics used the sampled hidden units H: use their probabilities P0 (less
+noise, same expectation), as the negative phase uses P1."""),
+        ("mean-field-reconstruction", dict(h_mean_field=True), """
+the reconstruction started from P0 instead of the sampled H: sample the hidden units first
+(H = Uh < P0)."""),
+        ("sampling-flipped", dict(flip=True), """
+the units were switched on when the uniform is ABOVE the probability: ON means U < p, so
+that p(ON) = p."""),
+    ]))
 check_cd1 = CD1.checker()
 
 # ---------------------------------------------------------------- 2. the free energy
@@ -111,28 +110,28 @@ def _free_cases():
                  (V2, g.normal(200, 1, (5, 3)), g.normal(0, 0.5, 5), g.normal(0, 0.5, 3)))]
 
 
-FREE_ENERGY = Exercise(
-    key="t09.free_energy",
-    title="The free energy of a Bernoulli RBM, one value per visible vector.",
-    signature="free_energy(V, W, bv, bh)",
-    task="""
+FREE_ENERGY = Exercise("t09.free_energy", """
+The free energy of a Bernoulli RBM, one value per visible vector.
+
 V (B, n) binary; W (n, F); bv (n,); bh (F,). For each row v of V:
   F(v) = -bv . v - sum_f log(1 + exp(bh_f + v . W[:, f]))
 Return the B values. Mind large activations: log(1 + e^a) must stay finite
 (np.logaddexp(0, a) computes it safely).""",
+    signature="free_energy(V, W, bv, bh)",
     reference=_ref_free_energy, cases=_free_cases, outputs=("F",),
     reference_name="mfcore.engines.rbm_numpy.free_energy",
-    mistakes=[
-        Mistake("overflow", "log(1 + exp(a)) overflowed to inf for a large activation: use "
-                "np.logaddexp(0, a), equal to a + log(1 + e^-a) for large a.",
-                lambda *a: _free(*a, how="naive")),
-        Mistake("bias-sign", "the visible bias term has the wrong sign: F(v) = -bv . v - ...",
-                lambda *a: _free(*a, bias_sign=1.0)),
-        Mistake("missing-one", "log(1 + e^a) became log(e^a) = a: summing h_f over {0, 1} gives "
-                "1 + e^a (the 1 is h_f = 0).", lambda *a: _free(*a, how="no-one")),
-        Mistake("missing-log", "the hidden term lost its log: F(v) = ... - sum_f log(1 + e^a_f).",
-                lambda *a: _free(*a, how="no-log")),
-    ])
+    mistakes=catalogue(_free, [
+        ("overflow", dict(how="naive"), """
+log(1 + exp(a)) overflowed to inf for a large activation: use np.logaddexp(0, a), equal to
+a + log(1 + e^-a) for large a."""),
+        ("bias-sign", dict(bias_sign=1.0), """
+the visible bias term has the wrong sign: F(v) = -bv . v - ..."""),
+        ("missing-one", dict(how="no-one"), """
+log(1 + e^a) became log(e^a) = a: summing h_f over {0, 1} gives 1 + e^a (the 1 is h_f =
+0)."""),
+        ("missing-log", dict(how="no-log"), """
+the hidden term lost its log: F(v) = ... - sum_f log(1 + e^a_f)."""),
+    ]))
 check_free_energy = FREE_ENERGY.checker()
 
 EXERCISES = {e.name: e for e in (CD1, FREE_ENERGY)}

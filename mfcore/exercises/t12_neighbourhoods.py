@@ -8,7 +8,7 @@ from scipy import sparse
 
 from ..engines.knn_loop import predict_pairs
 from ..models.knn_baseline import ItemKNN
-from ._core import Case, Exercise, Mistake
+from ._core import Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. similarities
 
@@ -39,39 +39,39 @@ def _sims(Z, M, beta, *, no_shrink=False, shrink_n=False, full_norms=False, keep
     return S
 
 
-def _sims_cases():
-    cases = []
-    for label, n_u, n_i, beta, seed in [("6 users x 4 items, beta 2", 6, 4, 2.0, 0),
-                                        ("8 users x 5 items, beta 10", 8, 5, 10.0, 1),
-                                        ("5 users x 3 items, beta 0.5", 5, 3, 0.5, 2)]:
-        r = np.random.default_rng(140 + seed)
-        M = r.random((n_u, n_i)) < 0.7
-        cases.append(Case(label, (np.where(M, r.normal(0, 1, (n_u, n_i)), 0.0), M, beta)))
-    return cases
+def _sims_case(r, n_u, n_i, beta):
+    M = r.random((n_u, n_i)) < 0.7
+    return np.where(M, r.normal(0, 1, (n_u, n_i)), 0.0), M, beta
 
 
-SIMS = Exercise(
-    key="t12.item_similarities",
-    title="Shrunk Pearson-baseline similarities of every pair of items.",
-    signature="item_similarities(Z, M, beta)",
-    task="""
+_sims_cases = seeded_cases(_sims_case, 140, [("6 users x 4 items, beta 2", 6, 4, 2.0),
+                                             ("8 users x 5 items, beta 10", 8, 5, 10.0),
+                                             ("5 users x 3 items, beta 0.5", 5, 3, 0.5)])
+
+
+SIMS = Exercise("t12.item_similarities", """
+Shrunk Pearson-baseline similarities of every pair of items.
+
 Z (n_users, n_items): baseline residuals z_ui (0 where not observed); M the same
 shape, True where u rated i; beta >= 0 the shrinkage. For items i != j, over the
 users U_ij who rated both (n_ij of them):
   s_ij = sum_U z_ui z_uj / sqrt(sum_U z_ui^2 * sum_U z_uj^2) * (n_ij - 1) / (n_ij - 1 + beta)
 (0 when n_ij <= 1 or a sum of squares is 0), and s_ii = 0.
 Return S (n_items, n_items).""",
+    signature="item_similarities(Z, M, beta)",
     reference=_ref_sims, cases=_sims_cases, outputs=("S",),
     reference_name="mfcore.models.knn_baseline.ItemKNN.similarity_blocks",
-    mistakes=[
-        Mistake("no-shrinkage", "the correlation was not shrunk: multiply by (n_ij - 1) / (n_ij - 1 + beta).",
-                lambda *a: _sims(*a, no_shrink=True)),
-        Mistake("shrink-with-n", "the shrinkage used n_ij instead of n_ij - 1.", lambda *a: _sims(*a, shrink_n=True)),
-        Mistake("norms-over-all-users", "the norms were taken over every user who rated i (or j), not only "
-                "over the users who rated both.", lambda *a: _sims(*a, full_norms=True)),
-        Mistake("self-similarity", "s_ii was left in: an item is not its own neighbour (set the diagonal "
-                "to 0).", lambda *a: _sims(*a, keep_diag=True)),
-    ])
+    mistakes=catalogue(_sims, [
+        ("no-shrinkage", dict(no_shrink=True), """
+the correlation was not shrunk: multiply by (n_ij - 1) / (n_ij - 1 + beta)."""),
+        ("shrink-with-n", dict(shrink_n=True), """
+the shrinkage used n_ij instead of n_ij - 1."""),
+        ("norms-over-all-users", dict(full_norms=True), """
+the norms were taken over every user who rated i (or j), not only over the users who rated
+both."""),
+        ("self-similarity", dict(keep_diag=True), """
+s_ii was left in: an item is not its own neighbour (set the diagonal to 0)."""),
+    ]))
 check_item_similarities = SIMS.checker()
 
 # ---------------------------------------------------------------- 2. the prediction
@@ -103,20 +103,17 @@ def _predict(b_ui, s, z, k, *, negatives=False, all_k=False, no_baseline=False, 
     return (0.0 if no_baseline else b_ui) + (s[idx] * z[idx]).sum() / den
 
 
-def _predict_cases():
-    cases = []
-    for label, m, k, seed in [("6 rated items, k = 3", 6, 3, 0), ("9 rated items, k = 4", 9, 4, 1),
-                              ("5 rated items, k = 2", 5, 2, 2)]:
-        r = np.random.default_rng(150 + seed)
-        cases.append(Case(label, (3.2 + r.normal(0, 0.3), r.uniform(-0.9, 0.9, m), r.normal(0, 1, m), k)))
-    return cases
+def _predict_case(r, m, k):
+    return 3.2 + r.normal(0, 0.3), r.uniform(-0.9, 0.9, m), r.normal(0, 1, m), k
 
 
-PREDICT = Exercise(
-    key="t12.knn_predict",
-    title="The k-neighbour prediction on baseline residuals, for one (user, item) pair.",
-    signature="knn_predict(b_ui, s, z, k)",
-    task="""
+_predict_cases = seeded_cases(_predict_case, 150, [("6 rated items, k = 3", 6, 3), ("9 rated items, k = 4", 9, 4),
+                                                   ("5 rated items, k = 2", 5, 2)])
+
+
+PREDICT = Exercise("t12.knn_predict", """
+The k-neighbour prediction on baseline residuals, for one (user, item) pair.
+
 b_ui: the baseline mu + b_u + b_i of the pair; s (m,): the similarities s_ij of
 item i to the m items j the user rated; z (m,): the user's residuals z_uj on
 them; k: the number of neighbours.
@@ -124,16 +121,18 @@ Keep the k items with the largest POSITIVE s_ij (negative or zero ones are never
 neighbours), and return
   b_ui + sum_N s_ij z_uj / sum_N s_ij
 (b_ui alone when no item has s_ij > 0).""",
+    signature="knn_predict(b_ui, s, z, k)",
     reference=_ref_predict, cases=_predict_cases, outputs=("r_hat",),
     reference_name="mfcore.engines.knn_loop.predict_pairs",
-    mistakes=[
-        Mistake("negative-neighbours", "the neighbours were the k largest |s_ij|, negative ones included: only "
-                "s_ij > 0 count, largest first.", lambda *a: _predict(*a, negatives=True, abs_den=True)),
-        Mistake("all-neighbours", "every positive neighbour was used: keep the k most similar only.",
-                lambda *a: _predict(*a, all_k=True)),
-        Mistake("no-baseline", "the baseline b_ui is missing: the weighted mean of RESIDUALS is added to it.",
-                lambda *a: _predict(*a, no_baseline=True)),
-    ])
+    mistakes=catalogue(_predict, [
+        ("negative-neighbours", dict(negatives=True, abs_den=True), """
+the neighbours were the k largest |s_ij|, negative ones included: only s_ij > 0 count,
+largest first."""),
+        ("all-neighbours", dict(all_k=True), """
+every positive neighbour was used: keep the k most similar only."""),
+        ("no-baseline", dict(no_baseline=True), """
+the baseline b_ui is missing: the weighted mean of RESIDUALS is added to it."""),
+    ]))
 check_knn_predict = PREDICT.checker()
 
 EXERCISES = {e.name: e for e in (SIMS, PREDICT)}

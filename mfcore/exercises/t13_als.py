@@ -6,7 +6,7 @@ objective of :class:`mfcore.models.als.ALS`.
 import numpy as np
 
 from ..engines.als_loop import half_step
-from ._core import Case, Exercise, Mistake
+from ._core import Exercise, catalogue, seeded_cases
 
 # ---------------------------------------------------------------- 1. one user's half step
 
@@ -31,21 +31,17 @@ def _solve(r, Q, b_item, mu, reg, *, plain_lambda=False, bias_free=False, no_ite
     return w[0], w[1:]
 
 
-def _solve_cases():
-    cases = []
-    for label, n, K, seed in [("5 ratings, K = 2", 5, 2, 0), ("8 ratings, K = 3", 8, 3, 1),
-                              ("3 ratings, K = 4 (fewer ratings than unknowns)", 3, 4, 2)]:
-        g = np.random.default_rng(160 + seed)
-        cases.append(Case(label, (g.integers(1, 6, n).astype(float), g.normal(0, 0.5, (n, K)),
-                                  g.normal(0, 0.3, n), 3.5, 0.1)))
-    return cases
+def _solve_case(g, n, K):
+    return g.integers(1, 6, n).astype(float), g.normal(0, 0.5, (n, K)), g.normal(0, 0.3, n), 3.5, 0.1
 
 
-SOLVE = Exercise(
-    key="t13.als_user_solve",
-    title="ALS's half step for one user: the closed-form [b_u, p_u].",
-    signature="als_user_solve(r, Q, b_item, mu, reg)",
-    task="""
+_solve_cases = seeded_cases(_solve_case, 160, [("5 ratings, K = 2", 5, 2), ("8 ratings, K = 3", 8, 3),
+                                               ("3 ratings, K = 4 (fewer ratings than unknowns)", 3, 4)])
+
+
+SOLVE = Exercise("t13.als_user_solve", """
+ALS's half step for one user: the closed-form [b_u, p_u].
+
 r (n,): the user's ratings; Q (n, K): the factors q_i of the items rated, row by
 row; b_item (n,): their biases b_i; mu: the global mean; reg: lambda.
 With x_i = [1, q_i] and y_i = r_i - mu - b_i, return (b_u, p_u), the solution
@@ -53,17 +49,18 @@ w = [b_u, p_u] of
   (sum_i x_i x_i^T + lambda * n * I) w = sum_i y_i x_i
 (the penalty is per rating, so it is lambda times the user's n ratings, on the
 bias too).""",
+    signature="als_user_solve(r, Q, b_item, mu, reg)",
     reference=_ref_solve, cases=_solve_cases, outputs=("b_u", "p_u"),
     reference_name="mfcore.engines.als_loop.half_step (one user)",
-    mistakes=[
-        Mistake("lambda-not-per-rating", "the penalty was lambda, not lambda * n: biased MF penalises each "
-                "rating's occurrence, so a user with n ratings is shrunk n times as hard.",
-                lambda *a: _solve(*a, plain_lambda=True)),
-        Mistake("bias-not-penalised", "the bias b_u was left unpenalised: in this objective it is "
-                "regularised like the factors.", lambda *a: _solve(*a, bias_free=True)),
-        Mistake("item-bias-kept", "the item biases were not taken off the target: y_i = r_i - mu - b_i.",
-                lambda *a: _solve(*a, no_item_bias=True)),
-    ])
+    mistakes=catalogue(_solve, [
+        ("lambda-not-per-rating", dict(plain_lambda=True), """
+the penalty was lambda, not lambda * n: biased MF penalises each rating's occurrence, so a
+user with n ratings is shrunk n times as hard."""),
+        ("bias-not-penalised", dict(bias_free=True), """
+the bias b_u was left unpenalised: in this objective it is regularised like the factors."""),
+        ("item-bias-kept", dict(no_item_bias=True), """
+the item biases were not taken off the target: y_i = r_i - mu - b_i."""),
+    ]))
 check_als_user_solve = SOLVE.checker()
 
 # ---------------------------------------------------------------- 2. the objective
@@ -83,38 +80,36 @@ def _ref_objective(u, i, r, mu, bu, bi, P, Q, reg):
     return _objective(u, i, r, mu, bu, bi, P, Q, reg)
 
 
-def _objective_cases():
-    cases = []
-    for label, nu, ni, n, K, seed in [("4 users, 3 items, 7 ratings, K = 2", 4, 3, 7, 2, 0),
-                                      ("5 users, 6 items, 12 ratings, K = 3", 5, 6, 12, 3, 1)]:
-        g = np.random.default_rng(170 + seed)
-        u, i = g.integers(0, nu, n), g.integers(0, ni, n)
-        cases.append(Case(label, (u, i, g.integers(1, 6, n).astype(float), 3.4, g.normal(0, 0.3, nu),
-                                  g.normal(0, 0.3, ni), g.normal(0, 0.4, (nu, K)), g.normal(0, 0.4, (ni, K)),
-                                  0.1)))
-    return cases
+def _objective_case(g, nu, ni, n, K):
+    u, i = g.integers(0, nu, n), g.integers(0, ni, n)
+    return (u, i, g.integers(1, 6, n).astype(float), 3.4, g.normal(0, 0.3, nu), g.normal(0, 0.3, ni),
+            g.normal(0, 0.4, (nu, K)), g.normal(0, 0.4, (ni, K)), 0.1)
 
 
-OBJECTIVE = Exercise(
-    key="t13.objective",
-    title="The objective J that both ALS and biased-mf minimise.",
-    signature="objective(u, i, r, mu, bu, bi, P, Q, reg)",
-    task="""
+_objective_cases = seeded_cases(_objective_case, 170, [("4 users, 3 items, 7 ratings, K = 2", 4, 3, 7, 2),
+                                                       ("5 users, 6 items, 12 ratings, K = 3", 5, 6, 12, 3)])
+
+
+OBJECTIVE = Exercise("t13.objective", """
+The objective J that both ALS and biased-mf minimise.
+
 u, i, r (n,): the training ratings; mu; bu (n_users,), bi (n_items,), P
 (n_users, K), Q (n_items, K); reg = lambda. With e = r - mu - bu[u] - bi[i] -
 p_u . q_i for each rating, return
   J = sum over ratings of  1/2 e^2 + 1/2 lambda (bu[u]^2 + bi[i]^2 + |P[u]|^2 + |Q[i]|^2)
 (the penalty counted once per rating, not once per row).""",
+    signature="objective(u, i, r, mu, bu, bi, P, Q, reg)",
     reference=_ref_objective, cases=_objective_cases, outputs=("J",),
     reference_name="the objective (L) of mfcore.models.als.ALS and BiasedMF",
-    mistakes=[
-        Mistake("penalty-per-row", "each row's penalty was counted once: in this objective it is counted "
-                "once per rating (a user with n ratings n times).", lambda *a: _objective(*a, per_row=True)),
-        Mistake("no-half", "the 1/2 factors are missing (they make the gradients e and lambda w).",
-                lambda *a: _objective(*a, no_half=True)),
-        Mistake("biases-unpenalised", "the biases were left out of the penalty.",
-                lambda *a: _objective(*a, no_bias_penalty=True)),
-    ])
+    mistakes=catalogue(_objective, [
+        ("penalty-per-row", dict(per_row=True), """
+each row's penalty was counted once: in this objective it is counted once per rating (a
+user with n ratings n times)."""),
+        ("no-half", dict(no_half=True), """
+the 1/2 factors are missing (they make the gradients e and lambda w)."""),
+        ("biases-unpenalised", dict(no_bias_penalty=True), """
+the biases were left out of the penalty."""),
+    ]))
 check_objective = OBJECTIVE.checker()
 
 EXERCISES = {e.name: e for e in (SOLVE, OBJECTIVE)}

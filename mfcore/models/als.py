@@ -89,11 +89,8 @@ class ALS(Recommender):
 
     Attributes
     ----------
-    user_factors_ : ndarray (n_users, K)  P
-    item_factors_ : ndarray (n_items, K)  Q
-    user_bias_ : ndarray (n_users,)  b_u
-    item_bias_ : ndarray (n_items,)  b_i
-    global_mean_ : float  mu
+    user_factors_, item_factors_, user_bias_, item_bias_, global_mean_
+        P, Q, b_u, b_i and mu, as in :class:`~mfcore.models.mf.BiasedMF`.
     history_ : History  ``train_loss`` (mean e^2 at the end of the epoch),
         ``train_rmse``, validation metrics, ``seconds``.
 
@@ -119,9 +116,12 @@ class ALS(Recommender):
 
     Examples
     --------
+    The same model fitted by the two optimizers:
+
     >>> from mfcore.models.als import ALS
-    >>> model = ALS(rng=0).fit(train)  # doctest: +SKIP
-    >>> model.evaluate(test)["rmse"]  # doctest: +SKIP
+    >>> from mfcore.models.mf import BiasedMF
+    >>> als, sgd = ALS(rng=0).fit(train), BiasedMF(rng=0).fit(train)  # doctest: +SKIP
+    >>> als.evaluate(test)["rmse"], sgd.evaluate(test)["rmse"]  # doctest: +SKIP
     """
 
     name = "als"

@@ -352,14 +352,8 @@ class Recommender:
     def _aligned(self, ratings):
         """``(users, items, values)`` of ``ratings`` in this model's index space
         (-1 for a raw id the model never saw)."""
-        if ratings.user_map is self.user_map_ or ratings.user_map == self.user_map_:
-            u = ratings.users
-        else:
-            u = self.user_map_.to_index(ratings.user_map.raw[ratings.users], missing="ignore")
-        if ratings.item_map is self.item_map_ or ratings.item_map == self.item_map_:
-            i = ratings.items
-        else:
-            i = self.item_map_.to_index(ratings.item_map.raw[ratings.items], missing="ignore")
+        u = self.user_map_.reindex(ratings.users, ratings.user_map)
+        i = self.item_map_.reindex(ratings.items, ratings.item_map)
         return u, i, ratings.values
 
     def predict_ratings(self, ratings, clip=False, strict=False):

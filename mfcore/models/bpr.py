@@ -122,8 +122,7 @@ class BPR(Recommender):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, train, valid, callbacks):
-        p = check_params(self, "n_factors", "n_epochs", "lr", "reg", "init_std")
-        K, n_epochs, lr, reg, init_std = p["n_factors"], p["n_epochs"], p["lr"], p["reg"], p["init_std"]
+        K, n_epochs, lr, reg, init_std = check_params(self, "n_factors", "n_epochs", "lr", "reg", "init_std").values()
         engine = check_choice(self.engine, "engine", self, ("jit", "loop"))
         bpr_epoch = engines.get_kernel("bpr", "bpr_epoch", engine)
         init_rng, order_rng, neg_rng = spawn(self.rng, 3)  # independent streams
