@@ -47,6 +47,14 @@ from .baseline import Biases
 from .params import check_params
 
 PREDICT_CHUNK = 16384
+# The docstring lines of the Keras-regime models' L2 and early stopping (one wording for all).
+KERAS_REG_DOC = """    reg : float, default 0.0
+        lambda of Keras' ``l2`` on P and Q (whole tables, every batch).
+    early_stopping : bool, default False
+        With validation ratings: stop when ``val_rmse`` has not improved for
+        ``patience`` epochs and restore the best epoch's weights.
+    patience : int, default 2
+"""
 
 
 class Net:

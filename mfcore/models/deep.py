@@ -19,7 +19,7 @@ from ..engines.deep_epoch import DeepJitEpoch
 from ..engines.nn_jit import concat_rows, scatter_add_concat
 from ..nn import Add, BatchNormalization, Concatenate, Dense, Dot, Dropout, Embedding, ReLU
 from ..nn.fused import BNReLUDropout
-from ._neural import Net, NeuralRecommender
+from ._neural import KERAS_REG_DOC, Net, NeuralRecommender
 from .registry import register
 from .params import check_hidden_units, check_params, store_params
 
@@ -198,13 +198,7 @@ class ResNetNet(Net):
 _SHARED_PARAMS_DOC = """
     n_epochs, lr, momentum, nesterov, optimizer, batch_size
         Training (Keras optimizer rules; ``momentum``/``nesterov`` for SGD only).
-    reg : float, default 0.0
-        lambda of Keras' ``l2`` on P and Q (whole tables, every batch).
-    early_stopping : bool, default False
-        With validation ratings: stop when ``val_rmse`` has not improved for
-        ``patience`` epochs and restore the best epoch's weights.
-    patience : int, default 2
-    engine : str
+""" + KERAS_REG_DOC + """    engine : str
         ResNetMF: "vectorized" only (the NumPy layer graph; at batch 32 there is
         little to fuse). DeepMF: see above.
     rng : None, int or Generator

@@ -20,7 +20,7 @@ from .._random import as_generator
 from .._validation import check_choice, check_number
 from ..engines.residual_epoch import ResidualJitEpoch
 from ..nn import ELU, Add, Concatenate, Dense, Dot, Embedding
-from ._neural import Net, NeuralRecommender, train_epoch_numpy
+from ._neural import KERAS_REG_DOC, Net, NeuralRecommender, train_epoch_numpy
 from .mf import BiasedMF
 from .registry import register
 from .params import check_hidden_units, store_params
@@ -109,7 +109,7 @@ class ResidualNet(Net):
 
 @register
 class ResidualMF(NeuralRecommender):
-    r"""Biased MF plus a dense ELU side branch, trained end to end (Keras regime).
+    __doc__ = r"""Biased MF plus a dense ELU side branch, trained end to end (Keras regime).
 
     Model (target :math:`r - \mu`; :class:`ResidualNet`):
 
@@ -167,13 +167,7 @@ class ResidualMF(NeuralRecommender):
     nesterov : bool, default False
     optimizer : {"sgd", "adam", "adamax", "rmsprop"}, default "sgd"
     batch_size : int, default 128
-    reg : float, default 0.0
-        lambda of Keras' ``l2`` on P and Q (whole tables, every batch).
-    early_stopping : bool, default False
-        With validation ratings: stop when ``val_rmse`` has not improved for
-        ``patience`` epochs and restore the best epoch's weights.
-    patience : int, default 2
-    engine : {"jit", "vectorized"}, default "jit"
+""" + KERAS_REG_DOC + r"""    engine : {"jit", "vectorized"}, default "jit"
         Same numbers (tested to 1e-10); "jit" is a hand-fused batch (Numba and BLAS) and
         needs ``optimizer="sgd"`` (it falls back to "vectorized" otherwise).
     rng : None, int or Generator

@@ -132,7 +132,7 @@ class Adam(Optimizer):
                                                    c(self.epsilon), c(0), c(1), False)
 
 
-class Adamax(Optimizer):
+class Adamax(Adam):
     r"""Adamax (Adam with the infinity norm) as Keras 3 computes it.
 
     With t = iterations + 1:
@@ -146,15 +146,10 @@ class Adamax(Optimizer):
     ((X1)-(X3) of :mod:`mfcore.engines.optim_numpy`.) Defaults lr 0.001,
     beta_1 0.9, beta_2 0.999, epsilon 1e-7. For an embedding row outside the
     batch (dense rule) g = 0, so m and u decay by beta_1 and beta_2 and the row
-    keeps moving.
+    keeps moving. Adam's constructor and hyperparameters; its own slots and step.
     """
 
     slot_names = ("momentum", "norm")
-
-    def __init__(self, lr=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, lazy=False, use_jit=True):
-        super().__init__(lr, lazy)
-        self.beta_1, self.beta_2, self.epsilon = beta_1, beta_2, epsilon
-        self.use_jit = use_jit
 
     def _update(self, w, g, slots, t):
         c = w.dtype.type
