@@ -1,8 +1,7 @@
 """The ``blocks`` engine's compiled loops: bucketing, and one epoch over a grid of blocks.
 
 What the engine does and why is in :mod:`mfcore.engines.mf_blocks`; this file
-holds only what Numba compiles. Steps (5)-(7) (the function
-:func:`mfcore.engines.mf_jit_fast.rating_step`, compiled in) are (U1)-(U4) of
+holds only what Numba compiles. Steps (5)-(7) are (U1)-(U4) of
 :class:`mfcore.models.mf.BiasedMF` ((U3)-(U4) of FunkMF), the same operations
 in the same order as :func:`mfcore.engines.mf_loop.biased_epoch` on rows padded
 to cache lines (:func:`mfcore.engines.mf_jit_fast.pad_rows`: the padding
@@ -22,8 +21,7 @@ loop on the other core: 49M ratings/s against 95M/s for the serial compile of
 the same source, which the busy core did not slow down).
 """
 from .. import _jit
-from . import mf_jit_fast
-from .mf_jit_fast import FASTMATH, rating_step
+from .mf_jit_fast import FASTMATH
 
 prange = _jit.numba.prange if _jit.HAVE_NUMBA else range
 
@@ -83,9 +81,23 @@ def _make_epoch(biased, arithmetic, workers=range):
                                 if biased:
                                     bu[u], bi[i] = bi[i], bu[u]
                                 continue
-                            # (5)-(7) (U1)-(U4) on the padded rows: mf_jit_fast.rating_step's (1)-(3)
-                            e = rating_step(rec["r"], u, i, mu, bu, bi, pu, qi, lr, reg, biased)
+                            # (5) error e = r_ui - r_hat_ui, as in mf_loop (summed in lanes under fast-math)
+                            e = rec["r"]
+                            if biased:
+                                e = e - mu - bu[u] - bi[i]
+                            for f in range(W):
+                                e -= pu[f] * qi[f]
                             sse += float(e * e)
+                            # (6) biases: (U1) and (U2)
+                            if biased:
+                                bu[u] += lr * (e - reg * bu[u])
+                                bi[i] += lr * (e - reg * bi[i])
+                            # (7) factors: (U3) and (U4), both from the values before the step
+                            for f in range(W):
+                                puf = pu[f]
+                                qif = qi[f]
+                                pu[f] = puf + lr * (e * qif - reg * puf)
+                                qi[f] = qif + lr * (e * puf - reg * qif)
                     block_sse[blk] = sse
         sse = 0.0
         for blk in range(block_sse.shape[0]):  # (8) block sums in block order: the same for any threads
@@ -96,7 +108,6 @@ def _make_epoch(biased, arithmetic, workers=range):
 
 
 fill_blocks = _jit.jit(_fill_blocks)
-DEPENDS_ON = (mf_jit_fast,)  # rating_step is compiled into the kernel
 _KERNELS = {}
 
 
@@ -114,9 +125,9 @@ def kernel(biased=True, arithmetic=True, exact=False, threads=False):
         if exact:
             _KERNELS[key] = _jit.jit(func, cache=False)
         elif threads:
-            _KERNELS[key] = _jit.parallel_jit(func, fastmath=FASTMATH, cache=True, depends_on=DEPENDS_ON)
+            _KERNELS[key] = _jit.parallel_jit(func, fastmath=FASTMATH, cache=True)
         else:
-            _KERNELS[key] = _jit.jit(func, fastmath=FASTMATH, cache=True, depends_on=DEPENDS_ON)
+            _KERNELS[key] = _jit.jit(func, fastmath=FASTMATH, cache=True)
     return _KERNELS[key]
 
 

@@ -89,41 +89,13 @@ def _make_prefetch():
 prefetch = _make_prefetch()
 
 
-def _rating_step(r, u, i, mu, bu, bi, pu, qi, lr, reg, biased):
-    """(U1)-(U4) (``biased``) or (U3)-(U4) for one rating on the padded rows ``pu``, ``qi`` (W,),
-    updated in place: the same operations in the same order as ``mf_loop``; returns the error e.
-
-    Compiled into each caller (``inline``), so it runs with the caller's fast-math flags: the
-    exact twins stay bit-identical to ``mf_loop``, and the padding columns subtract exact zeros.
-    """
-    # (1) error e = r_ui - r_hat_ui, one term at a time (summed in lanes under fast-math)
-    e = r
-    if biased:
-        e = e - mu - bu[u] - bi[i]
-    for f in range(pu.shape[0]):
-        e -= pu[f] * qi[f]
-    # (2) biases: (U1) and (U2)
-    if biased:
-        bu[u] += lr * (e - reg * bu[u])
-        bi[i] += lr * (e - reg * bi[i])
-    # (3) factors: (U3) and (U4), both from the values before the step
-    for f in range(pu.shape[0]):
-        puf = pu[f]
-        qif = qi[f]
-        pu[f] = puf + lr * (e * qif - reg * puf)
-        qi[f] = qif + lr * (e * puf - reg * qif)
-    return e
-
-
-rating_step = _jit.jit(_rating_step, inline=True)
-
-
 def _padded_epoch(records, order, mu, bu, bi, P, Q, lr, reg, biased, block_u, block_i, block_r,
                   distance):
     """(U1)-(U4) (``biased``) or (U3)-(U4) over ``order`` on padded P, Q (n, W); returns the SSE.
 
     ``records`` holds the ratings as 16-byte (u, i, r) records (:func:`pack_ratings`).
     """
+    W = P.shape[1]
     B = block_u.shape[0]
     n = order.shape[0]
     sse = 0.0
@@ -143,9 +115,25 @@ def _padded_epoch(records, order, mu, bu, bi, P, Q, lr, reg, biased, block_u, bl
                 prefetch(Q, block_i[k + distance])
             u = block_u[k]
             i = block_i[k]
-            # (1)-(3) of rating_step on the padded rows p_u, q_i (W,) views
-            e = rating_step(block_r[k], u, i, mu, bu, bi, P[u], Q[i], lr, reg, biased)
+            pu = P[u]  # (W,) view: p_u and its zero padding
+            qi = Q[i]  # (W,) view: q_i and its zero padding
+            # (1) error, the same operations as mf_loop (summed in lanes under fast-math)
+            e = block_r[k]
+            if biased:
+                e = e - mu - bu[u] - bi[i]
+            for f in range(W):
+                e -= pu[f] * qi[f]
             sse += float(e * e)
+            # (2) biases: (U1) and (U2)
+            if biased:
+                bu[u] += lr * (e - reg * bu[u])
+                bi[i] += lr * (e - reg * bi[i])
+            # (3) factors: (U3) and (U4), both from the values before the step
+            for f in range(W):
+                puf = pu[f]
+                qif = qi[f]
+                pu[f] = puf + lr * (e * qif - reg * puf)
+                qi[f] = qif + lr * (e * puf - reg * qif)
     return sse
 
 
