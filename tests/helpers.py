@@ -9,6 +9,8 @@ import works with ``python -m pytest`` and ``pytest`` alike, from any folder.
 The fixtures of ``conftest.py`` are built from these functions; no test imports
 ``conftest``.
 """
+import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -103,3 +105,24 @@ def assert_loads_back(model, ratings, path):
     if model.history_ is not None:
         assert back.history_.epoch == model.history_.epoch
     return back
+
+
+class OldRecording:
+    """A folder of ``tests/fixtures`` that holds what the code did before a rewrite: ``cases.json``
+    (the recorded numbers), ``record.py`` (the script that recorded them, reused to run the same
+    cases on today's code) and model files written by the old code (``*.npz``)."""
+
+    def __init__(self, name):
+        self.folder = Path(__file__).parent / "fixtures" / name
+        self.cases = json.loads((self.folder / "cases.json").read_text())
+        self.name = name
+
+    def recorder(self):
+        """``record.py`` imported as a module."""
+        spec = importlib.util.spec_from_file_location(f"{self.name}_record", self.folder / "record.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    def model_files(self):
+        return sorted(self.folder.glob("*.npz"))

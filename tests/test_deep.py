@@ -1,8 +1,5 @@
 """DeepMF (Netflix MLP and plain variant) and ResNetMF: gradient checks, Keras rules,
 properties, policies, and the ML-100k band."""
-import importlib.util
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ from mfcore.engines.deep_epoch import DeepJitEpoch
 from mfcore.models._neural import NeuralRecommender
 from mfcore.models.deep import DeepMF, DeepNet, ResNetMF, ResNetNet
 from mfcore.nn import check_gradients, numerical_gradient
-from helpers import F32, F64, GRAD, assert_loads_back, assert_scores_match_predict
+from helpers import F32, F64, GRAD, OldRecording, assert_loads_back, assert_scores_match_predict
 
 CONFIGS = {
     "deep": (DeepMF, dict(hidden_units=(16, 8), batch_size=32)),
@@ -286,15 +283,8 @@ def test_parameter_errors(cls, param, value, exc, tiny_ratings):
 
 
 # ------------------------------------------ the numbers of the code before DeepMF's fused epoch
-OLD = Path(__file__).parent / "fixtures" / "deep_old"
-CASES = json.loads((OLD / "cases.json").read_text())  # {"engine/variant": record}
-
-
-def _recorder():
-    spec = importlib.util.spec_from_file_location("deep_record", OLD / "record.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+OLD = OldRecording("deep_old")
+CASES = OLD.cases  # {"engine/variant": record}
 
 
 @pytest.mark.parametrize("name", [n for n in sorted(CASES) if n.startswith("jit/")]
@@ -302,7 +292,7 @@ def _recorder():
 def test_same_numbers_as_the_code_before_the_fused_epoch(name):
     # cases.json was written by the code before DeepJitEpoch (record.py): the same numbers, bit for
     # bit on the machine that recorded them; here to 1e-12 in float64, to allow another CPU's libm
-    rec = _recorder()
+    rec = OLD.recorder()
     old = CASES[name]
     kw, how = {n: (k, h) for n, k, h in rec.small_cases()}[name]
     new = rec.run_case(kw, how, *rec.small_data())
@@ -316,7 +306,7 @@ def test_same_numbers_as_the_code_before_the_fused_epoch(name):
     np.testing.assert_allclose(new["predictions"], old["predictions"], **tol)
 
 
-@pytest.mark.parametrize("path", sorted(OLD.glob("*.npz")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", OLD.model_files(), ids=lambda p: p.stem)
 def test_model_files_of_the_old_code_load(path, tmp_path):
     # saved by the code before DeepJitEpoch: they load, and predict what the same fit predicts now
     from mfcore.data.synthetic import make_ratings

@@ -1,8 +1,5 @@
 """BiasedMFKeras and DotMF: engines, Keras rules, properties, policies, and ML-100k bands."""
-import importlib.util
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +9,7 @@ from mfcore.data.synthetic import make_ratings
 from mfcore.engines import mfkeras_jit, optim_numpy
 from mfcore.models.keras_mf import BiasedMFKeras, DotMF
 from mfcore.models.keras_mf import MFNet
-from helpers import F32, F64, assert_loads_back, assert_scores_match_predict, make_planted
+from helpers import F32, F64, OldRecording, assert_loads_back, assert_scores_match_predict, make_planted
 
 MODELS = [BiasedMFKeras, DotMF]
 
@@ -299,15 +296,8 @@ def test_parameter_errors(cls, param, value, exc, tiny_ratings):
 
 
 # ------------------------------------ the numbers of the code before the NeuralRecommender port
-OLD = Path(__file__).parent / "fixtures" / "keras_mf_old"
-CASES = json.loads((OLD / "cases.json").read_text())  # {"model/engine/variant": record}
-
-
-def _recorder():
-    spec = importlib.util.spec_from_file_location("keras_mf_record", OLD / "record.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+OLD = OldRecording("keras_mf_old")
+CASES = OLD.cases  # {"model/engine/variant": record}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -315,7 +305,7 @@ def test_same_numbers_as_the_old_fit_loop(name):
     # cases.json was written by _KerasMF's own fit loop (record.py, run on that code): the fit path
     # of NeuralRecommender must reproduce it (bit for bit on the machine that moved them; here to
     # 1e-12 in float64, to allow another CPU's libm)
-    rec = _recorder()
+    rec = OLD.recorder()
     old = CASES[name]
     model, kw, how = {n: (m, k, h) for n, m, k, h in rec.small_cases()}[name]
     new = rec.run_case(model, kw, how, *rec.small_data())
@@ -328,7 +318,7 @@ def test_same_numbers_as_the_old_fit_loop(name):
         np.testing.assert_allclose(new["test"][key], value, **tol, err_msg=key)
 
 
-@pytest.mark.parametrize("path", sorted(OLD.glob("*.npz")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", OLD.model_files(), ids=lambda p: p.stem)
 def test_model_files_of_the_old_code_load(path, tmp_path):
     # saved by the old code (tables as user_factors_, user_bias_ (n,), ...; record.py files):
     # loaded into net_, they predict what the same fit predicts now
