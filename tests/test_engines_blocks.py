@@ -99,6 +99,26 @@ def test_fast_kernel_uses_fast_math_and_threads_and_the_twin_neither():
     assert not mf_blocks_jit.kernel(exact=True).targetoptions.get("parallel")
 
 
+@pytest.mark.parametrize("kind", ["biased", "plain"])
+def test_the_software_prefetch_changes_no_number(kind):
+    """lookahead only asks the CPU for rows early: with it (fast kernel, 1 and 2 threads; exact
+    twin) the numbers are those without it, and the exact twin is still mf_loop's."""
+    problem = make_problem(4, np.float32, n=3000, n_users=80, n_items=60, K=15)
+    for options in ({"n_threads": 1}, {"n_threads": 2}):
+        a, sse_a, _ = run_blocks(kind, problem, grid=4, lookahead=0, **options)
+        b, sse_b, _ = run_blocks(kind, problem, grid=4, lookahead=3, **options)
+        assert sse_a == sse_b and all(np.array_equal(a[k], b[k]) for k in a), options
+    ref, _ = loop_reference(kind, problem, grid=4)
+    c, _, _ = run_blocks(kind, problem, grid=4, lookahead=3, exact=True)
+    assert all(np.array_equal(ref[k], c[k]) for k in ref)
+
+
+def test_the_prefetch_rule_follows_the_size_of_the_rows():
+    assert mf_blocks.lookahead(943, 1682, 15, 4) == 0  # ML-100k: 168 KB of rows stay in cache
+    assert mf_blocks.lookahead(160_000, 60_000, 15, 4) == mf_blocks.LOOKAHEAD  # 25M: 14 MB
+    assert mf_blocks.lookahead(6040, 3706, 100, 4) == mf_blocks.LOOKAHEAD  # 1M at K=100: 4.4 MB
+
+
 # ------------------------------------------------------------------ threads
 @pytest.mark.parametrize("kind", ["biased", "plain"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

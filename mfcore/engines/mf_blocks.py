@@ -45,9 +45,14 @@ Memory schedule (changes no number)
     P and Q are copied into rows padded to whole 64-byte cache lines (as in
     ``jit-fast``). A block's rows fit in cache (the grid's rule), so after its
     first touches they stay there; records are read in runs of up to 1024,
-    which the hardware prefetcher streams. (A software prefetch of the next
-    block's rows, spread over the current block's ratings, was tried and cost
-    5-10% on ML-100k and on 25M ratings: it is not used.) The squared errors are summed per
+    which the hardware prefetcher streams. When all rows together exceed
+    ``PREFETCH_BYTES`` (4 MiB), the kernel also asks for the rows of the rating
+    ``LOOKAHEAD`` = 16 records ahead (:func:`lookahead`): a block's first touch
+    of a row then finds it on its way (measured in
+    ``benchmarks/results/engine_design.md``). On smaller data the rows stay in
+    cache and the prefetches would only cost. (Prefetching the next block's
+    rows, spread over the current block's ratings, was tried and cost 5-10%:
+    it is not used.) The squared errors are summed per
     block and then over blocks in a fixed order. ``jit-fast``'s two fast-math
     flags apply; ``BlockEpoch(exact=True)`` runs the kernel compiled without
     them, which is bit-identical to ``mf_loop`` over :func:`visit_order`.
@@ -63,6 +68,8 @@ CHUNK = 1024  # records per chunk at most, the unit of the in-block order
 CHUNKS_PER_BLOCK = 16  # at least, in an average block (down to chunks of MIN_CHUNK records)
 MIN_CHUNK = 4
 CACHE_BYTES = 1 << 20  # rows one block may touch
+LOOKAHEAD = 16  # records ahead for the software prefetch, when all rows exceed PREFETCH_BYTES
+PREFETCH_BYTES = 4 * CACHE_BYTES
 GRID_MIN, GRID_MAX = 4, 256
 _COUNT_SLICE = 1 << 22  # ratings counted at a time (bounds np.bincount's int64 copy)
 
@@ -71,6 +78,14 @@ def padded_width(K, itemsize):
     """W: K rounded up to whole 64-byte cache lines (the width of :func:`pad_rows`)."""
     per_line = LINE_BYTES // itemsize
     return -(-K // per_line) * per_line
+
+
+def lookahead(n_users, n_items, K, itemsize):
+    """Records ahead for the kernel's software prefetch: LOOKAHEAD when the padded rows of P and
+    Q together exceed PREFETCH_BYTES (a block's first touches then miss the cache), else 0 (the
+    rows stay in cache, and the prefetches only cost). Like g, a rule on the data's shape."""
+    row_bytes = padded_width(K, itemsize) * itemsize
+    return LOOKAHEAD if (n_users + n_items) * row_bytes > PREFETCH_BYTES else 0
 
 
 def grid_size(n_users, n_items, K, itemsize):
@@ -205,6 +220,8 @@ class BlockEpoch:
     n_threads : None or int, threads running the blocks of a step (None: 1; at
         most Numba's threads are used). The numbers do not depend on it.
     exact : bool, run the kernel compiled without fast-math (one thread).
+    lookahead : None or int, records ahead for the software prefetch (None: :func:`lookahead`'s
+        rule; 0: none). Changes no number.
     memory_floor : bool, benchmarks only: the same loads and stores without the
         arithmetic (the parameters end up meaningless).
     """
@@ -212,9 +229,9 @@ class BlockEpoch:
     draws_order = True
 
     def __init__(self, kind="biased", grid=None, n_threads=None, exact=False, chunk=None,
-                 memory_floor=False):
+                 memory_floor=False, lookahead=None):
         self.kind, self.grid, self.n_threads, self.exact = kind, grid, n_threads, exact
-        self.chunk, self.memory_floor = chunk, memory_floor
+        self.chunk, self.memory_floor, self.lookahead = chunk, memory_floor, lookahead
         self.grid_, self._source, self._padded = None, None, {}
 
     def bucket(self, users, items, ratings, n_users, n_items, K, rng):
@@ -263,7 +280,9 @@ class BlockEpoch:
         from . import mf_blocks_jit
 
         threads = T > 1 and not self.exact
-        kernel = mf_blocks_jit.kernel(self.kind == "biased", not self.memory_floor, self.exact, threads)
+        ahead = lookahead(P.shape[0], Q.shape[0], P.shape[1], P.itemsize) if self.lookahead is None \
+            else int(self.lookahead)
+        kernel = mf_blocks_jit.kernel(self.kind == "biased", not self.memory_floor, self.exact, threads, ahead)
         sse = _on_threads(kernel, args, T) if threads else kernel(*args)
         P[...] = Pp[:, :P.shape[1]]
         Q[...] = Qp[:, :Q.shape[1]]

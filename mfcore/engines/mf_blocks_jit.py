@@ -21,7 +21,8 @@ loop on the other core: 49M ratings/s against 95M/s for the serial compile of
 the same source, which the busy core did not slow down).
 """
 from .. import _jit
-from .mf_jit_fast import FASTMATH
+from . import mf_jit_fast
+from .mf_jit_fast import FASTMATH, prefetch
 
 prange = _jit.numba.prange if _jit.HAVE_NUMBA else range
 
@@ -41,13 +42,16 @@ def _fill_blocks(users, items, ratings, user_range, item_range, g, records, star
         free[b] += 1
 
 
-def _make_epoch(biased, arithmetic, workers=range):
+def _make_epoch(biased, arithmetic, workers=range, lookahead=0):
     """The epoch function with its switches fixed, so Numba compiles each variant on its own
     (a branch on a run-time flag in the inner loop cost about 10%).
 
     biased : bool, (U1)-(U2) and the biases in the error (``biased-mf``) or not (``mf``).
     arithmetic : bool, False for the memory floor (benchmarks): the same loads and stores, no
         maths, meaningless numbers.
+    lookahead : int, 0 or how many records ahead the kernel asks the CPU for the rows of the
+        rating it will reach then (software prefetch; changes no number). Pays when the
+        rows do not fit in cache (first touches of a block's rows miss); costs when they do.
     workers : ``range`` (one thread) or ``prange`` (the workers of a step on Numba's threads).
         It is also part of Numba's cache key (which ignores the compiler flags), so the
         serial and the parallel compile of this source never load each other's machine code.
@@ -68,7 +72,12 @@ def _make_epoch(biased, arithmetic, workers=range):
                     blk = schedule[s, j]  # (3) block blk: its rows fit in cache (the grid's rule)
                     sse = 0.0
                     for sg in range(seg_start[blk], seg_start[blk + 1]):  # (4) the block's runs, in order
-                        for n in range(segments[sg, 0], segments[sg, 1]):
+                        hi = segments[sg, 1]
+                        for n in range(segments[sg, 0], hi):
+                            if lookahead and n + lookahead < hi:  # rows wanted `lookahead` ratings on
+                                ahead = records[n + lookahead]
+                                prefetch(P, ahead["u"])
+                                prefetch(Q, ahead["i"])
                             rec = records[n]
                             u = rec["u"]
                             i = rec["i"]
@@ -111,23 +120,24 @@ fill_blocks = _jit.jit(_fill_blocks)
 _KERNELS = {}
 
 
-def kernel(biased=True, arithmetic=True, exact=False, threads=False):
+def kernel(biased=True, arithmetic=True, exact=False, threads=False, lookahead=0):
     """The compiled epoch for these switches (compiled on first use, then cached on disk).
 
     The fast kernel has jit-fast's two fast-math flags; with ``threads=True`` it runs the
     blocks of a step on several threads (``parallel=True``). ``exact=True`` gives its twin
     compiled without either (one thread, not cached: Numba's cache ignores compiler flags).
+    ``lookahead``: see :func:`_make_epoch` (each value is its own compiled kernel).
     """
     threads = bool(threads) and not exact
-    key = (bool(biased), bool(arithmetic), bool(exact), threads)
+    key = (bool(biased), bool(arithmetic), bool(exact), threads, int(lookahead))
     if key not in _KERNELS:
-        func = _make_epoch(key[0], key[1], prange if threads else range)
+        func = _make_epoch(key[0], key[1], prange if threads else range, key[4])
         if exact:
             _KERNELS[key] = _jit.jit(func, cache=False)
         elif threads:
-            _KERNELS[key] = _jit.parallel_jit(func, fastmath=FASTMATH, cache=True)
+            _KERNELS[key] = _jit.parallel_jit(func, fastmath=FASTMATH, cache=True, depends_on=(mf_jit_fast,))
         else:
-            _KERNELS[key] = _jit.jit(func, fastmath=FASTMATH, cache=True)
+            _KERNELS[key] = _jit.jit(func, fastmath=FASTMATH, cache=True, depends_on=(mf_jit_fast,))
     return _KERNELS[key]
 
 
