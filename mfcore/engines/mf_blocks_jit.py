@@ -16,9 +16,8 @@ same bits as two and four threads).
 
 Why one thread gets its own compile: a ``parallel=True`` function hands even a
 one-thread loop to the OpenMP/TBB thread pool, and when another process keeps a
-core busy, that hand-over halved the one-thread epoch here (ML-100k, a busy
-loop on the other core: 49M ratings/s against 95M/s for the serial compile of
-the same source, which the busy core did not slow down).
+core busy, that hand-over halved the one-thread epoch, while the serial compile
+of the same source did not slow down (``benchmarks/results/engine_design.md``).
 """
 from .. import _jit
 from . import mf_jit_fast
