@@ -116,8 +116,7 @@ def test_the_software_prefetch_changes_no_number(kind):
 def test_the_prefetch_rule_follows_the_size_of_the_rows():
     assert mf_blocks.lookahead(943, 1682, 15, 4) == 0  # ML-100k: 168 KB of rows stay in cache
     assert mf_blocks.lookahead(160_000, 60_000, 15, 4) == mf_blocks.LOOKAHEAD  # 25M: 14 MB
-    assert mf_blocks.lookahead(160_000, 60_000, 100, 4) == mf_blocks.LOOKAHEAD  # 25M at K=100: 98 MB
-    assert mf_blocks.lookahead(671, 9066, 100, 8) == 0  # the bundled set at biased-mf's defaults: 8 MB
+    assert mf_blocks.lookahead(6040, 3706, 100, 4) == mf_blocks.LOOKAHEAD  # 1M at K=100: 4.4 MB
 
 
 # ------------------------------------------------------------------ threads

@@ -46,11 +46,11 @@ Memory schedule (changes no number)
     ``jit-fast``). A block's rows fit in cache (the grid's rule), so after its
     first touches they stay there; records are read in runs of up to 1024,
     which the hardware prefetcher streams. When all rows together exceed
-    ``PREFETCH_BYTES`` (12 MiB), the kernel also asks for every cache line of
-    the two rows of the rating ``LOOKAHEAD`` = 16 records ahead
-    (:func:`lookahead`): a block's first touch of a row then finds it on its
-    way (measured in ``benchmarks/results/engine_design.md``). On smaller data
-    the rows mostly stay in cache and the prefetches would only cost. (Prefetching the next block's
+    ``PREFETCH_BYTES`` (4 MiB), the kernel also asks for the rows of the rating
+    ``LOOKAHEAD`` = 16 records ahead (:func:`lookahead`): a block's first touch
+    of a row then finds it on its way (measured in
+    ``benchmarks/results/engine_design.md``). On smaller data the rows stay in
+    cache and the prefetches would only cost. (Prefetching the next block's
     rows, spread over the current block's ratings, was tried and cost 5-10%:
     it is not used.) The squared errors are summed per
     block and then over blocks in a fixed order. ``jit-fast``'s two fast-math
@@ -69,7 +69,7 @@ CHUNKS_PER_BLOCK = 16  # at least, in an average block (down to chunks of MIN_CH
 MIN_CHUNK = 4
 CACHE_BYTES = 1 << 20  # rows one block may touch
 LOOKAHEAD = 16  # records ahead for the software prefetch, when all rows exceed PREFETCH_BYTES
-PREFETCH_BYTES = 12 * CACHE_BYTES  # on for 25M at K=15 (14 MB of rows), off for the bundled set at K=100
+PREFETCH_BYTES = 4 * CACHE_BYTES
 GRID_MIN, GRID_MAX = 4, 256
 _COUNT_SLICE = 1 << 22  # ratings counted at a time (bounds np.bincount's int64 copy)
 

@@ -21,7 +21,7 @@ of the same source did not slow down (``benchmarks/results/engine_design.md``).
 """
 from .. import _jit
 from . import mf_jit_fast
-from .mf_jit_fast import FASTMATH, LINE_BYTES, prefetch_at
+from .mf_jit_fast import FASTMATH, prefetch
 
 prange = _jit.numba.prange if _jit.HAVE_NUMBA else range
 
@@ -64,7 +64,6 @@ def _make_epoch(biased, arithmetic, workers=range, lookahead=0):
         """
         n_steps, width = schedule.shape
         W = P.shape[1]
-        line = LINE_BYTES // P.itemsize  # entries per cache line
         for s in range(n_steps):  # (1) the steps (strata) one after another
             for w in workers(n_workers):  # (2) worker w runs its slice of the step's blocks
                 first, last = w * width // n_workers, (w + 1) * width // n_workers
@@ -76,9 +75,8 @@ def _make_epoch(biased, arithmetic, workers=range, lookahead=0):
                         for n in range(segments[sg, 0], hi):
                             if lookahead and n + lookahead < hi:  # rows wanted `lookahead` ratings on
                                 ahead = records[n + lookahead]
-                                for c in range(0, W, line):  # every cache line of both rows
-                                    prefetch_at(P, ahead["u"], c)
-                                    prefetch_at(Q, ahead["i"], c)
+                                prefetch(P, ahead["u"])
+                                prefetch(Q, ahead["i"])
                             rec = records[n]
                             u = rec["u"]
                             i = rec["i"]
