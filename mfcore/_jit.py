@@ -16,8 +16,10 @@ try:
     import numba
 
     HAVE_NUMBA = True
+    prange = numba.prange  # a loop whose iterations Numba's threads share (parallel_jit)
 except ImportError:  # pragma: no cover - numba is a hard dependency, but keep mfcore importable
     numba = None
+    prange = range
     HAVE_NUMBA = False
 
 

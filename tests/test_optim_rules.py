@@ -128,6 +128,31 @@ def test_autorec_adam_is_the_adam_rule():
     assert not G.any()
 
 
+@pytest.mark.parametrize("threads", [1, None])
+def test_autorec_adam_on_chunks_is_the_rule_on_the_whole_table_on_any_threads(threads):
+    # adam_dense cuts the table into ADAM_CHUNK slices shared by Numba's threads:
+    # the weights must be those of one call of the rule, however many threads run
+    import numba
+
+    rng = np.random.default_rng(11)
+    W, M, G = (rng.normal(size=(7, autorec_jit.ADAM_CHUNK // 2 + 3)) for _ in range(3))  # 3.5 chunks and a bit
+    U = np.abs(rng.normal(size=W.shape))
+    ref = [a.copy() for a in (W, M, U, G)]
+    ssq_ref = float(np.sum(W * W))
+    alpha = optim_jit.adam_step_size(0.01, 0.9, 0.999, 3)
+    optim_jit.adam_step(*ref, alpha, 1.0 - 0.9, 1.0 - 0.999, 1e-7, 0.7, 1.0, True)
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads or numba.config.NUMBA_NUM_THREADS)
+    try:
+        ssq = autorec_jit.adam_dense(W, M, U, G, 0.01, 0.9, 0.999, 1e-7, 3, 0.7)
+    finally:
+        numba.set_num_threads(before)
+    assert ssq == pytest.approx(ssq_ref, rel=1e-13)  # chunk sums added in chunk order
+    for x, y in zip((W, M, U, G), ref):
+        np.testing.assert_array_equal(x, y)
+    assert not G.any() and W.size > 3 * autorec_jit.ADAM_CHUNK
+
+
 def test_momentum_zero_never_reads_the_velocity():
     # nn.optim passes the weight itself as a placeholder velocity when momentum is 0
     for mod in (optim_numpy, optim_jit):

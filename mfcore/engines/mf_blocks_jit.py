@@ -23,7 +23,7 @@ from .. import _jit
 from . import mf_jit_fast
 from .mf_jit_fast import FASTMATH, prefetch
 
-prange = _jit.numba.prange if _jit.HAVE_NUMBA else range
+prange = _jit.prange
 
 
 def _fill_blocks(users, items, ratings, user_range, item_range, g, records, starts):

@@ -20,10 +20,7 @@ from . import mf_loop
 biased_epoch = _jit.jit(mf_loop.biased_epoch)
 plain_epoch = _jit.jit(mf_loop.plain_epoch)
 
-if _jit.HAVE_NUMBA:
-    prange = _jit.numba.prange
-else:  # pragma: no cover - numba is a dependency
-    prange = range
+prange = _jit.prange
 
 
 def _hogwild_biased(users, items, ratings, order, mu, bu, bi, P, Q, lr, reg, n_chunks):
