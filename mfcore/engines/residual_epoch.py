@@ -33,6 +33,7 @@ class ResidualJitEpoch:
         self.G = [np.zeros_like(w) for w in self.W]  # gradients
         k, hidden = self.W[0].shape[1], self.W[4].shape[1]
         self.h = np.empty((batch, 2 * k), dtype)  # (B, 2K)
+        self.dh = np.empty((batch, 2 * k), dtype)  # (B, 2K) dL/dh
         self.Z = np.empty((batch, hidden), dtype)  # (B, H) z, then a = ELU(z)
         self.E = np.empty((batch, hidden), dtype)  # (B, H) exp(min(z, 0)), ELU'(z), dL/dz
         self.mf = np.empty(batch, dtype)  # (B,)
@@ -53,16 +54,14 @@ class ResidualJitEpoch:
                 h, Z, E, mf, d = self.h[:B], self.Z[:B], self.E[:B], self.mf[:B], self.d[:B]
                 rk.gather_and_dot(P, Q, bu, bi, ub, ib, h, mf)
                 np.dot(h, W1, out=Z)  # (B, H)
-                Z += c1
-                np.exp(np.minimum(Z, 0.0, out=E), out=E)  # (B, H)
+                rk.add_bias_and_clip(Z, c1, E)
+                np.exp(E, out=E)  # (B, H)
                 loss = rk.elu_head(Z, E, w2, c2, mf, y[rows], d)
                 t1 = clock()
-                Gw2[:, 0] = Z.T @ d  # (H,)
-                Gc2[0] = d.sum()
-                rk.elu_backward(E, d, w2, Gc1)
+                rk.elu_backward(Z, E, d, w2, Gw2, Gc1, Gc2)
                 np.dot(h.T, E, out=GW1)  # (2K, H)
-                rk.scatter_factors(GP, GQ, Gbu, Gbi, ub, ib, h, d, E @ W1.T, bu, bi,
-                                   2.0 * self.rating_reg / B)  # dh (B, 2K)
+                dh = np.dot(E, W1.T, out=self.dh[:B])  # (B, 2K)
+                rk.scatter_factors(GP, GQ, Gbu, Gbi, ub, ib, h, d, dh, bu, bi, 2.0 * self.rating_reg / B)
                 t2 = clock()
                 for j in range(8):  # Keras' l2 on P and Q only
                     reg = self.reg if j < 2 else 0.0

@@ -1,8 +1,9 @@
 """Numba kernels of the residual MF network's "jit" engine (fused per-batch loops).
 
 :class:`mfcore.engines.residual_epoch.ResidualJitEpoch` drives a batch from
-Python in a few calls: these kernels do the gather, the fused ELU head, the ELU
-backward and the scatter-add (G1)-(G3), each one pass over its arrays, while
+Python in a few calls: these kernels do the gather, the Dense bias, the fused
+ELU head, the ELU backward with the output layer's gradients and the scatter-add
+(G1)-(G3), each one pass over its arrays, while
 the three matrix products go to BLAS (``np.dot``) and the exponential to
 NumPy's SIMD ``np.exp`` (Numba's scalar ``exp`` is several times slower). The
 NumPy twin of the whole batch is the layer graph
@@ -30,6 +31,17 @@ def gather_and_dot(P, Q, bu, bi, u, i, h, mf):
 
 
 @jit
+def add_bias_and_clip(Z, c1, E):
+    """Z <- z = Z + c1 (the Dense bias, after the bare product h W1) and E <- min(z, 0), one pass  (B, H)."""
+    B, H = Z.shape
+    for b in range(B):
+        for j in range(H):
+            z = Z[b, j] + c1[j]
+            Z[b, j] = z
+            E[b, j] = z if z < 0 else 0.0
+
+
+@jit
 def elu_head(Z, E, w2, c2, mf, y, d):
     """Forward from z = h W1 + c1 (in Z) and E = exp(min(z, 0)) to the loss.
 
@@ -53,13 +65,22 @@ def elu_head(Z, E, w2, c2, mf, y, d):
 
 
 @jit
-def elu_backward(E, d, w2, Gc1):
-    """E <- dL/dz = d_b w2_j ELU'(z_bj) in place  (B, H); Gc1 = sum_b dL/dz_b  (H,)."""
+def elu_backward(Z, E, d, w2, Gw2, Gc1, Gc2):
+    """The output layer's gradients and E <- dL/dz, one pass over the batch:
+    Gw2 = sum_b d_b a_b (a = ELU(z), in Z), Gc2 = sum_b d_b, E <- d_b w2_j ELU'(z_bj)  (B, H),
+    Gc1 = sum_b dL/dz_b  (H,). Sums run over b in order, each unit j on its own, so the
+    loop over j vectorizes."""
     B, H = E.shape
+    gw, w = Gw2.reshape(-1), w2.reshape(-1)  # (H,) views of the (H, 1) column
+    gw[:] = 0.0
     Gc1[:] = 0.0
+    Gc2[0] = 0.0
     for b in range(B):
+        db = d[b]
+        Gc2[0] += db
         for j in range(H):
-            g = E[b, j] * d[b] * w2[j, 0]
+            gw[j] += db * Z[b, j]
+            g = E[b, j] * db * w[j]
             E[b, j] = g
             Gc1[j] += g
 
