@@ -168,3 +168,25 @@ def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+@contextmanager
+def checkout_of(ref):
+    """A temporary ``git worktree`` of this repository at ``ref`` (its root folder), removed
+    afterwards; None (with a note on stderr) when git or the ref is not available. Used to
+    time an earlier version of mfcore in the same run as this one: put the folder first on
+    the child's ``PYTHONPATH``."""
+    repo = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="mfcore-at-") as tmp:
+        root = Path(tmp) / "src"
+        made = subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", "-q", str(root), ref],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            print(f"cannot check out {ref}: {made.stderr.strip()}", file=sys.stderr)
+            yield None
+            return
+        try:
+            yield root
+        finally:
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(root)],
+                           capture_output=True)

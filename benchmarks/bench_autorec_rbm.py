@@ -32,13 +32,15 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
-from _common import RESULTS, environment, markdown_table, ml100k_dir, peer_python, write_results
+from _common import RESULTS, checkout_of, environment, markdown_table, ml100k_dir, peer_python, write_results
 from mfcore import make_model
 from mfcore.data import load_ml100k, make_like, random_split
 from mfcore.models.rbm import USER_BASED
@@ -197,7 +199,51 @@ TUNING_REFERENCE = dict(hidden_units=100, n_epochs=50, lr=0.1, momentum=0.5, reg
                         early_stopping=False, patience=3, engine="jit")
 
 
-def speed(sets, fast, keras_python=None):
+IAUTOREC_ADAM = dict(optimizer="adam", batch_size=32, reg=100.0, rng=0)  # the Keras reference's training
+BASELINE = "fc8e4e7"  # the code when issue 9 was filed: its speed-up over Keras is the bar
+CHILD = """import json, sys, numpy as np
+from mfcore import make_model
+from mfcore.data import load_ml100k, random_split
+train = random_split(load_ml100k(sys.argv[1]), 0.2, rng=42).train
+m = make_model("i-autorec", n_epochs=int(sys.argv[2]), **json.loads(sys.argv[3])).fit(train)
+print(float(np.median(m.history_["seconds"][1:])))
+"""
+
+
+def iautorec_rounds(epochs, rounds, keras_python, baseline):
+    """I-AutoRec (Adam) on ML-100k 80/20 in alternating rounds, every side in a fresh process:
+    this checkout, Keras, and the mfcore of git ref ``baseline`` (a temporary worktree)."""
+    here = Path(__file__).resolve().parents[1]
+    out = {"mfcore": [], "keras": [], "baseline": [], "baseline_ref": None}
+    with checkout_of(baseline) if baseline else nullcontext() as root:
+        if baseline and root is not None:
+            out["baseline_ref"] = baseline
+        train = random_split(load_ml100k(ml100k_dir()), 0.2, rng=42).train
+        for _ in range(rounds):
+            for side, src in (("mfcore", here), ("baseline", root if out["baseline_ref"] else None)):
+                if src is None:
+                    continue
+                env = dict(os.environ, PYTHONPATH=str(src))
+                res = subprocess.run([sys.executable, "-c", CHILD,
+                                      str(ml100k_dir()), str(epochs), json.dumps(IAUTOREC_ADAM)],
+                                     env=env, capture_output=True, text=True, timeout=3600)
+                if res.returncode != 0:
+                    raise RuntimeError(res.stderr.strip()[-2000:])
+                out[side].append(float(res.stdout.strip().splitlines()[-1]))
+                if side == "mfcore":
+                    k, out["keras_note"] = keras_seconds(train, epochs, 32, keras_python)
+                    if k is not None:
+                        out["keras"].append(k)
+    for side in ("mfcore", "keras", "baseline"):
+        out[f"{side}_median"] = float(np.median(out[side])) if out[side] else None
+    if out["keras"]:
+        out["ratio_per_round"] = [k / m for k, m in zip(out["keras"], out["mfcore"])]
+        if out["baseline"]:
+            out["baseline_ratio_per_round"] = [k / b for k, b in zip(out["keras"], out["baseline"])]
+    return out
+
+
+def speed(sets, fast, keras_python=None, rounds=3, baseline=BASELINE):
     ep = 2 if fast else 3
     rows = {}
     for label, train in sets.items():
@@ -209,6 +255,8 @@ def speed(sets, fast, keras_python=None):
             make_model("rbm", n_epochs=ep, rng=0, cd_k_every=1000), train)
         r["rbm_numpy"], _ = seconds_per_epoch(
             make_model("rbm", n_epochs=1 if len(train) > 200_000 else ep, rng=0, engine="numpy"), train)
+        if label.startswith("ml-100k") and rounds:
+            r["iautorec_rounds"] = iautorec_rounds(ep + 1, rounds, keras_python, baseline)
         rows[label] = r
         print(label, {k: v for k, v in r.items() if k != "keras_note"}, r["keras_note"], flush=True)
     return rows
@@ -228,6 +276,12 @@ def main():
     ap.add_argument("--keras-python", default=os.environ.get("MFCORE_TF_PYTHON"), metavar="PATH",
                     help="a Python that can import TensorFlow, for the Keras column (default: "
                          "$MFCORE_TF_PYTHON, else this interpreter if it has TensorFlow)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="I-AutoRec on ML-100k: alternating rounds of this code, Keras and --baseline, each in "
+                         "a fresh process (0: skip)")
+    ap.add_argument("--baseline", default=BASELINE, metavar="REF",
+                    help=f"the git ref of the earlier mfcore timed in those rounds (default {BASELINE}, the "
+                         "code when issue 9 was filed; 'none' to skip)")
     args = ap.parse_args()
     ref_path = RESULTS / "keras_reference.json"
     ref = json.loads(ref_path.read_text()) if ref_path.exists() else {}
@@ -256,7 +310,7 @@ def main():
     acc = (old["accuracy_80_20"] if args.speed_only else {} if args.skip_accuracy
            else accuracy(split, args.fast))
     sets = {"ml-100k 80/20 train": split.train, "synthetic 1M": make_like("1m", rng=0)}
-    spd = speed(sets, args.fast, args.keras_python)
+    spd = speed(sets, args.fast, args.keras_python, args.rounds, None if args.baseline == "none" else args.baseline)
     tuning = old.get("rbm_tuning") if old else None  # the holdout record survives a full rerun
     write_results("autorec_rbm", {"accuracy_80_20": acc, "speed": spd, "fast": args.fast, "rbm_tuning": tuning},
                   render(acc, spd, ref, args.fast, tuning))
@@ -283,7 +337,9 @@ def render(acc, spd, ref, fast, tuning=None):
     lines += ["## Seconds per epoch (median; compile time excluded)", "",
               "I-AutoRec: Adam, batch 32 item rows, 500 sigmoid units, same model in Keras. "
               "RBM: softmax, F=100, CD-1, batch 20 cases (default item-based: a case is an item). "
-              "BLAS threads as set in the environment (the runs recorded here used OPENBLAS_NUM_THREADS=1).", ""]
+              "BLAS threads as set in the environment (the runs recorded here used OPENBLAS_NUM_THREADS=1); "
+              "Numba's threads as many as the machine has (I-AutoRec's Adam step shares its table among them: "
+              "`mfcore.engines.autorec_jit.adam_dense`; Keras has 2 intra-op threads).", ""]
     srows = []
     for label, r in spd.items():
         ratio = r["iautorec_keras"] / r["iautorec_mfcore"] if r["iautorec_keras"] else None
@@ -292,6 +348,18 @@ def render(acc, spd, ref, fast, tuning=None):
     lines += [markdown_table(["data", "ratings", "I-AutoRec mfcore", "I-AutoRec Keras", "Keras/mfcore",
                               "RBM Numba", "RBM NumPy", "NumPy/Numba"], srows), ""]
     lines += [f"- {label}: {r['keras_note']}" for label, r in spd.items()]
+    for label, r in spd.items():
+        rr = r.get("iautorec_rounds")
+        if not rr or not rr.get("ratio_per_round"):
+            continue
+        ratio = rr["keras_median"] / rr["mfcore_median"]
+        lines += ["", f"I-AutoRec on {label}, {len(rr['mfcore'])} alternating rounds, each side in a fresh process: "
+                  f"mfcore {rr['mfcore_median']:.4f} s/epoch, Keras {rr['keras_median']:.4f}: {ratio:.2f}x "
+                  f"(per round {min(rr['ratio_per_round']):.2f}-{max(rr['ratio_per_round']):.2f}x)"
+                  + (f"; the mfcore of {rr['baseline_ref']} (Nov 23, before issue 9) {rr['baseline_median']:.4f}: "
+                     f"{rr['keras_median'] / rr['baseline_median']:.2f}x (per round "
+                     f"{min(rr['baseline_ratio_per_round']):.2f}-{max(rr['baseline_ratio_per_round']):.2f}x)"
+                     if rr.get("baseline_ratio_per_round") else "") + "."]
     lines += ["", "## Notes", "", NOTES]
     if tuning:
         lines += ["", "## Softmax RBM tuning on the holdout", "",

@@ -16,7 +16,11 @@ Parts (``--parts``, default all):
   model (batch 1024): mfcore (float64 and float32; forward/backward/update split)
   and Keras (float32, 2 intra-op threads) run alternately in the same session,
   Keras in a subprocess that builds the models with ``keras_reference.py``'s own
-  definitions: this interpreter when it can import TensorFlow, else the one given
+  definitions; every mfcore side, too, in a fresh child process. Two more float32
+  sides in the same rounds: this code with two BLAS threads (Keras' thread count;
+  needs threadpoolctl), and the mfcore of ``--baseline`` (default ``fc8e4e7``, the
+  code when issue 9 was filed) checked out into a temporary git worktree. The
+  Keras interpreter: this interpreter when it can import TensorFlow, else the one given
   by ``--keras-python`` (or ``$MFCORE_TF_PYTHON``). Without TensorFlow the Keras
   columns say "not installed" and the mfcore rows are still measured.
 
@@ -32,12 +36,14 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import nullcontext
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
-from _common import (NOT_INSTALLED, RESULTS, environment, markdown_table, ml100k_dir,  # noqa: E402
-                     peer_python, write_results)
+from _common import (NOT_INSTALLED, RESULTS, checkout_of, environment, markdown_table,  # noqa: E402
+                     ml100k_dir, peer_python, write_results)
 
 ACCURACY = [  # (label, mfcore model, params, keras_reference key)
     ("residual K15-512", "residual-mf", {}, "residual_mf_k15_d512"),
@@ -218,16 +224,37 @@ def blas_threads():
     return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"), default=1)
 
 
-def mfcore_seconds(train, name, params, dtype, epochs):
+def mfcore_seconds(train, name, params, dtype, epochs, blas_threads=None):
+    """Per-epoch seconds of one fit (epochs after the first); ``blas_threads``: the BLAS thread
+    count for this fit (threadpoolctl), None = as the process runs."""
     from mfcore import make_model
 
+    limit = nullcontext()
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(blas_threads, user_api="blas")
     cpu = []  # process CPU time (all threads) at the end of each epoch: the work done
     m = make_model(name, rng=42, n_epochs=epochs + 1, dtype=dtype, **params)
-    m.fit(train, callbacks=[lambda epoch, logs, model: cpu.append(time.process_time())])
+    with limit:
+        m.fit(train, callbacks=[lambda epoch, logs, model: cpu.append(time.process_time())])
     h = m.history_
     out = {k: h[k].tolist()[1:] for k in ("seconds", "forward_seconds", "backward_seconds", "update_seconds")}
     out["cpu_seconds"] = np.diff(cpu).tolist()  # epochs 2.. (epoch 1 holds the set-up)
     return out
+
+
+def child_seconds(root, name, params, dtype, epochs, blas_threads=None):
+    """``mfcore_seconds`` in a fresh child process that imports the mfcore found at ``root``
+    (this checkout, or an earlier version checked out by ``checkout_of``): every timed side
+    starts from the same state."""
+    code = (f"import json; from bench_neural import load_split, mfcore_seconds; print(json.dumps("
+            f"mfcore_seconds(load_split()[0], {name!r}, {params!r}, {dtype!r}, {epochs}, {blas_threads!r})))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(Path(__file__).resolve().parent)]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(f"a timed run failed: {out.stderr.strip()[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def paired_ratios(keras_runs, mfcore_runs):
@@ -237,26 +264,45 @@ def paired_ratios(keras_runs, mfcore_runs):
     return [min(r), max(r)]
 
 
-def part_speed(train, python, epochs, rounds, only=None, out=None):
+def part_speed(train, python, epochs, rounds, only=None, out=None, baseline=None):
+    with checkout_of(baseline) if baseline else nullcontext() as root:
+        return _part_speed(train, python, epochs, rounds, only, out, baseline if root else None, root)
+
+
+def _part_speed(train, python, epochs, rounds, only, out, baseline, root):
     out = dict(out or {})
     python, keras_note = peer_python("tensorflow", python)
     print(f"Keras side: {keras_note}", flush=True)
+    try:
+        import threadpoolctl  # noqa: F401
+        two_blas = True
+    except ImportError:
+        two_blas = False
+    here = Path(__file__).resolve().parents[1]  # this checkout's mfcore (an installed copy may differ)
     for label, name, params, key, batch in SPEED:
         if only and not any(o in label for o in only):
             continue
         rec = {"batch_size": batch, "mfcore_float64": [], "mfcore_float32": [], "keras": [],
                "keras_note": keras_note, "load_average_at_start": os.getloadavg()[0],
-               "mfcore_blas_threads": blas_threads(), "params": params}
-        for _ in range(rounds):  # alternate so that load changes hit both sides
-            rec["mfcore_float64"].append(mfcore_seconds(train, name, params, "float64", epochs))
+               "mfcore_blas_threads": blas_threads(), "params": params, "baseline": baseline}
+        sides = ["mfcore_float64", "mfcore_float32"] + ["mfcore_float32_blas2"] * two_blas + ["baseline_float32"] * (
+            root is not None)
+        for side in sides[2:]:
+            rec[side] = []
+        for _ in range(rounds):  # alternate so that load changes hit every side
+            rec["mfcore_float64"].append(child_seconds(here, name, params, "float64", epochs))
             if python is not None:
                 k = run_keras(python, key, epochs + 1)
                 rec["keras"].append({"seconds": k["seconds"][1:], "cpu_seconds": k["cpu_seconds"][1:]})  # drop tracing
-            rec["mfcore_float32"].append(mfcore_seconds(train, name, params, "float32", epochs))
+            rec["mfcore_float32"].append(child_seconds(here, name, params, "float32", epochs))
+            if root is not None:
+                rec["baseline_float32"].append(child_seconds(root, name, params, "float32", epochs))
+            if two_blas:
+                rec["mfcore_float32_blas2"].append(child_seconds(here, name, params, "float32", epochs, 2))
         def med(runs, key):
             return float(np.median(sum((r[key] for r in runs), []))) if runs else None
         rec["median"] = {"keras": med(rec["keras"], "seconds"), "keras_cpu": med(rec["keras"], "cpu_seconds")}
-        for side in ("mfcore_float64", "mfcore_float32"):
+        for side in sides:
             m = rec["median"][side] = {k: med(rec[side], k) for k in ("seconds", "forward_seconds",
                                                                       "backward_seconds", "update_seconds",
                                                                       "cpu_seconds")}
@@ -264,6 +310,10 @@ def part_speed(train, python, epochs, rounds, only=None, out=None):
             m["speedup_vs_keras"] = rec["median"]["keras"] / m["seconds"] if have_keras else None
             m["cpu_ratio_vs_keras"] = rec["median"]["keras_cpu"] / m["cpu_seconds"] if have_keras else None
             m["speedup_range"] = paired_ratios(rec["keras"], rec[side]) if have_keras else None
+        if root is not None:  # this code against the baseline's, round by round
+            r = [float(np.median(b["seconds"]) / np.median(m["seconds"]))
+                 for b, m in zip(rec["baseline_float32"], rec["mfcore_float32"])]
+            rec["median"]["float32_vs_baseline"] = {"median": float(np.median(r)), "range": [min(r), max(r)]}
         rec["load_average_at_end"] = os.getloadavg()[0]
         out[label] = rec
         print(label, json.dumps(rec["median"]), flush=True)
@@ -271,6 +321,12 @@ def part_speed(train, python, epochs, rounds, only=None, out=None):
 
 
 # ----------------------------------------------------------------- report
+SIDES = {"mfcore_float64": "mfcore float64", "mfcore_float32": "mfcore float32",
+         "mfcore_float32_blas2": "mfcore float32, 2 BLAS threads",
+         "baseline_float32": "mfcore at {ref} (Nov 23) float32"}
+BASELINE = "fc8e4e7"  # the code when issue 9 was filed: its speed-up over Keras is the bar
+
+
 def markdown(results):
     lines = ["# Neural models on ML-100k 80/20 (issue 4)", "",
              "Produced by `benchmarks/bench_neural.py`. Test RMSE clipped to 1-5, rng 42, float64; "
@@ -339,11 +395,13 @@ def markdown(results):
         rows = []
         for label, rec in speed.items():
             m = rec["median"]
-            for side in ("mfcore_float64", "mfcore_float32"):
+            for side in SIDES:
+                if side not in m:
+                    continue
                 s = m[side]
                 lo_hi = s.get("speedup_range")
                 no_keras = rec.get("keras_note", NOT_INSTALLED) if m["keras"] is None else None
-                rows.append([label, rec["batch_size"], side.replace("mfcore_", "mfcore "), s["seconds"],
+                rows.append([label, rec["batch_size"], SIDES[side].format(ref=rec.get("baseline")), s["seconds"],
                              s["forward_seconds"], s["backward_seconds"], s["update_seconds"],
                              m["keras"] if no_keras is None else f"TensorFlow {NOT_INSTALLED}",
                              f"{s['speedup_vs_keras']:.2f}x" + (f" ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})" if lo_hi else "")
@@ -371,7 +429,22 @@ def markdown(results):
                   "time (all threads): the work each side does, which a busy shared machine distorts less than "
                   "wall time. mfcore's split: forward = gather + layers + loss, backward = every gradient, "
                   "update = the optimizer step. The deep model runs its default engine \"jit\" (fused "
-                  "BatchNorm -> ReLU -> Dropout Numba kernels around BLAS products).", ""]
+                  "BatchNorm -> ReLU -> Dropout Numba kernels around BLAS products)."]
+        vs = {k: r["median"]["float32_vs_baseline"] for k, r in speed.items()
+              if "float32_vs_baseline" in r["median"]}
+        if vs:
+            ref = next(r["baseline"] for r in speed.values() if r.get("baseline"))
+            lines[-1] += (
+                f" The row \"mfcore at {ref}\" is the code of Nov 23, 2026 (before the one training "
+                "framework of issue 9), checked out into a temporary git worktree and timed in a child process "
+                "in the same rounds: this code's float32 epoch against it, median of the per-round ratios (lowest-"
+                "highest): " + ", ".join(f"{k} {v['median']:.2f}x ({v['range'][0]:.2f}-{v['range'][1]:.2f})"
+                                          for k, v in vs.items()) + " (above 1: faster now).")
+        if any("mfcore_float32_blas2" in r["median"] for r in speed.values()):
+            lines[-1] += (" The row \"2 BLAS threads\" runs the same fit with the BLAS pool limited to two "
+                          "threads (threadpoolctl), as Keras has two intra-op threads and as mfcore runs when no "
+                          "thread variable is set.")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -384,6 +457,9 @@ def main(argv=None):
                         "'not installed')")
     p.add_argument("--epochs", type=int, default=3, help="timed epochs per speed run")
     p.add_argument("--rounds", type=int, default=2, help="alternating speed rounds")
+    p.add_argument("--baseline", default=BASELINE, metavar="REF",
+                   help=f"speed: also time the mfcore of this git ref in the same rounds (default {BASELINE}, "
+                        "the code when issue 9 was filed; 'none' to skip)")
     p.add_argument("--only", nargs="+", help="accuracy/speed: rerun only the models whose label contains "
                    "one of these strings (the others are kept from the JSON file)")
     p.add_argument("--keras-worker", help=argparse.SUPPRESS)
@@ -403,7 +479,7 @@ def main(argv=None):
         results["tuned"] = part_tuned(train, test)
     if "speed" in args.parts:
         results["speed"] = part_speed(train, args.keras_python, args.epochs, args.rounds, args.only,
-                                      results.get("speed"))
+                                      results.get("speed"), None if args.baseline == "none" else args.baseline)
     latest = json.loads(path.read_text()) if path.exists() else {}  # another run may have written
     for part in ("accuracy", "tuned", "speed"):
         if part in args.parts:
