@@ -99,10 +99,11 @@ NOTES = """\
   add over W per batch: on ML-100k, measured apart in one run, 0.16 s/epoch against 0.09 plain
   (item-based, batch 20), 0.08 against 0.06 (user-based, batch 100).
 - Speed: mfcore's I-AutoRec-with-Adam time is dominated on the 1M set by Keras' dense Adam rule
-  (every entry of the two 6040 x 500 matrices moves at every batch), run single-threaded; Keras
-  runs it on 2 threads. The sparse forward/backward itself costs O(nnz k).
-- Timings come from a shared 2-core machine under heavy load (load average ~8): compare ratios
-  measured in one run only."""
+  (every entry of the two 6040 x 500 matrices moves at every batch), which mfcore shares among
+  Numba's threads in fixed chunks (the same weights on any thread count), as Keras runs it on its 2
+  threads. The sparse forward/backward itself costs O(nnz k), on one thread.
+- Timings come from a shared 2-core machine (load average about 0.3-1 in the December runs, ~8 in
+  the first ones): compare ratios measured in one run only."""
 
 
 def seconds_per_epoch(model, train):
