@@ -100,10 +100,14 @@ def test_fast_kernel_uses_fast_math_and_threads_and_the_twin_neither():
 
 
 @pytest.mark.parametrize("kind", ["biased", "plain"])
-def test_the_software_prefetch_changes_no_number(kind):
-    """lookahead only asks the CPU for rows early: with it (fast kernel, 1 and 2 threads; exact
-    twin) the numbers are those without it, and the exact twin is still mf_loop's."""
-    problem = make_problem(4, np.float32, n=3000, n_users=80, n_items=60, K=15)
+@pytest.mark.parametrize("all_lines", [False, True])
+def test_the_software_prefetch_changes_no_number(kind, all_lines, monkeypatch):
+    """lookahead only asks the CPU for rows early (their first line, or every line of these
+    3-line rows): with it (fast kernel, 1 and 2 threads; exact twin) the numbers are those
+    without it, and the exact twin is still mf_loop's."""
+    if all_lines:
+        monkeypatch.setattr(mf_blocks, "prefetch_lines", lambda nu, ni, K, size: 3)
+    problem = make_problem(4, np.float32, n=3000, n_users=80, n_items=60, K=33)  # 48 floats: 3 lines
     for options in ({"n_threads": 1}, {"n_threads": 2}):
         a, sse_a, _ = run_blocks(kind, problem, grid=4, lookahead=0, **options)
         b, sse_b, _ = run_blocks(kind, problem, grid=4, lookahead=3, **options)
@@ -117,6 +121,11 @@ def test_the_prefetch_rule_follows_the_size_of_the_rows():
     assert mf_blocks.lookahead(943, 1682, 15, 4) == 0  # ML-100k: 168 KB of rows stay in cache
     assert mf_blocks.lookahead(160_000, 60_000, 15, 4) == mf_blocks.LOOKAHEAD  # 25M: 14 MB
     assert mf_blocks.lookahead(6040, 3706, 100, 4) == mf_blocks.LOOKAHEAD  # 1M at K=100: 4.4 MB
+    # every line of a wide row only when all rows exceed 12 MiB
+    assert mf_blocks.prefetch_lines(162_541, 59_047, 15, 4) == 1  # 25M: 64-byte rows are one line
+    assert mf_blocks.prefetch_lines(162_541, 59_047, 100, 4) == 7  # 25M at K=100: 448-byte rows, 99 MB
+    assert mf_blocks.prefetch_lines(6040, 3706, 100, 4) == 1  # 1M at K=100: 4.4 MB
+    assert mf_blocks.prefetch_lines(610, 9742, 100, 8) == 1  # the bundled set at K=100 float64: 8.6 MB
 
 
 # ------------------------------------------------------------------ threads
@@ -242,15 +251,15 @@ def test_grid_corner_cases_stay_exact(case, dtype):
 
 
 def test_grid_size_rule():
-    """(n_users + n_items) / g padded rows fit in 1 MiB; a multiple of 4 in [4, 256]."""
+    """(n_users + n_items) / g padded rows fit in 1 MiB; a multiple of 4 in [4, 32]."""
     assert grid_size(943, 1682, 15, 4) == 4  # ML-100k: 168 KB of rows, the minimum
     assert grid_size(162_541, 59_047, 15, 4) == 16  # 25M: 64-byte rows, 14.2 MB
-    assert grid_size(162_541, 59_047, 100, 4) == 96  # 448-byte rows
+    assert grid_size(162_541, 59_047, 100, 4) == 32  # 448-byte rows: 96 by the rule, capped
     assert grid_size(162_541, 59_047, 15, 8) == 28  # float64: 128-byte rows
-    assert grid_size(10**8, 10**8, 100, 8) == 256  # capped
+    assert grid_size(10**8, 10**8, 100, 8) == 32  # capped
     for K in (1, 15, 33, 100):
         g = grid_size(50_000, 20_000, K, 4)
-        assert g % 4 == 0 and 70_000 * mf_blocks.padded_width(K, 4) * 4 / g <= 2**20
+        assert g % 4 == 0 and (70_000 * mf_blocks.padded_width(K, 4) * 4 / g <= 2**20 or g == 32)
 
 
 def test_ranges_hold_about_equal_numbers_of_ratings():

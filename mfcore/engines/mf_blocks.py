@@ -17,9 +17,13 @@ The grid, built once per fit (:func:`bucket`)
     Each block is shuffled once, from the order stream.
 
     g (:func:`grid_size`) is the smallest multiple of 4 (at least 4, at most
-    256) for which the rows one block touches, (n_users + n_items) / g rows
+    32) for which the rows one block touches, (n_users + n_items) / g rows
     padded to cache lines, fit in ``CACHE_BYTES`` = 1 MiB (half of a 2 MB L2
-    cache, so the next block's rows fit beside them). It depends on the data's
+    cache, so the next block's rows fit beside them). The cap: where the rule
+    asks for more blocks (wide rows on large data: 96 at K=100 float32 on 25M
+    ratings), a block holds about one rating per row, so smaller blocks save no
+    loads, and fewer, larger blocks with every line prefetched ran faster
+    (``benchmarks/results/engine_design.md``). It depends on the data's
     shape, K and the dtype, never on the machine or the number of threads, so a
     seed gives the same numbers everywhere; ``grid=`` overrides it.
 
@@ -49,7 +53,9 @@ Memory schedule (changes no number)
     ``PREFETCH_BYTES`` (4 MiB), the kernel also asks for the rows of the rating
     ``LOOKAHEAD`` = 16 records ahead (:func:`lookahead`): a block's first touch
     of a row then finds it on its way (measured in
-    ``benchmarks/results/engine_design.md``). On smaller data the rows stay in
+    ``benchmarks/results/engine_design.md``); the first cache line of each row,
+    or every line of rows wider than one line once all rows exceed
+    ``PREFETCH_ALL_BYTES`` (12 MiB; :func:`prefetch_lines`). On smaller data the rows stay in
     cache and the prefetches would only cost. (Prefetching the next block's
     rows, spread over the current block's ratings, was tried and cost 5-10%:
     it is not used.) The squared errors are summed per
@@ -70,7 +76,8 @@ MIN_CHUNK = 4
 CACHE_BYTES = 1 << 20  # rows one block may touch
 LOOKAHEAD = 16  # records ahead for the software prefetch, when all rows exceed PREFETCH_BYTES
 PREFETCH_BYTES = 4 * CACHE_BYTES
-GRID_MIN, GRID_MAX = 4, 256
+PREFETCH_ALL_BYTES = 12 * CACHE_BYTES  # above it, prefetch every line of a wide row (prefetch_lines)
+GRID_MIN, GRID_MAX = 4, 32
 _COUNT_SLICE = 1 << 22  # ratings counted at a time (bounds np.bincount's int64 copy)
 
 
@@ -86,6 +93,15 @@ def lookahead(n_users, n_items, K, itemsize):
     rows stay in cache, and the prefetches only cost). Like g, a rule on the data's shape."""
     row_bytes = padded_width(K, itemsize) * itemsize
     return LOOKAHEAD if (n_users + n_items) * row_bytes > PREFETCH_BYTES else 0
+
+
+def prefetch_lines(n_users, n_items, K, itemsize):
+    """Cache lines of each row the kernel's prefetch asks for: all of them when the padded rows
+    span more than one line and all rows together exceed PREFETCH_ALL_BYTES (they then live in
+    L3 or memory, and a block's first touch of a row misses on every line), else the first.
+    Like g, a rule on the data's shape; changes no number."""
+    row_bytes = padded_width(K, itemsize) * itemsize
+    return row_bytes // LINE_BYTES if (n_users + n_items) * row_bytes > PREFETCH_ALL_BYTES else 1
 
 
 def grid_size(n_users, n_items, K, itemsize):
@@ -282,7 +298,9 @@ class BlockEpoch:
         threads = T > 1 and not self.exact
         ahead = lookahead(P.shape[0], Q.shape[0], P.shape[1], P.itemsize) if self.lookahead is None \
             else int(self.lookahead)
-        kernel = mf_blocks_jit.kernel(self.kind == "biased", not self.memory_floor, self.exact, threads, ahead)
+        lines = prefetch_lines(P.shape[0], Q.shape[0], P.shape[1], P.itemsize) if ahead else 1
+        kernel = mf_blocks_jit.kernel(self.kind == "biased", not self.memory_floor, self.exact, threads, ahead,
+                                      lines)
         sse = _on_threads(kernel, args, T) if threads else kernel(*args)
         P[...] = Pp[:, :P.shape[1]]
         Q[...] = Qp[:, :Q.shape[1]]

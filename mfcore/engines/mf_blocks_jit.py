@@ -21,7 +21,7 @@ of the same source did not slow down (``benchmarks/results/engine_design.md``).
 """
 from .. import _jit
 from . import mf_jit_fast
-from .mf_jit_fast import FASTMATH, prefetch
+from .mf_jit_fast import FASTMATH, prefetch, prefetch_at
 
 prange = _jit.prange
 
@@ -41,7 +41,7 @@ def _fill_blocks(users, items, ratings, user_range, item_range, g, records, star
         free[b] += 1
 
 
-def _make_epoch(biased, arithmetic, workers=range, lookahead=0):
+def _make_epoch(biased, arithmetic, workers=range, lookahead=0, lines=1):
     """The epoch function with its switches fixed, so Numba compiles each variant on its own
     (a branch on a run-time flag in the inner loop cost about 10%).
 
@@ -51,6 +51,8 @@ def _make_epoch(biased, arithmetic, workers=range, lookahead=0):
     lookahead : int, 0 or how many records ahead the kernel asks the CPU for the rows of the
         rating it will reach then (software prefetch; changes no number). Pays when the
         rows do not fit in cache (first touches of a block's rows miss); costs when they do.
+    lines : int, the cache lines of each row that prefetch asks for: 1 (the first), or all of a
+        wide row's lines (K=100 float32: 7). With 1 the loop over the others is not compiled.
     workers : ``range`` (one thread) or ``prange`` (the workers of a step on Numba's threads).
         It is also part of Numba's cache key (which ignores the compiler flags), so the
         serial and the parallel compile of this source never load each other's machine code.
@@ -77,6 +79,9 @@ def _make_epoch(biased, arithmetic, workers=range, lookahead=0):
                                 ahead = records[n + lookahead]
                                 prefetch(P, ahead["u"])
                                 prefetch(Q, ahead["i"])
+                                for c in range(1, lines):  # the other lines of wide rows
+                                    prefetch_at(P, ahead["u"], c * (W // lines))
+                                    prefetch_at(Q, ahead["i"], c * (W // lines))
                             rec = records[n]
                             u = rec["u"]
                             i = rec["i"]
@@ -119,18 +124,18 @@ fill_blocks = _jit.jit(_fill_blocks)
 _KERNELS = {}
 
 
-def kernel(biased=True, arithmetic=True, exact=False, threads=False, lookahead=0):
+def kernel(biased=True, arithmetic=True, exact=False, threads=False, lookahead=0, lines=1):
     """The compiled epoch for these switches (compiled on first use, then cached on disk).
 
     The fast kernel has jit-fast's two fast-math flags; with ``threads=True`` it runs the
     blocks of a step on several threads (``parallel=True``). ``exact=True`` gives its twin
     compiled without either (one thread, not cached: Numba's cache ignores compiler flags).
-    ``lookahead``: see :func:`_make_epoch` (each value is its own compiled kernel).
+    ``lookahead``, ``lines``: see :func:`_make_epoch` (each value is its own compiled kernel).
     """
     threads = bool(threads) and not exact
-    key = (bool(biased), bool(arithmetic), bool(exact), threads, int(lookahead))
+    key = (bool(biased), bool(arithmetic), bool(exact), threads, int(lookahead), int(lines))
     if key not in _KERNELS:
-        func = _make_epoch(key[0], key[1], prange if threads else range, key[4])
+        func = _make_epoch(key[0], key[1], prange if threads else range, key[4], key[5])
         if exact:
             _KERNELS[key] = _jit.jit(func, cache=False)
         elif threads:

@@ -53,40 +53,49 @@ LINE_BYTES = 64
 
 
 def _make_prefetch():
-    """``prefetch(A, r)``: ask the CPU for the cache line of ``A[r]`` (1-D) or ``A[r, 0]`` (2-D).
+    """``prefetch(A, r)``: ask the CPU for the cache line of ``A[r]`` (1-D) or ``A[r, 0]`` (2-D);
+    ``prefetch_at(A, r, c)``: the line of ``A[r, c]`` (2-D).
 
     Built with ``numba.extending.intrinsic`` (LLVM's ``llvm.prefetch``); in pure
-    Python (``NUMBA_DISABLE_JIT=1``) it is a no-op, which changes no number.
+    Python (``NUMBA_DISABLE_JIT=1``) they are no-ops, which changes no number.
     """
     def prefetch(A, r):  # pure Python / NUMBA_DISABLE_JIT: nothing to do
         return None
 
+    def prefetch_at(A, r, c):
+        return None
+
     if not _jit.HAVE_NUMBA or _jit.numba.config.DISABLE_JIT:
-        return prefetch
+        return prefetch, prefetch_at
     from llvmlite import ir
     from numba.core import cgutils, types
     from numba.extending import intrinsic
 
+    def codegen(context, builder, sig, args):
+        aryty = sig.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = [context.cast(builder, a, t, types.intp) for a, t in zip(args[1:], sig.args[1:])]
+        index += [context.get_constant(types.intp, 0)] * (aryty.ndim - len(index))
+        ptr = cgutils.get_item_pointer2(context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
+                                        cgutils.unpack_tuple(builder, ary.strides), aryty.layout, index)
+        i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                            "llvm.prefetch.p0i8")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])  # write, keep, data
+        return context.get_dummy_value()
+
     @intrinsic
     def prefetch_row(typingctx, A, r):
-        def codegen(context, builder, sig, args):
-            aryty, rty = sig.args
-            ary = context.make_array(aryty)(context, builder, args[0])
-            index = [context.cast(builder, args[1], rty, types.intp)]
-            index += [context.get_constant(types.intp, 0)] * (aryty.ndim - 1)
-            ptr = cgutils.get_item_pointer2(context, builder, ary.data, cgutils.unpack_tuple(builder, ary.shape),
-                                            cgutils.unpack_tuple(builder, ary.strides), aryty.layout, index)
-            i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-            fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                                "llvm.prefetch.p0i8")
-            builder.call(fn, [builder.bitcast(ptr, i8p), i32(1), i32(3), i32(1)])  # write, keep, data
-            return context.get_dummy_value()
         return types.void(A, r), codegen
 
-    return prefetch_row
+    @intrinsic
+    def prefetch_line(typingctx, A, r, c):
+        return types.void(A, r, c), codegen
+
+    return prefetch_row, prefetch_line
 
 
-prefetch = _make_prefetch()
+prefetch, prefetch_at = _make_prefetch()
 
 
 def _padded_epoch(records, order, mu, bu, bi, P, Q, lr, reg, biased, block_u, block_i, block_r,
