@@ -267,6 +267,7 @@ def main(quick=False):
                                                 blocks_best),
         "blocks over memory floor": ratio(blocks, rate("blocks", "memory floor")),
         "blocks K=100": rate("blocks", K=100),
+        "blocks K=100 2T": rate("blocks", K=100, threads=2),
         "blocks randomisation share": ratio(draw, rate("blocks", key="epoch_seconds")),
         "jit-fast shuffle share": ratio(shuffle, rate("jit-fast", key="epoch_seconds")),
         "peak_memory_mb": {m["engine"]: m["peak_mb"] for m in memory},
@@ -311,7 +312,8 @@ target <= 1.3x); its per-epoch randomisation (the draw alone) is {pct(s['blocks 
 of its epoch (target <= 15%; for comparison `rng.permutation` is {pct(s['jit-fast shuffle share'])}
 of a jit-fast epoch). Two threads {mx(s['blocks 2T over 1T (median)'])} one thread (median;
 best {mx(s['blocks 2T over 1T (best)'])}; target 1.7x), bit-identical parameters:
-{s['blocks 2T bit-identical to 1T']}. K=100: {mrate(s['blocks K=100'])} (target 25M/s).
+{s['blocks 2T bit-identical to 1T']}. K=100: {mrate(s['blocks K=100'])} on one thread,
+{mrate(s.get('blocks K=100 2T'))} on two (target 25M/s).
 Peak memory of `BiasedMF.fit`: blocks {mb('blocks')} (target < 1200 MB), jit {mb('jit')},
 jit-fast {mb('jit-fast')}.
 jit {mrate(s['jit 1T ratings_per_second'])}, jit-fast {mrate(s['jit-fast 1T ratings_per_second'])};
