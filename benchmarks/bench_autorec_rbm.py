@@ -217,11 +217,10 @@ def iautorec_rounds(epochs, rounds, keras_python, baseline):
     here = Path(__file__).resolve().parents[1]
     out = {"mfcore": [], "keras": [], "baseline": [], "baseline_ref": None}
     with checkout_of(baseline) if baseline else nullcontext() as root:
-        if baseline and root is not None:
-            out["baseline_ref"] = baseline
+        out["baseline_ref"] = baseline if root is not None else None
         train = random_split(load_ml100k(ml100k_dir()), 0.2, rng=42).train
         for _ in range(rounds):
-            for side, src in (("mfcore", here), ("baseline", root if out["baseline_ref"] else None)):
+            for side, src in (("mfcore", here), ("baseline", root)):
                 if src is None:
                     continue
                 env = dict(os.environ, PYTHONPATH=str(src))
