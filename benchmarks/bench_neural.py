@@ -264,12 +264,13 @@ def paired_ratios(keras_runs, mfcore_runs):
     return [min(r), max(r)]
 
 
-def part_speed(train, python, epochs, rounds, only=None, out=None, baseline=None):
+def part_speed(python, epochs, rounds, only=None, out=None, baseline=None):
+    """Every mfcore side runs in a child process that loads the split itself (``child_seconds``)."""
     with checkout_of(baseline) if baseline else nullcontext() as root:
-        return _part_speed(train, python, epochs, rounds, only, out, baseline if root else None, root)
+        return _part_speed(python, epochs, rounds, only, out, baseline if root else None, root)
 
 
-def _part_speed(train, python, epochs, rounds, only, out, baseline, root):
+def _part_speed(python, epochs, rounds, only, out, baseline, root):
     out = dict(out or {})
     python, keras_note = peer_python("tensorflow", python)
     print(f"Keras side: {keras_note}", flush=True)
@@ -474,13 +475,13 @@ def main(argv=None):
     results = json.loads(path.read_text()) if path.exists() else {}
     keras_path = RESULTS / "keras_reference.json"
     keras = json.loads(keras_path.read_text())["results"] if keras_path.exists() else {}
-    train, test = load_split() if set(args.parts) - {"report"} else (None, None)
+    train, test = load_split() if {"accuracy", "tuned"} & set(args.parts) else (None, None)
     if "accuracy" in args.parts:
         results["accuracy"] = part_accuracy(train, test, keras, args.only, results.get("accuracy"))
     if "tuned" in args.parts:
         results["tuned"] = part_tuned(train, test)
     if "speed" in args.parts:
-        results["speed"] = part_speed(train, args.keras_python, args.epochs, args.rounds, args.only,
+        results["speed"] = part_speed(args.keras_python, args.epochs, args.rounds, args.only,
                                       results.get("speed"), None if args.baseline == "none" else args.baseline)
     latest = json.loads(path.read_text()) if path.exists() else {}  # another run may have written
     for part in ("accuracy", "tuned", "speed"):
