@@ -21,7 +21,9 @@ from .reference import keras_reference, tour_reference
 # ``mfcore tour --full`` runs every model with its defaults.
 TOUR_OVERRIDES = {
     "i-autorec": {"n_epochs": 4},  # of 12 L-BFGS rounds: its test RMSE is flat from round 4
-    "u-autorec": {"n_epochs": 7},  # of 12: within 0.002 of the default, the same rank
+    # of 12 epochs, and 5 (s, y) pairs of 20: L-BFGS keeps 2 x lbfgs_memory x 9.1 million
+    # floats on this data (its input is the 9,066 items), so 20 pairs peaked at 3.6 GB
+    "u-autorec": {"n_epochs": 7, "lbfgs_memory": 5},
     "rbm": {"n_epochs": 25},  # of 80
     "rncf": {"n_epochs": 1},  # of 15, with early stopping
     # its default bases include i-autorec and rbm, each fitted twice; these five fast ones
@@ -74,7 +76,7 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
           f"({split}, seed {seed}), {ratings.n_users:,} users x {ratings.n_items:,} items, "
           f"scale {ratings.scale}", file=stream)
     names = models or model_names()
-    rows, fitted = [], {}
+    rows, curves = [], {}  # curves: each model's per-epoch test RMSE (the models are not kept)
     for name in names:
         cls = get_model_class(name)
         params = _tour_params(cls, fast, full)
@@ -96,7 +98,9 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
                      "test_rmse_unclipped": rep["rmse_unclipped"], "fit_seconds": seconds,
                      "keras_rmse": ref, "changed_params": changed, "implicit": bool(cls.implicit),
                      "notebook": cls.notebook, "default_rmse": full_rmse})
-        fitted[name] = model
+        history = model.history_
+        if history is not None and "test_rmse_clipped" in history and len(history) > 1 and not cls.implicit:
+            curves[name] = list(history["test_rmse_clipped"])
         if cls.implicit:  # a ranking model: its RMSE means nothing
             from .model_selection import ranking_metrics
 
@@ -120,7 +124,7 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
               "(toy, Netflix, ML-1M, residual); its accuracy is that design's, not tuned "
               "(`mfcore models` says how each compares).", file=stream)
     if out:
-        paths = write_plots(ratings, fitted, rows, out)
+        paths = write_plots(ratings, curves, rows, out)
         print(f"\nplots written to {os.path.abspath(out)}: {', '.join(os.path.basename(p) for p in paths)}",
               file=stream)
     if json_path:
@@ -154,8 +158,11 @@ def format_table(rows):
     return "\n".join(lines)
 
 
-def write_plots(ratings, fitted, rows, out):
-    """Learning curves, RMSE per model and the rating distribution, as PNG files in ``out``."""
+def write_plots(ratings, curves, rows, out):
+    """Learning curves, RMSE per model and the rating distribution, as PNG files in ``out``.
+
+    ``curves``: {model name: its test RMSE per epoch} (the iterative rating models).
+    """
     import matplotlib
 
     if not os.environ.get("MPLBACKEND"):
@@ -166,9 +173,6 @@ def write_plots(ratings, fitted, rows, out):
 
     os.makedirs(out, exist_ok=True)
     paths = []
-    curves = {name: m.history_["test_rmse_clipped"] for name, m in fitted.items()
-              if m.history_ is not None and "test_rmse_clipped" in m.history_ and len(m.history_) > 1
-              and not m.implicit}
     rows = [r for r in rows if not r.get("implicit")] or rows  # RMSE bars: rating models only
     if curves:
         fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -70,6 +70,17 @@ def test_packaged_tour_defaults_match_the_benchmark_record():
     assert tour_reference("ml-latest-small", "random:0.2", 42, "no-such-model") is None
 
 
+def test_the_tour_record_ran_the_tour_settings_within_001_of_the_defaults():
+    # a changed override without a re-run of benchmarks/bench_tour.py fails here
+    from mfcore.tour import TOUR_OVERRIDES
+
+    record = json.loads(TOUR_RESULTS.read_text())["models"]
+    for name, override in TOUR_OVERRIDES.items():
+        tour, full = record[name]["tour"], record[name]["full"]
+        assert tour["changed_params"] == override, name
+        assert abs(tour["test_rmse"] - full["test_rmse"]) <= 0.01, name
+
+
 def test_tour_table_shows_notebook_and_default_columns():
     from mfcore.models.registry import get_model_class, model_names
     from mfcore.tour import format_table
