@@ -27,7 +27,7 @@ TOUR_OVERRIDES = {
     "rbm": {"n_epochs": 25},  # of 80
     "rncf": {"n_epochs": 1},  # of 15, with early stopping
     # its default bases include i-autorec and rbm, each fitted twice; these five fast ones
-    # blend to within 0.002 of it
+    # blend to within about 0.002 of it (0.0021, benchmarks/results/tour.md)
     "blend": {"models": "biases,biased-mf,svd,item-knn,svdpp"},
 }
 

@@ -19,8 +19,9 @@ Why ``np.add.at`` on the flattened index ``row * K + f``: plain fancy-index
 assignment ``P[u] += g`` keeps only one update per repeated row (a user rated
 three items of the batch gets one update, not three). ``np.add.at`` adds them
 all; on a 1-D target NumPy >= 1.25 takes a fast path, which beat ``np.add.at``
-on rows, a one-hot sparse product (O(n_rows K) per batch: it loses on large
-catalogs), ``np.bincount`` per column, and sort plus ``np.add.reduceat``. The
+on rows, one ``np.bincount`` over the flat index, and sort plus
+``np.add.reduceat``. A one-hot sparse product was as fast or faster on ML-100k,
+but it costs O(n_rows K) per batch and so loses on large catalogs. The
 row-wise dot product uses ``np.einsum("bk,bk->b")``, which builds no (B, K)
 temporary, unlike ``np.sum(Pu * Qi, axis=1)``. The measurements are in
 ``benchmarks/results/engine_design.md``.

@@ -94,7 +94,7 @@ class RNCF(NeuralRecommender):
     information about test pairs (on ML-100k its test MSE is no better than
     predicting the mean target); a squared error has no sign, so even a perfect
     one could not say which way to correct. Stage 3 is then an MLP on fresh
-    embeddings with Adam at lr 0.01: it is best after one to four epochs, then
+    embeddings with Adam at lr 0.01: it is best after one to seven epochs, then
     its loss spikes, most ELU units die and it ends near a constant prediction,
     worse than stage 1 alone and worse than the biases baseline (figures in
     benchmarks/results/neural.md and rncf_spread.md; tutorials/07_deep_and_rncf.py
