@@ -24,8 +24,12 @@ def tutorials_dir(explicit=None):
     the copy installed with the package (``<prefix>/share/mfcore/tutorials``)."""
     import mfcore
 
-    candidates = [Path(explicit)] if explicit else []
-    candidates += [Path.cwd() / "tutorials", Path(mfcore.__file__).resolve().parent.parent / "tutorials",
+    if explicit:  # asked for: that folder or an error, never another one
+        if not sorted(Path(explicit).glob("0[0-9]_*.py")):
+            raise FileNotFoundError(f"--from {explicit}: no tutorials there (the folder holding "
+                                    "00_data_and_notation.py ...); leave --from out to use the installed ones")
+        return Path(explicit)
+    candidates = [Path.cwd() / "tutorials", Path(mfcore.__file__).resolve().parent.parent / "tutorials",
                    Path(sys.prefix) / "share" / "mfcore" / "tutorials"]
     for folder in candidates:
         if sorted(folder.glob("0[0-9]_*.py")):
@@ -81,7 +85,7 @@ def cmd_tutorials(args):
               "As a notebook:      mfcore tutorials --notebook 03 [--execute] [--fast]\n"
               "Checked exercises:  mfcore exercises list")
         return 0
-    n = int(args.notebook)
+    n = int(args.notebook) if str(args.notebook).isdigit() else None
     if n not in files:
         have = ", ".join(f"{k:02d}" for k in files)
         raise FileNotFoundError(f"no tutorial {args.notebook} in {folder} (there are {have})")
@@ -116,11 +120,27 @@ def write_notebook(path, out_dir, execute=False, fast=False, timeout=3600):
                 os.environ.pop("MFCORE_FAST", None)
             else:
                 os.environ["MFCORE_FAST"] = before
+    import tempfile
+
     import nbformat
 
-    nbformat.write(nb, target)
+    fd, tmp = tempfile.mkstemp(prefix=".mfcore-", suffix=".ipynb.part", dir=out_dir)
+    os.close(fd)
+    try:  # written beside the target, then renamed: no half-written notebook if the write fails
+        nbformat.write(nb, tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     print(f"wrote {target}" + ("" if execute else f"; open it with: jupyter lab {target}"))
     return 0
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def add_commands(sub):

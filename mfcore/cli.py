@@ -59,7 +59,11 @@ def read_options(args):
     """Reader options (--sep, --duplicates) for ratings files given by path."""
     opts = {}
     if getattr(args, "sep", None):
-        opts["sep"] = args.sep.encode().decode("unicode_escape")  # lets users type \t
+        try:
+            opts["sep"] = args.sep.encode().decode("unicode_escape")  # lets users type \t
+        except UnicodeDecodeError:
+            raise CLIError(f"--sep {args.sep}: not a separator mfcore can read (a stray backslash?); "
+                           "e.g. ',' '\\t' '::'") from None
     if getattr(args, "duplicates", None):
         opts["duplicates"] = args.duplicates
     return opts
@@ -232,8 +236,7 @@ def cmd_train(args):
     print(f"{args.model} on {data_name} ({split}): {len(train):,} train / {len(test):,} test ratings, "
           f"{train.n_users:,} users x {train.n_items:,} items")
     t0 = time.perf_counter()
-    with _warnings_as_lines("train"):
-        model.fit(train, monitor=test)  # the test curve is recorded, never used to train
+    model.fit(train, monitor=test)  # the test curve is recorded, never used to train
     fit_seconds = time.perf_counter() - t0
     record = train_record(model, args.model, data_name, split, train, test, fit_seconds, args.seed)
     if model.implicit:  # a ranking model: report how it ranks, not how it rates
@@ -297,8 +300,7 @@ def cmd_cv(args):
         print(f"  {row['fold']:<6} RMSE {row['rmse']:.4f}  MAE {row['mae']:.4f}{rank}  "
               f"({row['n_train']:,} train / {row['n_test']:,} test, fit {row['fit_seconds']:.1f}s)", flush=True)
 
-    with _warnings_as_lines("cv"):
-        res = cross_validate(model, folds, on_fold=show)
+    res = cross_validate(model, folds, on_fold=show)
     print(f"  {'mean':<6} RMSE {res['rmse_mean']:.4f} +- {res['rmse_std']:.4f}  "
           f"MAE {res['mae_mean']:.4f} +- {res['mae_std']:.4f}  (std over folds, clipped to the rating "
           f"scale; total fit {res['fit_seconds']:.1f}s)")
@@ -320,6 +322,11 @@ def cmd_evaluate(args):
     model = load_model(args.file)
     test = read_ratings(args.test, scale=model.scale_, **read_options(args))
     rep = model.evaluate(test)
+    if rep["n"] and rep["n_unknown"] == rep["n"]:
+        raise CLIError(f"none of the {rep['n']:,} ratings in {args.test} has a user and an item that "
+                       f"{args.file} was trained on, so every prediction would be the fallback; check "
+                       "that the file uses the training data's ids (user, item, rating: the first three "
+                       "columns)")
     print(f"{model.name} on {args.test}: RMSE {rep['rmse']:.4f}  MAE {rep['mae']:.4f} (clipped); "
           f"unclipped RMSE {rep['rmse_unclipped']:.4f}; {rep['n']:,} ratings, "
           f"{rep['n_unknown']:,} with an unknown user or item")
@@ -387,14 +394,13 @@ def cmd_models(args):
 def cmd_tour(args):
     from .tour import run_tour
 
-    with _warnings_as_lines("tour"):
-        run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
-                 seed=args.seed, full=args.full)
+    run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
+             seed=args.seed, full=args.full)
     return 0
 
 
 class _warnings_as_lines:
-    """Show warnings raised while training as one ``mfcore CMD: warning: ...`` line each."""
+    """Show the warnings raised while a command runs as one ``mfcore CMD: warning: ...`` line each."""
 
     def __init__(self, command):
         self.command = command
@@ -531,14 +537,61 @@ def main(argv=None):
         parser.print_help()
         return 0
     try:
-        return args.func(args)
-    except (CLIError, DataError, ModelFileError, ChecksumError, FileNotFoundError,
-            PermissionError, KeyError, ValueError, TypeError, FloatingPointError) as exc:
+        _check_outputs(args)
+        with _warnings_as_lines(args.command):  # one `mfcore CMD: warning: ...` line each
+            return args.func(args)
+    except (CLIError, DataError, ModelFileError, ChecksumError, OSError, MemoryError,
+            KeyError, ValueError, TypeError, FloatingPointError) as exc:
         if os.environ.get("MFCORE_DEBUG"):
             raise
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"mfcore {args.command}: error: {msg}", file=sys.stderr)
+        print(f"mfcore {args.command}: error: {_describe(exc)}", file=sys.stderr)
         return 2
+
+
+def _check_outputs(args):
+    """Fail before any work when an output path cannot be written: ``--save``/``--json`` must
+    name a file whose folder is (or can be made) a folder, ``--out`` a folder."""
+    for flag, want in (("save", "file"), ("json", "file"), ("out", "folder")):
+        path = getattr(args, flag, None)
+        if path is None:
+            continue
+        if not str(path).strip():
+            raise CLIError(f"--{flag} is empty: give a {want} path")
+        path = os.path.abspath(path)
+        if want == "file" and os.path.isdir(path):
+            raise CLIError(f"--{flag} {getattr(args, flag)}: it is a folder; give a file path")
+        if want == "folder" and os.path.exists(path) and not os.path.isdir(path):
+            raise CLIError(f"--{flag} {getattr(args, flag)}: it is a file; give a folder path")
+        parent = os.path.dirname(path) if want == "file" else path
+        while not os.path.exists(parent):  # the nearest folder that exists must be one, and writable
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent):
+            raise CLIError(f"--{flag} {getattr(args, flag)}: {parent} is a file, not a folder; "
+                           "give another path")
+        if not os.access(parent, os.W_OK):
+            raise CLIError(f"--{flag} {getattr(args, flag)}: cannot write in {parent}; choose a "
+                           "folder you can write to")
+
+
+# what to do about an operating-system error on a path the user gave
+_OS_FIXES = {IsADirectoryError: "it is a folder: give a file path",
+             NotADirectoryError: "a part of the path is a file, not a folder: give another path",
+             FileExistsError: "it exists and is not a folder: give a folder path, or remove it",
+             PermissionError: "no permission: choose a path you can write to (or read)"}
+
+
+def _describe(exc):
+    """The one-line message of an error the command line reports (no traceback)."""
+    if isinstance(exc, KeyError) and exc.args:
+        return exc.args[0]
+    if isinstance(exc, MemoryError):
+        return (f"not enough memory{': ' + str(exc) if str(exc) else ''}; use a smaller model (fewer "
+                "factors or hidden units) or less data")
+    if isinstance(exc, OSError) and exc.filename and not type(exc).__module__.startswith("mfcore"):
+        fix = next((f for t, f in _OS_FIXES.items() if isinstance(exc, t)), None)
+        text = f"{exc.filename}: {exc.strerror or exc}"
+        return f"{text} ({fix})" if fix else text
+    return exc
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -194,6 +194,9 @@ class DivergenceGuard:
     * ``loss_bound`` is set and the loss exceeds it (models whose loss is a mean
       squared error of ratings set it to ``BOUND_FACTOR`` times the variance of
       their target: the global mean already reaches 1x);
+    * ``error_bound`` is set and the epoch's ``train_mse`` log (the mean squared
+      error part of a loss that also carries a large penalty, as AutoRec's
+      does) exceeds it (``BOUND_FACTOR`` times the variance of the ratings);
     * ``e >= 2`` and the loss exceeds ``growth`` times the lowest loss of the
       earlier epochs (a healthy run's loss falls or wobbles by a few percent)
       and ``min_loss`` (rounding noise on a loss near zero, as when ALS
@@ -220,6 +223,7 @@ class DivergenceGuard:
     growth: float = 10.0
     min_loss: float = 0.0
     loss_bound: float | None = None
+    error_bound: float | None = None
     val_factor: float = 2.0
     val_rise: float = 1.25
     baseline_val_rmse: float | None = None
@@ -233,6 +237,10 @@ class DivergenceGuard:
         if self.loss_bound is not None and loss > self.loss_bound:
             return (f"the training loss {loss:.4g} exceeds {self.loss_bound:.4g} "
                     f"({self.BOUND_FACTOR:g} x the variance of the training target)")
+        mse = logs.get("train_mse")
+        if self.error_bound is not None and mse is not None and not mse <= self.error_bound:
+            return (f"the training error (mean squared) {mse:.4g} exceeds {self.error_bound:.4g} "
+                    f"({self.BOUND_FACTOR:g} x the variance of the training ratings)")
         if epoch >= 2 and len(history):
             prev = np.nanmin(history["train_loss"])
             if loss > self.growth * prev and loss > self.min_loss:

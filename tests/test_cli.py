@@ -117,6 +117,57 @@ def test_errors_are_one_line_and_exit_2(argv, message, capsys):
     assert "Traceback" not in err
 
 
+def test_output_paths_are_checked_before_any_work(tmp_path, two_files, capsys):
+    train, test, _, _ = two_files
+    a_file = tmp_path / "a_file.txt"
+    a_file.write_text("x")
+    cases = [(["--json", str(tmp_path)], "it is a folder; give a file path"),
+             (["--save", str(a_file / "m.npz")], "is a file, not a folder"),
+             (["--save", ""], "--save is empty")]
+    for extra, message in cases:
+        assert main(["train", "biases", "--train", str(train), "--test", str(test)] + extra) == 2
+        out, err = capsys.readouterr()
+        assert message in err and "Traceback" not in err
+        assert "test RMSE" not in out  # it failed before training
+    assert main(["tour", "--fast", "--models", "mean", "--out", str(a_file)]) == 2
+    out, err = capsys.readouterr()
+    assert "it is a file; give a folder path" in err and "mean" not in out
+
+
+def test_an_os_error_is_one_line_naming_the_path(tmp_path, two_files, capsys):
+    train, test, _, _ = two_files
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    assert main(["evaluate", str(folder), "--test", str(test)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder}: Is a directory (it is a folder: give a file path)" in err and "Traceback" not in err
+
+
+def test_a_model_too_large_for_memory_is_one_line(tmp_path, two_files, capsys):
+    train, test, _, _ = two_files
+    assert main(["train", "biased-mf", "--train", str(train), "--test", str(test),
+                 "--factors", str(10 ** 12), "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "not enough memory" in err and "fewer factors" in err and "Traceback" not in err
+
+
+def test_evaluate_refuses_a_file_whose_ids_the_model_never_saw(tmp_path, two_files, capsys):
+    train, test, _, test_rows = two_files
+    model_path = tmp_path / "m.npz"
+    assert main(["train", "biases", "--train", str(train), "--test", str(test), "--save",
+                 str(model_path), "--quiet"]) == 0
+    other = _ratings_file(tmp_path / "other.csv", [(u + 1000, i + 1000, r) for u, i, r in test_rows])
+    assert main(["evaluate", str(model_path), "--test", str(other)]) == 2
+    assert "none of the" in capsys.readouterr().err
+    # ids written as 7.0 or mixed with a text id are still the model's integer ids
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("".join(f"{u}.0,{i},{r}\n" for u, i, r in test_rows) + "abc,1,3\n")
+    plain, js = tmp_path / "plain.json", tmp_path / "mixed.json"
+    assert main(["evaluate", str(model_path), "--test", str(test), "--json", str(plain)]) == 0
+    assert main(["evaluate", str(model_path), "--test", str(mixed), "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["n_test_unknown"] == json.loads(plain.read_text())["n_test_unknown"] + 1
+
+
 def test_loading_another_file_as_model_fails_clearly(tmp_path, capsys):
     bogus = tmp_path / "bogus.npz"
     np.savez(bogus, x=np.zeros(2))

@@ -163,6 +163,18 @@ def test_cli_reports_problems_with_the_file_without_a_traceback(tmp_path, capsys
     assert code == 2 and "no tutorial 't42'" in err
     code, _, err = _run(["check", "t03", str(tmp_path / "none.py")], capsys)
     assert code == 2 and "no such file" in err
+    code, _, err = _run(["check", "t03", str(tmp_path)], capsys)
+    assert code == 2 and "is a folder" in err
+
+
+def test_a_sys_exit_in_the_students_file_is_a_failure_not_a_silent_pass(tmp_path, capsys):
+    bad = tmp_path / "bad.py"
+    bad.write_text("import sys\n\ndef sgd_step(*args):\n    sys.exit(0)\n")
+    code, out, _ = _run(["check", "t03.sgd_step", str(bad)], capsys)
+    assert code == 1 and "SystemExit" in out
+    bad.write_text("import sys\nsys.exit(3)\n")
+    code, _, err = _run(["check", "t03", str(bad)], capsys)
+    assert code == 2 and "importing bad.py raised SystemExit, line 2" in err
 
 
 def test_cli_list_and_show(capsys):

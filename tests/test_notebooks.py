@@ -24,6 +24,10 @@ def test_tutorials_lists_every_tutorial_with_times_and_exercises(capsys):
 def test_tutorials_says_what_is_missing(tmp_path, capsys):
     assert main(["tutorials", "--from", str(TUTORIALS), "--notebook", "42"]) == 2
     assert "no tutorial 42" in capsys.readouterr().err
+    assert main(["tutorials", "--from", str(TUTORIALS), "--notebook", "abc"]) == 2
+    assert "no tutorial abc" in capsys.readouterr().err
+    assert main(["tutorials", "--from", str(tmp_path)]) == 2  # never another folder than the one asked for
+    assert f"--from {tmp_path}: no tutorials there" in capsys.readouterr().err
 
 
 def test_a_tutorial_becomes_a_notebook(tmp_path, capsys):

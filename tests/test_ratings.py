@@ -185,3 +185,16 @@ def test_float32_values_and_int32_timestamps_are_kept_compact():
     assert isinstance(r.global_mean, float) and r.global_mean == 3.5
     r64 = Ratings.from_arrays([1], [1], [3], timestamps=[7])
     assert r64.values.dtype == np.float64 and r64.timestamps.dtype == np.int64
+
+
+def test_an_integer_id_map_reads_integer_valued_floats_and_strings_one_by_one():
+    from mfcore.data.ratings import IdMap
+
+    ids, _ = IdMap.from_values(np.array([196, 242, 3]))
+    assert list(ids.to_index([196.0, 242, 3.5], missing="ignore")) == [1, 2, -1]
+    assert list(ids.to_index(np.array(["196", "abc", "242.0"]), missing="ignore")) == [1, -1, 2]
+    assert ids.to_index("3") == 0 and ids.to_index(3.0) == 0
+    with pytest.raises(KeyError, match="unknown id 'abc'"):
+        ids.to_index([196, "abc"])
+    text, _ = IdMap.from_values(np.array(["196", "x"]))
+    assert list(text.to_index([196.0, 1.5], missing="ignore")) == [0, -1]

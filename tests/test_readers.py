@@ -78,6 +78,12 @@ def test_fourth_column_that_is_not_a_time_is_ignored(tmp_path):
         read_ratings(path, columns=[0, 1, 2, 3])
 
 
+def test_one_bad_entry_in_a_timestamp_column_is_named_not_dropped_with_the_column(tmp_path):
+    path = write(tmp_path, "1,5,3,100\n2,5,4,200\n3,6,2,abc\n")
+    with pytest.raises(DataError, match=r"line 3: the timestamp 'abc' is neither an integer nor a date"):
+        read_ratings(path)
+
+
 def test_given_scale_is_used_and_enforced(tmp_path):
     path = write(tmp_path, "1,1,2\n1,2,3\n2,1,9\n")
     assert read_ratings(path, scale=RatingScale(1, 10, 1)).scale == RatingScale(1, 10, 1)

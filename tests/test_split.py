@@ -240,7 +240,8 @@ def test_predefined_split_reads_two_files(tmp_path):
     pytest.importorskip("mfcore.data.readers")
     (tmp_path / "a.base").write_text("1\t10\t3\t100\n2\t11\t4\t101\n")
     (tmp_path / "a.test").write_text("2\t10\t5\t102\n3\t12\t1\t103\n")
-    tt = predefined_split(tmp_path / "a.base", tmp_path / "a.test", sep="\t")
+    with pytest.warns(UserWarning, match="2 of 2 ratings in .*a.test lie outside the training file's scale"):
+        tt = predefined_split(tmp_path / "a.base", tmp_path / "a.test", sep="\t")
     assert len(tt.train) == 2 and len(tt.test) == 2 and tt.train.user_map is tt.test.user_map
     assert tt.report()["n_test_unknown_any"] == 1
 

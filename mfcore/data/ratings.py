@@ -26,6 +26,20 @@ from .._validation import plain_repr
 from ..exceptions import DataError
 
 
+def _as_integer(text):
+    """``(value, ok)``: the integer a string id stands for ("196", "196.0"), or (0, False)."""
+    try:
+        return int(text), True
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            return 0, False
+        if not np.isfinite(value) or value != round(value) or abs(value) >= 2 ** 63:
+            return 0, False
+        return int(value), True
+
+
 class IdMap:
     """A bijection between raw ids (ints or strings) and indices 0..n-1.
 
@@ -87,17 +101,29 @@ class IdMap:
         return out.item() if out.ndim == 0 else out
 
     def _coerce(self, raw_ids):
-        raw_ids = np.asarray(raw_ids)
-        if raw_ids.dtype == object:
-            raw_ids = raw_ids.astype(str)
-        if self.raw.dtype.kind in "iu" and raw_ids.dtype.kind in "US":
+        """``(ids, usable)``: the ids in this map's type (1-D), and which of them could be one
+        of ours. Integer maps take integer-valued floats (196.0) and integer strings ("196"),
+        each id on its own: one id that is not an integer ("abc", 1.5) misses alone."""
+        ids = np.atleast_1d(np.asarray(raw_ids))
+        if ids.dtype == object:
+            ids = ids.astype(str)
+        usable = np.ones(ids.shape, dtype=bool)
+        if self.raw.dtype.kind in "iu" and ids.dtype.kind in "USf":
+            if ids.dtype.kind == "f":
+                usable = np.isfinite(ids) & (ids == np.round(ids))
+                return np.where(usable, ids, 0).astype(np.int64), usable
             try:
-                raw_ids = raw_ids.astype(np.int64)
-            except ValueError:
-                pass  # cannot be one of ours; every lookup will miss
-        elif self.raw.dtype.kind in "US" and raw_ids.dtype.kind in "iuf":
-            raw_ids = raw_ids.astype(str)
-        return raw_ids
+                return ids.astype(np.int64), usable
+            except (ValueError, OverflowError):
+                out = np.zeros(ids.shape, dtype=np.int64)
+                for k, s in enumerate(ids):
+                    out[k], usable[k] = _as_integer(s)
+                return out, usable
+        if self.raw.dtype.kind in "US" and ids.dtype.kind in "iuf":
+            if ids.dtype.kind == "f":  # 196.0 is the id "196"
+                ids = np.array([str(int(v)) if np.isfinite(v) and v == round(v) else str(v) for v in ids])
+            ids = ids.astype(str)
+        return ids, usable
 
     def to_index(self, raw_ids, missing="raise", what="id"):
         """Index(es) of raw id(s).
@@ -110,7 +136,7 @@ class IdMap:
             naming it, or return -1 for it.
         """
         scalar = np.ndim(raw_ids) == 0
-        ids = np.atleast_1d(self._coerce(raw_ids))
+        ids, usable = self._coerce(raw_ids)
         if len(self) == 0:
             pos = np.zeros(ids.shape, dtype=np.int64)
             found = np.zeros(ids.shape, dtype=bool)
@@ -121,9 +147,9 @@ class IdMap:
         else:
             pos = np.searchsorted(self.raw, ids)
             pos = np.minimum(pos, len(self) - 1)
-            found = self.raw[pos] == ids
+            found = (self.raw[pos] == ids) & usable
         if not found.all() and missing == "raise":
-            bad = ids[~found][0]
+            bad = np.asarray(raw_ids, dtype=object).ravel()[np.flatnonzero(~found)[0]]  # as given
             raise KeyError(f"unknown {what} {plain_repr(bad)}: "
                            f"it is not among the {len(self)} known {what}s")
         out = np.where(found, pos, -1).astype(np.int32)

@@ -187,8 +187,9 @@ def _timestamps(col, path, lines_of, explicit):
         dates = None
     if dates is not None and dates.notna().all():
         return ((dates - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
-    if not explicit:
-        return None
+    if not explicit and values.notna().mean() < 0.5:
+        return None  # a 4th column of something else (text): no timestamps
+    # a timestamp column (named, or mostly integers) with a bad entry: say where, not drop them all
     row = int(np.flatnonzero(values.isna().to_numpy() | (values != np.round(values)).to_numpy())[0])
     _fail_at(path, lines_of(row),
              f"the timestamp {plain_repr(col.iloc[row])} is neither an integer nor a date",

@@ -10,6 +10,7 @@ int seed gives the same split on every call, a Generator advances.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -275,11 +276,19 @@ def predefined_split(train_path, test_path, **read_kw):
 
     Both are read with :func:`mfcore.data.readers.read_ratings` (``read_kw`` is
     passed on) and merged over one pair of id maps, so indices agree; the scale
-    is the train file's.
+    is the train file's. Test ratings outside it get a warning (a train file's
+    inferred scale may lack a rare extreme, so it is not an error).
     """
     from .readers import read_ratings
 
-    return _merge(read_ratings(train_path, **read_kw), read_ratings(test_path, **read_kw))
+    train, test = read_ratings(train_path, **read_kw), read_ratings(test_path, **read_kw)
+    outside = (test.values < train.scale.low) | (test.values > train.scale.high)
+    if outside.any():
+        warnings.warn(f"{int(outside.sum()):,} of {len(test):,} ratings in {test_path} lie outside the "
+                      f"training file's scale {train.scale} (from {test.values.min():g} to "
+                      f"{test.values.max():g}): check that both files hold ratings on the same scale",
+                      UserWarning, stacklevel=2)
+    return _merge(train, test)
 
 
 SPEC_FORMS = ("random:F", "user:F (fraction per user)", "user:K (ratings per user)", "warm:F",

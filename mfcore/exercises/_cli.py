@@ -43,6 +43,8 @@ def _exercises(target):
 def load_file(path):
     """Import a student's file by path; errors in it become a UsageError naming file and line."""
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder: give the Python file that holds your functions")
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     spec = importlib.util.spec_from_file_location(f"_mfcore_student_{abs(hash(str(path.resolve())))}", path)
@@ -52,7 +54,7 @@ def load_file(path):
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise UsageError(f"{path.name}, line {exc.lineno}: SyntaxError: {exc.msg}") from None
-    except Exception as exc:  # noqa: BLE001 - reported, not raised
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - reported, not raised (sys.exit too)
         import traceback
 
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]

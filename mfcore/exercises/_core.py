@@ -171,7 +171,7 @@ class Exercise:
                 warnings.simplefilter("ignore")
                 ret = fn(*args, **kwargs)
                 out = self.collect(args, ret)
-        except Exception as exc:  # noqa: BLE001 - the student's error is reported, not raised
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - the student's error is reported, not raised
             return Outcome(error=exc, where=_where(exc))
         if len(self.outputs) == 1 or not isinstance(out, (tuple, list)):
             out = (out,)
