@@ -147,3 +147,25 @@ def test_every_registered_model_is_exported_at_the_top_level():
     for name in model_names():
         cls = make_model(name).__class__
         assert getattr(mfcore, cls.__name__) is cls and cls.__name__ in mfcore.__all__
+
+
+def test_constant_ratings_warn_once_and_are_not_a_divergence():
+    from mfcore.data.ratings import Ratings
+
+    rng = np.random.default_rng(0)
+    train = Ratings.from_arrays(rng.integers(0, 40, 300), rng.integers(0, 30, 300), np.full(300, 4.0))
+    for name in ("biased-mf", "i-autorec"):  # i-autorec also fits a fallback baseline inside its fit
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            make_model(name, n_epochs=2, rng=0).fit(train)  # biased-mf: "diverged" on a near-zero loss
+        said = [w for w in caught if "every training rating is 4" in str(w.message)]
+        assert len(said) == 1, name
+
+
+def test_autorec_divergence_is_caught_on_its_error_not_its_penalised_loss():
+    train = make_ratings(100, 60, 1500, rng=0)
+    with pytest.raises(DivergenceError, match=r"training error \(mean squared\) .* exceeds"):
+        make_model("i-autorec", optimizer="adam", lr=1000.0, n_epochs=3, hidden_units=8, rng=0).fit(train)
+    model = make_model("i-autorec", n_epochs=2, hidden_units=8, rng=0).fit(train)
+    mse = model.history_["train_mse"]
+    assert len(mse) == 2 and all(0.0 < m < np.var(train.values) * 100 for m in mse)

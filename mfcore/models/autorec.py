@@ -145,6 +145,7 @@ class _ShallowAutoRec(_AutoRecBase):
                         "W": init.glorot_uniform((d, k), init_rng),  # (d, k) decoder
                         "b": np.zeros(d)}  # (d,)
         n = len(train)
+        logs = {}  # train_mse: the error part of J / n, for the divergence guard (and the history)
         all_rows = np.arange(n_rows)
         args = (self._g, self._f, self.engine)
         if self.optimizer == "lbfgs":
@@ -179,6 +180,8 @@ class _ShallowAutoRec(_AutoRecBase):
                                      engine="jit" if self.engine == "jit" else "numpy")
                 for m, a in unpack(res.x).items():
                     self.params_[m][...] = a
+                V, W = self.params_["V"], self.params_["W"]
+                logs["train_mse"] = (float(res.fun) - 0.5 * self._lam * (np.vdot(V, V) + np.vdot(W, W))) / n
                 return float(res.fun) / n
         else:
             opt = Adam(lr=self._lr)
@@ -193,26 +196,31 @@ class _ShallowAutoRec(_AutoRecBase):
 
             def train_epoch(epoch):
                 order = order_rng.permutation(n_rows)  # reshuffled every epoch
-                total = 0.0
+                total = sse = 0.0
                 for start in range(0, n_rows, self._batch):
                     batch = order[start:start + self._batch]  # (B,)
                     share = self._lam * len(batch) / n_rows  # this batch's part of lambda
                     if self.engine == "jit":
-                        total += K.autorec_grads(*self._csr, batch, *self.params_.values(), self._g, self._f,
-                                                 *G.values())
+                        sse_b = K.autorec_grads(*self._csr, batch, *self.params_.values(), self._g, self._f,
+                                                *G.values())
+                        total, sse = total + sse_b, sse + sse_b
                         t = opt.iterations = opt.iterations + 1
                         for m, p in self.params_.items():
                             pen = K.adam_dense(p, *slots[m], G[m], self._lr, opt.beta_1, opt.beta_2,
                                                opt.epsilon, t, share if m in "VW" else 0.0)
                             total += 0.5 * share * pen if m in "VW" else 0.0
                     else:
+                        V, W = self.params_["V"], self.params_["W"]
+                        pen = 0.5 * share * (np.sum(V * V) + np.sum(W * W))  # as objective adds it
                         J, grads = objective(self.params_, self._csr, batch, share, *args)
                         opt.step(self.params_, grads)
-                        total += J
+                        total, sse = total + J, sse + (J - pen)
+                logs["train_mse"] = sse / n
                 return total / n
-        # J / n includes the weight decay, which dwarfs the error on small data: no absolute bound
-        self._run_epochs(self._n_epochs, train_epoch, callbacks, loss_var=None,
-                         lr=self._lr if self.optimizer == "adam" else None,
+        # J / n includes the weight decay, which dwarfs the error on small data: no absolute bound on
+        # it; its error part (train_mse, logged) is bounded instead
+        self._run_epochs(self._n_epochs, train_epoch, callbacks, loss_var=None, error_var="ratings",
+                         extra_logs=logs, lr=self._lr if self.optimizer == "adam" else None,
                          fix="lower lr" if self.optimizer == "adam" else "raise reg")
         del self._csr
 

@@ -31,16 +31,21 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import tempfile
+import re
+import threading
+import warnings
 
 import numpy as np
 
-from .._validation import check_is_fitted
+from .._validation import check_is_fitted, plain_repr
 from ..data.ratings import IdMap, Ratings, RatingScale
 from ..exceptions import DataError, ModelFileError
 from ..metrics import error_report
 
 FORMAT_VERSION = 1
+
+
+_NESTING = threading.local()  # .fits: how many Recommender.fit calls are running in this thread
 
 
 class Recommender:
@@ -148,9 +153,11 @@ class Recommender:
         self._valid_data = None if valid is None else self._aligned(valid)
         self._monitor_data = None if monitor is None else self._aligned(monitor)
         self._target_var = float(np.var(train.values))
+        _NESTING.fits = getattr(_NESTING, "fits", 0) + 1  # fits inside this one (fallbacks, bases) are deeper
         try:
             self._fit(train, self._valid_data, callbacks)
         finally:
+            _NESTING.fits -= 1
             self._train_ref = self._valid_data = self._monitor_data = None
         return self
 
@@ -206,7 +213,7 @@ class Recommender:
         (AutoRec's codes, the RBM's hidden units); a no-op for most models."""
 
     def _run_epochs(self, n_epochs, train_epoch, callbacks=None, *, lr=None, loss_var="ratings",
-                    action="raise", fix=None, extra_logs=None, label=None, state=None,
+                    error_var=None, action="raise", fix=None, extra_logs=None, label=None, state=None,
                     monitor=None):
         """The one fit skeleton of every model that trains in epochs.
 
@@ -219,7 +226,12 @@ class Recommender:
         ``loss_var``: the variance of what the loss is a mean squared error of
         ("ratings": the training ratings; a float; None when the loss is not
         one, e.g. it includes a large penalty) bounds the loss at
-        ``DivergenceGuard.BOUND_FACTOR`` times it. ``action="restore"`` handles
+        ``DivergenceGuard.BOUND_FACTOR`` times it; ``error_var`` (same forms) bounds the
+        ``train_mse`` log of a model whose loss carries a large penalty (AutoRec).
+        A variance is never taken below (range of the rating scale / 10)^2 (at
+        least 1 / 100), nor a loss that grows counted as diverged below (range /
+        100)^2: ratings that barely vary (or one rating) do not make a near-zero
+        loss look like a divergence. ``action="restore"`` handles
         a divergence by restoring the best epoch instead of raising.
         ``extra_logs``: a dict the epoch fills (timings), or a function returning
         one, logged every epoch (callbacks see it). ``monitor``: for a
@@ -252,12 +264,18 @@ class Recommender:
         baseline = None  # the global mean's RMSE on the validation ratings
         if with_valid and len(valid[2]) >= DivergenceGuard.MIN_VALID:
             baseline = float(np.sqrt(np.mean((np.asarray(valid[2], np.float64) - self.global_mean_) ** 2)))
-        if loss_var == "ratings":
-            loss_var = self._target_var
-        bound = None if loss_var is None else DivergenceGuard.BOUND_FACTOR * max(loss_var, 1e-12)
+        if own and self._target_var == 0.0 and not self.implicit and _NESTING.fits == 1:
+            warnings.warn(f"every training rating is {self.global_mean_:g}: a rating model can learn nothing "
+                          "beyond that value (for clicks or other implicit feedback, use an "
+                          "implicit-feedback model: popularity, implicit-als, bpr)", UserWarning, stacklevel=3)
+        span = max(self.scale_.high - self.scale_.low, 1.0)  # the rating scale's range (see the docstring)
+        loss_var, error_var = (None if v is None else max(self._target_var if v == "ratings" else v,
+                                                          (span / 10) ** 2) for v in (loss_var, error_var))
+        bound = None if loss_var is None else DivergenceGuard.BOUND_FACTOR * loss_var
         fix = fix or (f"lower lr (now {lr:g})" if isinstance(lr, (int, float)) else "lower the learning rate")
         guard = DivergenceGuard(loss_bound=bound, baseline_val_rmse=baseline, action=action, fix=fix,
-                                min_loss=0.0 if loss_var is None else 1e-6 * max(loss_var, 1e-12))
+                                min_loss=0.0 if loss_var is None else max(1e-6 * loss_var, (span / 100) ** 2),
+                                error_bound=None if error_var is None else DivergenceGuard.BOUND_FACTOR * error_var)
         with np.errstate(over="ignore", invalid="ignore"):
             history = run_epochs(
                 n_epochs, train_epoch,
@@ -321,15 +339,21 @@ class Recommender:
     def predict(self, users, items, clip=False, strict=False):
         """Predicted ratings for user and item *indices* of the training maps.
 
-        An index of -1 (or one that had no training rating) is unknown and gets
-        the fallback; ``strict=True`` raises KeyError instead. ``clip=True``
-        clips to the training rating scale.
+        ``users`` and ``items`` hold integer indices (ints, or floats with integer
+        values) and have one shape; the result is a float64 array of that shape, or
+        a float when both are scalars. An index of -1 (or one that had no training
+        rating) is unknown and gets the fallback; ``strict=True`` raises KeyError
+        instead. ``clip=True`` clips to the training rating scale. ValueError for a
+        non-integer index (1.7, NaN, a raw id string) or shapes that differ.
         """
         check_is_fitted(self, "global_mean_")
-        users = np.asarray(users, dtype=np.int64)
-        items = np.asarray(items, dtype=np.int64)
+        users = _as_indices(users, "user")
+        items = _as_indices(items, "item")
         if users.shape != items.shape:
-            raise ValueError(f"users and items must have one shape; got {users.shape} and {items.shape}")
+            raise ValueError(f"users and items must have one shape (one item per user); got {users.shape} "
+                             f"and {items.shape}")
+        scalar = users.ndim == 0
+        users, items = np.atleast_1d(users), np.atleast_1d(items)
         for arr, n, what in ((users, self.user_counts_.size, "user"), (items, self.item_counts_.size, "item")):
             if arr.size and (arr.max() >= n or arr.min() < -1):
                 bad = arr[(arr >= n) | (arr < -1)][0]
@@ -338,8 +362,8 @@ class Recommender:
         known = self.known_mask(users, items)
         if strict and not known.all():
             k = int(np.flatnonzero(~known)[0])
-            raise KeyError(f"pair {k} (user index {users[k]}, item index {items[k]}) has a user or item "
-                           "with no training rating; pass strict=False to use the fallback")
+            raise KeyError(f"pair {k} (user index {users.flat[k]}, item index {items.flat[k]}) has a user "
+                           "or item with no training rating; pass strict=False to use the fallback")
         out = np.empty(users.shape, dtype=np.float64)
         if known.any():
             out[known] = self._predict_known(users[known], items[known])
@@ -347,7 +371,7 @@ class Recommender:
             out[~known] = self._predict_fallback(users[~known], items[~known])
         if clip:
             out = self.scale_.clip(out)
-        return out
+        return float(out[0]) if scalar else out
 
     def _aligned(self, ratings):
         """``(users, items, values)`` of ``ratings`` in this model's index space
@@ -362,7 +386,9 @@ class Recommender:
         return self.predict(u, i, clip=clip, strict=strict)
 
     def predict_raw(self, user_ids, item_ids, clip=False, strict=False):
-        """Predictions for raw ids (as in the data files)."""
+        """Predictions for raw ids (as in the data files): two arrays (or lists) of one
+        shape give an array of that shape, two scalars a float. An id the model never
+        saw gets the fallback (``strict=True``: KeyError naming it)."""
         check_is_fitted(self, "global_mean_")
         u = self.user_map_.to_index(user_ids, missing="raise" if strict else "ignore", what="user")
         i = self.item_map_.to_index(item_ids, missing="raise" if strict else "ignore", what="item")
@@ -397,7 +423,15 @@ class Recommender:
             setattr(self, key, value)
 
     def save(self, path):
-        """Write the fitted model to ``path`` (.npz, no pickle), atomically."""
+        """Write the fitted model to ``path`` (.npz, no pickle), atomically; returns the path.
+
+        Nothing half-written is left on disk: the file appears complete or not at all.
+        A missing parent folder is created (as :func:`mfcore._json.write_json` does for
+        the JSON records), and the file gets the permissions ``open(path, "w")`` would
+        give it (0o666 less the umask; a file it replaces keeps its own). ValueError for
+        an empty path; an OSError naming ``path`` and the fix when it cannot be written
+        (a folder, or a folder that cannot be created or written to).
+        """
         check_is_fitted(self, "global_mean_")
         arrays = {f"state__{k}": np.asarray(v) for k, v in self._get_state().items()}
         for k, v in arrays.items():
@@ -419,22 +453,22 @@ class Recommender:
         arrays["rated_indices"] = self.rated_indices_
         if self.item_titles_ is not None:
             arrays["item_titles"] = self.item_titles_
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".mfcore-", suffix=".npz.part", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        from .._json import write_atomically
+
+        return write_atomically(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True,
+                                what="model", suffix=".npz", example="model.npz")
 
     @classmethod
     def load(cls, path):
-        """Load a model saved by :meth:`save`. Called on a subclass, the file must hold that model."""
+        """Load a model saved by :meth:`save`. Called on a subclass, the file must hold that model.
+
+        Before the model is returned, the file is checked against the model it names:
+        every header field and array is there; the state arrays are the ones that model
+        sets (no more, no fewer) with the shapes of its parameters and id maps; floats
+        are finite; the parameters pass the model's checks; and a few predictions run.
+        A file that fails (edited, or damaged in a way the archive's checksums missed)
+        raises ModelFileError naming the file, what is wrong and what to do.
+        """
         from ..training import History
 
         path = os.fspath(path)
@@ -443,6 +477,7 @@ class Recommender:
             raise ModelFileError(
                 f"{path} was written in model-file format {header.get('format_version')}, and this "
                 f"mfcore reads format {FORMAT_VERSION}; retrain the model and save it again")
+        _check_header(path, header)
         from . import registry
 
         try:
@@ -453,7 +488,14 @@ class Recommender:
         if cls is not Recommender and target is not cls:
             raise ModelFileError(f"{path} holds a {header['model']!r} model ({header['class']}), not "
                                  f"{cls.__name__}; load it with {header['class']}.load or mfcore.load_model")
-        model = target(**_tuples_back(target, header["params"]))
+        name = header["model"]
+        try:
+            model = target(**_tuples_back(target, header["params"]))
+        except TypeError as exc:
+            raise _damaged(path, name, f"the parameters in its header do not fit {target.__name__} "
+                                       f"({exc})") from None
+        _check_params_of(path, name, model)
+        n_users, n_items = _check_maps(path, name, npz)
         model.user_map_ = IdMap.__new__(IdMap)
         model.user_map_.raw = npz["user_raw"]
         model.item_map_ = IdMap.__new__(IdMap)
@@ -467,12 +509,215 @@ class Recommender:
         model.global_mean_ = header["global_mean"]
         state = {k[len("state__"):]: v for k, v in npz.items() if k.startswith("state__")}
         state = {target._renamed_state.get(k, k): v for k, v in state.items()}  # older files
-        model._set_state(state)
+        _check_state_arrays(path, name, model, state, n_users, n_items)
+        try:
+            model._set_state(state)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            raise _damaged(path, name, f"its state arrays do not fit a {name!r} model with the parameters "
+                                       f"in its header ({type(exc).__name__}: {exc})") from None
+        _check_state_keys(path, name, model, state)
         hist = header.get("history")
         model.history_ = None
         if hist is not None:
-            model.history_ = History.from_dict(hist)
+            try:
+                model.history_ = History.from_dict(hist)
+            except (AttributeError, KeyError, TypeError, ValueError) as exc:
+                raise _damaged(path, name, f"the training history in its header is incomplete "
+                                           f"({type(exc).__name__}: {exc})") from None
+        _check_predicts(path, name, model)
         return model
+
+
+def _damaged(path, name, what):
+    """The ModelFileError of a model file whose contents do not make the model it names."""
+    model = f"{name!r} model file" if isinstance(name, str) else "model file"
+    return ModelFileError(f"{path} is a damaged {model}: {what}. A file changed after model.save wrote "
+                          "it cannot be used: save the model again (model.save(path), or `mfcore train "
+                          "... --save FILE`)")
+
+
+def _check_header(path, header):
+    """The header fields load reads: present and of the right kind (ModelFileError otherwise)."""
+    name = header.get("model")
+    kinds = {"model": (str, "a model name"), "class": (str, "a class name"), "params": (dict, "a dict"),
+             "scale": (list, "[low, high, step]"), "global_mean": ((int, float), "a finite number")}
+    for field, (kind, desc) in kinds.items():
+        if field not in header:
+            raise _damaged(path, name, f"its header has no {field!r} field")
+        value = header[field]
+        if not isinstance(value, kind) or isinstance(value, bool) or (
+                field == "global_mean" and not np.isfinite(value)):
+            raise _damaged(path, name, f"the {field!r} field of its header is {value!r}, not {desc}")
+    try:
+        RatingScale(*header["scale"])
+    except (TypeError, ValueError) as exc:
+        raise _damaged(path, name, f"the 'scale' field of its header, {header['scale']!r}, is not a "
+                                   f"rating scale ({exc})") from None
+    if not isinstance(header.get("history"), (dict, type(None))):
+        raise _damaged(path, name, f"the 'history' field of its header is {header['history']!r}, not a dict")
+
+
+def _check_params_of(path, name, model):
+    """The parameters read from the header, through the checks fit runs on the shared ones."""
+    from .params import check_hidden_units, check_params
+
+    try:
+        check_params(model)
+        if getattr(model, "hidden_units", None) is not None:
+            check_hidden_units(model)
+    except (TypeError, ValueError) as exc:
+        raise _damaged(path, name, f"a parameter in its header is invalid: {str(exc).rstrip('.')}") from None
+
+
+def _check_maps(path, name, npz):
+    """The id maps, counts and rated-items structure: present, and of sizes that agree.
+    Returns ``(n_users, n_items)``."""
+    missing = [k for k in ("user_raw", "item_raw", "user_counts", "item_counts", "rated_indptr",
+                           "rated_indices") if k not in npz]
+    if missing:
+        raise _damaged(path, name, f"the array{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                   f"{'are' if len(missing) > 1 else 'is'} missing")
+    for key in ("user_raw", "item_raw"):
+        raw = npz[key]
+        if raw.ndim != 1:
+            raise _damaged(path, name, f"{key} has shape {raw.shape}; the ids of a map are one row")
+        if raw.dtype.kind in "iuUS" and raw.size > 1 and not np.all(raw[1:] > raw[:-1]):
+            raise _damaged(path, name, f"the ids in {key} are not sorted and distinct, as an id map keeps them")
+    n_users, n_items = npz["user_raw"].size, npz["item_raw"].size
+
+    def integers(key, shape, why):
+        a = npz[key]
+        if a.dtype.kind not in "iu" or (a.shape != shape if shape else a.ndim != 1):
+            raise _damaged(path, name, f"{key} has dtype {a.dtype} and shape {a.shape}, not {why}")
+        return a
+
+    counts = integers("user_counts", (n_users,), f"{n_users} integers (one per id in user_raw)")
+    item_counts = integers("item_counts", (n_items,), f"{n_items} integers (one per id in item_raw)")
+    indptr = integers("rated_indptr", (n_users + 1,), f"{n_users + 1} integers (the number of users "
+                                                      "in user_raw, plus one)")
+    indices = integers("rated_indices", None, "a row of integer item indices")
+    if indptr[0] != 0 or indptr[-1] != indices.size or np.any(indptr[1:] < indptr[:-1]):
+        raise _damaged(path, name, "rated_indptr is not the row pointer of rated_indices: it must start "
+                                   f"at 0, never decrease and end at {indices.size} (the length of "
+                                   f"rated_indices); it runs from {indptr[0]} to {indptr[-1]}")
+    if indices.size and (indices.min() < 0 or indices.max() >= n_items):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise _damaged(path, name, f"rated_indices holds the item index {bad}, outside 0..{n_items - 1} "
+                                   "(the items in item_raw)")
+    if not np.array_equal(np.diff(indptr), counts):
+        raise _damaged(path, name, "user_counts does not match rated_indptr (each user's number of "
+                                   "training ratings)")
+    if not np.array_equal(np.bincount(indices, minlength=n_items), item_counts):
+        raise _damaged(path, name, "item_counts does not match rated_indices (each item's number of "
+                                   "training ratings)")
+    titles = npz.get("item_titles")
+    if titles is not None and titles.shape != (n_items,):
+        raise _damaged(path, name, f"item_titles has shape {titles.shape}, not ({n_items},) (one title "
+                                   "per id in item_raw)")
+    return n_users, n_items
+
+
+#: State arrays with one row per user (item) whatever the model: ``user_bias_``,
+#: ``fallback_item_bias_``, ``net.user_embedding.embeddings``, a blend's ``base0__item_counts_``...
+_PER_ROW = re.compile(r"(?:^|[._])(user|item)_(?:factors_|bias_|mean_|counts_|embedding\.embeddings"
+                      r"|bias\.embeddings)$")
+#: State arrays of n_factors columns (in a model that has ``n_factors``).
+_FACTORS = re.compile(r"(?:^|[._])(?:user|item|implicit)_factors_$|(?:^|\.)(?:user|item)_embedding"
+                      r"\.embeddings$")
+
+
+def _check_state_arrays(path, name, model, state, n_users, n_items):
+    """Before the state is set: per-user and per-item arrays with a row per id, factor tables
+    ``n_factors`` wide, and no NaN or infinity in a float array."""
+    k = getattr(model, "n_factors", None)
+    k = k if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else None
+    for key, value in state.items():
+        row = _PER_ROW.search(key)
+        if row:
+            n, raw = (n_users, "user_raw") if row.group(1) == "user" else (n_items, "item_raw")
+            if value.ndim == 0 or value.shape[0] != n:
+                raise _damaged(path, name, f"the state array state__{key} has shape {value.shape}; it "
+                                           f"needs one row per id in {raw} ({n} rows)")
+        if k is not None and _FACTORS.search(key) and (value.ndim != 2 or value.shape[1] != k):
+            raise _damaged(path, name, f"the state array state__{key} has shape {value.shape}; it needs "
+                                       f"n_factors = {k} columns, the n_factors of its header")
+        if key.endswith("indptr_"):
+            _check_indptr(path, name, key, value, state, n_users, n_items)
+        if value.dtype.kind in "fc" and not np.isfinite(np.sum(value, dtype=np.complex128
+                                                              if value.dtype.kind == "c" else np.float64)):
+            bad = ~np.isfinite(value)
+            if bad.any():
+                where = np.unravel_index(int(np.flatnonzero(bad)[0]), value.shape)
+                raise _damaged(path, name, f"the state array state__{key} holds {int(bad.sum())} NaN or "
+                                           f"infinite value{'s' if bad.sum() > 1 else ''} (the first at "
+                                           f"{tuple(int(w) for w in where)}: {value[where]})")
+
+
+def _check_indptr(path, name, key, indptr, state, n_users, n_items):
+    """A CSR row pointer of the state (``neighbor_indptr_``): a row per user or per item, from
+    0, never decreasing, ending at the length of the arrays it points into (``neighbor_*``)."""
+    prefix = key[:-len("indptr_")]
+    partners = [k for k, v in state.items() if k.startswith(prefix) and k != key and v.ndim == 1]
+    ok = (indptr.ndim == 1 and indptr.dtype.kind in "iu" and indptr.size - 1 in (n_users, n_items)
+          and indptr[0] == 0 and not np.any(indptr[1:] < indptr[:-1])
+          and all(state[k].size == indptr[-1] for k in partners))
+    if not ok:
+        into = f" ({', '.join(f'state__{k}' for k in partners)})" if partners else ""
+        raise _damaged(path, name, f"the state array state__{key} is not the row pointer of the arrays it "
+                                   f"indexes{into}: it must hold a row per user ({n_users}) or item "
+                                   f"({n_items}) plus one, start at 0, never decrease and end at their length")
+
+
+def _check_state_keys(path, name, model, state):
+    """After the state is set: the file held exactly the arrays the model keeps, in its shapes."""
+    held = ", ".join(f"state__{k}" for k in sorted(state)) or "none"
+    try:
+        kept = model._get_state()
+    except AttributeError as exc:
+        attr = exc.name if getattr(exc, "obj", None) is model else None
+        what = (f"the state array state__{attr} is missing" if attr else
+                f"a state array is missing ({exc})")
+        raise _damaged(path, name, f"{what} (the file holds: {held})") from None
+    missing = sorted(k for k in set(kept) - set(state) if not k.startswith("arch."))  # arch.: from params
+    extra = sorted(set(state) - set(kept))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"{_listed(missing)} {'are' if len(missing) > 1 else 'is'} missing")
+        if extra:
+            parts.append(f"{_listed(extra)} {'are' if len(extra) > 1 else 'is'} not state of a {name!r} model")
+        raise _damaged(path, name, "; ".join(parts))
+    for key, value in state.items():
+        have = np.shape(kept[key])
+        if have != value.shape and int(np.prod(have)) != value.size:  # (n,) for (n, 1): older files
+            raise _damaged(path, name, f"the state array state__{key} has shape {value.shape}; a {name!r} "
+                                       f"model with the parameters in its header has shape {have}")
+
+
+def _listed(keys):
+    """'the state array state__a' / 'the state arrays state__a, state__b'."""
+    return f"the state array{'s' if len(keys) > 1 else ''} {', '.join(f'state__{k}' for k in keys)}"
+
+
+def _check_predicts(path, name, model):
+    """A last check that the arrays fit together: predictions for the first and last known
+    user and item and the last index of each map (a known pair, or the fallback's), and every
+    item's score for the first known and the last user (what recommend computes)."""
+    from ..ranking import score_users
+
+    users, items = np.flatnonzero(model.user_counts_ > 0), np.flatnonzero(model.item_counts_ > 0)
+    if not (users.size and items.size):
+        raise _damaged(path, name, "user_counts or item_counts holds no training rating")
+    last_u, last_i = model.user_counts_.size - 1, model.item_counts_.size - 1
+    u = np.array([users[0], users[-1], users[0], users[-1], last_u, last_u, -1], dtype=np.int64)
+    i = np.array([items[0], items[-1], items[-1], items[0], last_i, -1, last_i], dtype=np.int64)
+    try:
+        with np.errstate(all="ignore"):
+            model.predict(u, i)
+            score_users(model, np.unique([users[0], last_u]))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise _damaged(path, name, f"its arrays do not fit together: a prediction fails "
+                                   f"({type(exc).__name__}: {exc})") from None
 
 
 def _read_model_file(path):
@@ -527,6 +772,30 @@ def _titles(ratings):
     titles = info["title"].reindex(ratings.item_map.raw)
     raw = ratings.item_map.raw.astype(str)
     return np.where(titles.isna().to_numpy(), raw, titles.astype(str).to_numpy()).astype(str)
+
+
+def _as_indices(values, what):
+    """``values`` as an int64 array of indices (0-d for a scalar); ValueError naming the first
+    value that is not an integer (1.7, NaN, True, a string) and what to pass instead."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu" or arr.size == 0:
+        return arr.astype(np.int64, copy=False)
+    flat = np.atleast_1d(arr).ravel()
+    bad = np.ones(flat.shape, dtype=bool)
+    if arr.dtype.kind in "fO":  # floats with integer values (1.0) are indices; NaN, 1.7 are not
+        try:
+            num = flat.astype(np.float64)
+        except (TypeError, ValueError):
+            num = None
+        if num is not None:
+            bad = ~np.isfinite(num)
+            bad[~bad] = num[~bad] != np.round(num[~bad])
+            if not bad.any():
+                return num.astype(np.int64).reshape(arr.shape)
+    first = flat[np.flatnonzero(bad)[0]]
+    raise ValueError(f"{what} index {plain_repr(first)} is not an integer: predict takes the integer "
+                     f"{what} indices of the training maps (-1 for an unknown {what}); use predict_raw "
+                     "or predict_ratings for raw ids")
 
 
 def _jsonable_param(value):
