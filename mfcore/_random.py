@@ -11,6 +11,11 @@ def as_generator(rng):
     """Return a ``numpy.random.Generator`` for ``None``, an int seed or a Generator."""
     if isinstance(rng, np.random.Generator):
         return rng
+    if isinstance(rng, (bool, np.bool_)):
+        raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator. Got {rng!r} instead.")
+    if isinstance(rng, (int, np.integer)) and rng < 0:
+        raise ValueError(f"rng (the seed; --seed on the command line) must be an int >= 0. Got {int(rng)} "
+                         "instead.")
     if rng is None or isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
     if isinstance(rng, np.random.SeedSequence):

@@ -330,6 +330,10 @@ def cmd_evaluate(args):
     print(f"{model.name} on {args.test}: RMSE {rep['rmse']:.4f}  MAE {rep['mae']:.4f} (clipped); "
           f"unclipped RMSE {rep['rmse_unclipped']:.4f}; {rep['n']:,} ratings, "
           f"{rep['n_unknown']:,} with an unknown user or item")
+    if model.implicit:
+        print(f"note: {model.name} is an implicit-feedback model: it ranks items and its RMSE means nothing; "
+              "evaluate it by ranking (mfcore.model_selection.ranking_metrics, or `mfcore train "
+              f"{model.name}`, which reports NDCG@10)")
     if args.json:
         write_json(args.json, {"model": model.name, "file": args.file, "test": args.test,
                                "n_test": rep["n"], "test_rmse": rep["rmse"], "test_mae": rep["mae"],

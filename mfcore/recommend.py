@@ -49,8 +49,8 @@ def recommend(model, user, n=10, exclude_rated=True, raw=True):
             raise TypeError(f"recommend takes one user id; got {plain_repr(user)}")
         if u < 0:
             raise KeyError(f"unknown user {plain_repr(user)}: this model was trained on {n_users} users and "
-                           "this id is not one of them; check the id (and its type: 196 vs '196'), "
-                           "or list the datasets and their ids with `mfcore datasets`")
+                           "this id is not one of them; check the id against the first column of the "
+                           "training file (ids are the file's own, e.g. 196 in ML-100k's u.data)")
     else:
         if not isinstance(user, (int, np.integer)) or not 0 <= user < n_users:
             raise KeyError(f"user index {plain_repr(user)} is out of range for this model's {n_users} users; "

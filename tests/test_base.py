@@ -185,3 +185,12 @@ def test_failed_save_leaves_nothing(tmp_path, tiny_ratings, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         m.save(tmp_path / "b.npz")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_names_what_it_takes():
+    import mfcore
+    from mfcore.data.synthetic import make_ratings
+
+    model = mfcore.Biases().fit(make_ratings(30, 20, 200, rng=0))
+    with pytest.raises(TypeError, match="evaluate takes mfcore Ratings"):
+        model.evaluate([(1, 2, 3.0)])

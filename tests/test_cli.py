@@ -109,6 +109,10 @@ def test_split_and_seed_on_bundled_data(tmp_path):
     (["train", "biases", "--split", "banana"], "random:"),
     (["train", "biases", "--param", "reg_user=-1"], "'reg_user' parameter of Biases"),
     (["evaluate", "missing.npz", "--test", "x.csv"], "missing.npz"),
+    (["train", "biases", "--seed", "-1"], "rng (the seed; --seed on the command line) must be an int >= 0"),
+    (["train", "biases", "--split", "random:1"], "a fraction in (0, 1), written with a decimal point"),
+    (["train", "biases", "--split", "kfold:0:0"], "k-fold needs N >= 2 folds"),
+    (["train", "biases", "--split", "kfold:5:1.5"], "kfold:N:I takes two whole numbers"),
 ])
 def test_errors_are_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
@@ -231,3 +235,13 @@ def test_models_lists_every_model_with_its_defaults(tmp_path, capsys):
     assert "n_factors=100" in printed  # biased-mf's default K
     assert main(["models", "no-such-model"]) == 2
     assert "unknown model 'no-such-model'" in capsys.readouterr().err
+
+
+def test_evaluate_says_an_implicit_models_rmse_means_nothing(tmp_path, two_files, capsys):
+    train, test, _, _ = two_files
+    model_path = tmp_path / "pop.npz"
+    assert main(["train", "popularity", "--train", str(train), "--test", str(test), "--save",
+                 str(model_path), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(model_path), "--test", str(test)]) == 0
+    assert "implicit-feedback model: it ranks items and its RMSE means nothing" in capsys.readouterr().out

@@ -56,7 +56,7 @@ def test_method_and_index_lookup_agree(titled):
 
 def test_unknown_user_is_a_clear_key_error(titled):
     model = Biases().fit(titled)
-    with pytest.raises(KeyError, match=r"unknown user 'nobody'.*mfcore datasets"):
+    with pytest.raises(KeyError, match=r"unknown user 'nobody'.*first column of the training file"):
         recommend(model, "nobody")
     with pytest.raises(KeyError, match="user index 99 is out of range"):
         recommend(model, 99, raw=False)

@@ -283,7 +283,7 @@ def test_spec_matches_functions(synth):
 @pytest.mark.parametrize("spec", ["random", "random:x", "bogus:0.2", "kfold:5", "kfold:5:0",
                                   "kfold:5:6", "random:1", "warm:0.1:2", ""])
 def test_bad_spec(synth, spec):
-    with pytest.raises(ValueError, match="accepted forms|fold must be"):
+    with pytest.raises(ValueError, match="accepted forms|fold must be|fraction in \\(0, 1\\)"):
         split_from_spec(synth, spec)
 
 

@@ -312,14 +312,22 @@ def split_from_spec(ratings, spec, rng=None):
         raise bad from None
     if kind == "kfold" and len(nums) == 2 and all(isinstance(x, int) for x in nums):
         n_splits, fold = nums
+        if n_splits < 2:
+            raise ValueError(f"split spec {spec!r}: k-fold needs N >= 2 folds; got {n_splits}")
         if not 1 <= fold <= n_splits:
             raise ValueError(f"split spec {spec!r}: fold must be in 1..{n_splits}; got {fold}")
         perm, bounds = _folds(ratings, n_splits, rng)
         a, b = bounds[fold - 1], bounds[fold]
         return _pair(ratings, np.r_[perm[:a], perm[b:]], perm[a:b])
+    if kind == "kfold" and len(nums) == 2:
+        raise ValueError(f"split spec {spec!r}: kfold:N:I takes two whole numbers (N folds >= 2, fold I in "
+                         "1..N), e.g. kfold:5:1")
     if len(nums) != 1:
         raise bad
     x = nums[0]
+    if kind in ("random", "warm", "temporal", "temporal-user") and isinstance(x, int):
+        raise ValueError(f"split spec {spec!r}: the test fraction F must be a fraction in (0, 1), written "
+                         f"with a decimal point, e.g. {kind}:0.2")
     frac = float(x) if isinstance(x, float) else None
     if kind == "random" and frac is not None:
         return random_split(ratings, frac, rng=rng)

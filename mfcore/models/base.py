@@ -398,6 +398,9 @@ class Recommender:
         """Error metrics on ``ratings``: RMSE/MAE/MSE clipped (headline) and unclipped,
         plus ``n`` and ``n_unknown`` (pairs that got the fallback)."""
         check_is_fitted(self, "global_mean_")
+        if not isinstance(ratings, Ratings):
+            raise TypeError(f"{type(self).__name__}.evaluate takes mfcore Ratings (e.g. the test part of "
+                            f"random_split, or read_ratings(path)); got {type(ratings).__name__}")
         if len(ratings) == 0:
             raise DataError(f"cannot evaluate on {ratings.name}: it has no ratings")
         u, i, r = self._aligned(ratings)
