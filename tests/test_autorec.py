@@ -266,3 +266,18 @@ def test_column_order_kernel_is_bit_identical(g, f):
     assert sse1 == sse2
     for a, b in zip(G1, G2):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_setting_the_chosen_optimizer_ignores_is_said_not_silently_dropped():
+    import warnings
+
+    from mfcore.data.synthetic import make_ratings
+
+    train = make_ratings(80, 50, 800, rng=0)
+    with pytest.warns(UserWarning, match="lr has no effect with optimizer='lbfgs'"):
+        IAutoRec(hidden_units=4, n_epochs=1, lr=0.5, lbfgs_iter=2, rng=0).fit(train)
+    with pytest.warns(UserWarning, match="lbfgs_memory has no effect with optimizer='adam'"):
+        IAutoRec(hidden_units=4, n_epochs=1, optimizer="adam", lbfgs_memory=3, rng=0).fit(train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        IAutoRec(hidden_units=4, n_epochs=1, lbfgs_iter=2, rng=0).fit(train)  # lbfgs_iter serves lbfgs

@@ -41,7 +41,9 @@ Unknown users and items (fallback): a pair whose user or item had no training
 rating gets the known part of mu + b_u + b_i, with the damped-mean biases of
 ``Biases(method="closed")`` fitted on the same training ratings.
 """
+import inspect
 import time
+import warnings
 
 import numpy as np
 
@@ -126,6 +128,13 @@ class _ShallowAutoRec(_AutoRecBase):
                                            tuple(ACTIVATIONS))]
         self._lam, self._n_epochs, self._lr, self._batch = p["reg"], p["n_epochs"], p["lr"], p["batch_size"]
         check_choice(self.optimizer, "optimizer", self, ("adam", "lbfgs"))
+        unused = ("lr", "batch_size") if self.optimizer == "lbfgs" else ("lbfgs_iter", "lbfgs_memory")
+        defaults = inspect.signature(type(self).__init__).parameters
+        changed = [name for name in unused if getattr(self, name) != defaults[name].default]
+        if changed:
+            warnings.warn(f"{type(self).__name__}: {', '.join(changed)} {'has' if len(changed) == 1 else 'have'} "
+                          f"no effect with optimizer={self.optimizer!r} (lr and batch_size serve 'adam', "
+                          "lbfgs_iter and lbfgs_memory 'lbfgs')", UserWarning, stacklevel=3)
         self._iters = check_number(self.lbfgs_iter, "lbfgs_iter", self, kind="int", low=1, low_inclusive=True)
         check_number(self.lbfgs_memory, "lbfgs_memory", self, kind="int", low=1, low_inclusive=True)
         check_choice(self.engine, "engine", self, ("jit", "vectorized"))
