@@ -151,3 +151,10 @@ def test_rncf_ml100k_80_20_behaviour(ml100k_80_20):
     stage1_best = m.stage_histories_["stage1"].best("test_rmse_clipped")[1]
     assert int(np.argmin(v)) + 1 <= 3
     assert v[-1] > stage1_best and v[-1] > 0.951
+
+
+def test_a_diverging_first_stage_names_rncf():
+    from mfcore.data.synthetic import make_ratings
+
+    with pytest.raises(DivergenceError, match=r"^RNCF stage 1: BiasedMFKeras diverged .* fit RNCF again"):
+        make_model("rncf", lr=1000.0, n_epochs=2, rng=0).fit(make_ratings(100, 60, 1500, rng=0))

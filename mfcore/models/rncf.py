@@ -8,6 +8,7 @@ import numpy as np
 
 from .._random import spawn
 from .._validation import check_choice, check_number
+from ..exceptions import DivergenceError
 from ..nn import ELU, Concatenate, Dense, Embedding
 from ._neural import Net, NeuralRecommender, make_optimizer, predict_net, train_epoch_numpy
 from .baseline import Biases
@@ -220,7 +221,10 @@ class RNCF(NeuralRecommender):
         self.stage1_ = BiasedMFKeras(n_factors=self._k, n_epochs=self._n_epochs, lr=self._lr,
                                      momentum=self.momentum, batch_size=self._batch, rng=rng1,
                                      dtype=self._dtype, verbose=self.verbose)
-        self.stage1_.fit(train, _as_ratings(train, valid), monitor=_as_ratings(train, self._monitor_data))
+        try:
+            self.stage1_.fit(train, _as_ratings(train, valid), monitor=_as_ratings(train, self._monitor_data))
+        except DivergenceError as exc:  # name the model the user trains, then its stage
+            raise DivergenceError(f"RNCF stage 1: {exc}".replace("fit again", "fit RNCF again")) from None
         u = np.ascontiguousarray(train.users, dtype=np.int64)  # (n,)
         i = np.ascontiguousarray(train.items, dtype=np.int64)  # (n,)
         r = train.values  # (n,)
