@@ -198,3 +198,13 @@ def test_an_integer_id_map_reads_integer_valued_floats_and_strings_one_by_one():
         ids.to_index([196, "abc"])
     text, _ = IdMap.from_values(np.array(["196", "x"]))
     assert list(text.to_index([196.0, 1.5], missing="ignore")) == [0, -1]
+
+
+def test_from_arrays_refuses_missing_ids_and_ratings_outside_a_given_scale():
+    with pytest.raises(DataError, match="rating 40 at position 1 is outside the scale 1..5"):
+        Ratings.from_arrays([1, 2], [3, 4], [4.0, 40.0], scale=RatingScale(1, 5))
+    with pytest.raises(DataError, match="1 user id.* missing .* position 1"):
+        Ratings.from_arrays([1.0, np.nan], [3, 4], [4.0, 4.0])
+    with pytest.raises(DataError, match="1 item id.* missing .* position 0"):
+        Ratings.from_arrays([1, 2], np.array([None, "a"], dtype=object), [4.0, 4.0])
+    assert len(Ratings.from_arrays([1, 2], [3, 4], [1.0, 5.0], scale=RatingScale(1, 5))) == 2

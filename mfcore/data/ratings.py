@@ -310,6 +310,13 @@ class Ratings:
             raise ValueError(
                 f"users, items and values must be 1-D and of one length; got shapes "
                 f"{users.shape}, {items.shape}, {values.shape}")
+        for ids, what in ((users, "user"), (items, "item")):
+            missing = (np.isnan(ids) if ids.dtype.kind == "f" else
+                       np.array([x is None or x != x for x in ids], bool) if ids.dtype.kind == "O"
+                       else np.zeros(ids.shape, bool))
+            if missing.any():
+                raise DataError(f"{name}: {int(missing.sum())} {what} id(s) are missing (NaN or None), the "
+                                f"first at position {int(np.flatnonzero(missing)[0])}; drop those ratings first")
         if user_map is None:
             user_map, u = IdMap.from_values(users)
         else:
@@ -324,6 +331,10 @@ class Ratings:
             raise DataError(f"{name}: {_nonfinite(bad, values, row)}; drop or impute them first")
         if scale is None:
             scale = RatingScale.infer(values) if values.size else RatingScale(0.0, 0.0)
+        elif values.size and (values.min() < scale.low or values.max() > scale.high):
+            row = int(np.flatnonzero((values < scale.low) | (values > scale.high))[0])
+            raise DataError(f"{name}: the rating {values[row]:g} at position {row} is outside the scale "
+                            f"{scale}; fix it, or pass scale=None to infer the scale from the values")
         return cls(u, i, values, user_map, item_map, scale, timestamps=timestamps,
                    name=name, item_info=item_info)
 
