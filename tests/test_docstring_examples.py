@@ -28,5 +28,5 @@ def test_docstring_examples_run(name, monkeypatch, tmp_path):
     module = importlib.import_module(name.replace(".__init__", ""))
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
                              report=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (run "
-    f"python -m doctest -v on its file to see them)"
+    assert result.failed == 0, (f"{result.failed} of {result.attempted} examples in {name} failed (run "
+                                "python -m doctest -v on its file to see them)")
