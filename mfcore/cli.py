@@ -207,6 +207,7 @@ def train_record(model, name, data_name, split, train, test, fit_seconds, seed):
 # -------------------------------------------------------------- commands
 def cmd_datasets(args):
     from .data.datasets import DATASETS, find_dataset
+    from .data.download import ARCHIVES
 
     rows = []
     for name, info in DATASETS.items():
@@ -217,7 +218,8 @@ def cmd_datasets(args):
         write_json(args.json, rows)
     width = max(len(r["name"]) for r in rows)
     for r in rows:
-        status = f"here: {r['path']}" if r["available"] else "not here (mfcore fetch NAME)"
+        status = (f"here: {r['path']}" if r["available"] else f"not here (mfcore fetch {r['name']})"
+                  if r["name"] in ARCHIVES else "not here (no download: see its description, or the README)")
         print(f"{r['name']:<{width}}  {r['description']}\n{'':<{width}}  {status}")
     return 0
 

@@ -169,3 +169,12 @@ def test_autorec_divergence_is_caught_on_its_error_not_its_penalised_loss():
     model = make_model("i-autorec", n_epochs=2, hidden_units=8, rng=0).fit(train)
     mse = model.history_["train_mse"]
     assert len(mse) == 2 and all(0.0 < m < np.var(train.values) * 100 for m in mse)
+
+
+def test_early_stopping_on_too_few_ratings_says_it_in_the_models_terms():
+    from mfcore.data.ratings import Ratings
+    from mfcore.exceptions import DataError
+
+    tiny = Ratings.from_arrays([1, 2, 3], [1, 2, 3], [3.0, 4.0, 5.0])
+    with pytest.raises(DataError, match="early_stopping=True carves validation_fraction=0.1 of the 3 training"):
+        make_model("biased-mf", n_epochs=2, early_stopping=True).fit(tiny)

@@ -238,3 +238,13 @@ def test_duplicate_policies(tmp_path, policy, expected, times):
 def test_bad_duplicates_argument(tmp_path):
     with pytest.raises(ValueError, match="'duplicates' parameter of read_ratings"):
         read_ratings(write(tmp_path, "1,2,3\n"), duplicates="drop")
+
+
+def test_bad_reader_options_are_named(tmp_path):
+    path = write(tmp_path, "1,5,3\n2,5,4\n")
+    with pytest.raises(ValueError, match="0-based and >= 0; got -1"):
+        read_ratings(path, columns=[0, 1, -1])
+    with pytest.raises(TypeError, match="'scale' parameter of read_ratings must be a RatingScale"):
+        read_ratings(path, scale=(1, 5))
+    with pytest.raises(ValueError, match="'encoding' parameter of read_ratings .* Got 'bogus'"):
+        read_ratings(path, encoding="bogus")

@@ -13,6 +13,7 @@ applies, and what to do about it.
 """
 from __future__ import annotations
 
+import codecs
 import os
 from pathlib import Path
 
@@ -120,6 +121,8 @@ def _resolve_columns(columns, header_fields, path):
     positions = []
     for col in columns:
         if isinstance(col, (int, np.integer)):
+            if col < 0:
+                raise ValueError(f"columns={columns!r}: column positions are 0-based and >= 0; got {col}")
             positions.append(int(col))
         elif header_fields is None:
             raise DataError(f"{path}: columns={columns!r} names columns but the file has no header "
@@ -274,6 +277,14 @@ def read_ratings(path, sep=None, header=None, columns=None, scale=None, duplicat
     if duplicates not in DUPLICATE_POLICIES:
         raise ValueError(f"The 'duplicates' parameter of read_ratings must be one of "
                          f"{', '.join(map(repr, DUPLICATE_POLICIES))}. Got {duplicates!r} instead.")
+    if scale is not None and not isinstance(scale, RatingScale):
+        raise TypeError(f"The 'scale' parameter of read_ratings must be a RatingScale (e.g. RatingScale(1, 5, "
+                        f"1)) or None (inferred). Got {type(scale).__name__} {scale!r} instead.")
+    try:
+        codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        raise ValueError(f"The 'encoding' parameter of read_ratings must be a text encoding Python knows "
+                         f"(e.g. 'utf-8', 'latin-1'). Got {encoding!r} instead.") from None
     path = check_readable(path)
     lines, numbers = _sample_lines(path, encoding)
     if sep is None:

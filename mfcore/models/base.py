@@ -190,7 +190,13 @@ class Recommender:
             raise DataError(f"{type(self).__name__}: early_stopping=True needs validation ratings, and "
                             f"{len(train)} training rating cannot be split; pass valid= to fit or set "
                             "early_stopping=False")
-        parts = random_split(train, frac, rng=as_generator(self.rng))
+        try:
+            parts = random_split(train, frac, rng=as_generator(self.rng))
+        except ValueError:  # the slice would be empty (or everything): say it in the model's terms
+            raise DataError(f"{type(self).__name__}: early_stopping=True carves validation_fraction={frac:g} of "
+                            f"the {len(train)} training ratings for validation, and that leaves one part "
+                            "empty; raise validation_fraction, pass valid= to fit, or set "
+                            "early_stopping=False") from None
         if len(parts.test) == 0:
             parts = random_split(train, 1, rng=as_generator(self.rng))
         return parts.train, parts.test
