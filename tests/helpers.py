@@ -126,3 +126,42 @@ class OldRecording:
 
     def model_files(self):
         return sorted(self.folder.glob("*.npz"))
+
+
+# Quick settings per model, for tests whose subject does not depend on size (the fit
+# protocol, save/load round trips).
+SMALL = {
+    "biases": {"n_epochs": 3},
+    "svd": {"n_factors": 3},
+    "mf": {"n_factors": 4, "n_epochs": 3},
+    "biased-mf": {"n_factors": 4, "n_epochs": 3},
+    "svdpp": {"n_factors": 4, "n_epochs": 3},
+    "als": {"n_factors": 4, "n_epochs": 3},
+    "implicit-als": {"n_factors": 4, "n_epochs": 3},
+    "bpr": {"n_factors": 4, "n_epochs": 3},
+    "biased-mf-keras": {"n_factors": 4, "n_epochs": 3},
+    "dot-mf": {"n_factors": 4, "n_epochs": 3},
+    "i-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
+    "u-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
+    "deep-autorec": {"hidden_units": (16, 8), "n_epochs": 2},
+    "rbm": {"hidden_units": 8, "n_epochs": 3},
+    "bernoulli-rbm": {"hidden_units": 8, "n_epochs": 3},
+    "residual-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 3, "mf_epochs": 2},
+    "deep": {"n_factors": 4, "hidden_units": (16, 8), "n_epochs": 3, "batch_size": 64},
+    "resnet-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 2},
+    "rncf": {"n_factors": 4, "hidden_units": (16, 8, 8), "n_epochs": 2},
+    "blend": {"models": ["biases", {"model": "biased-mf", "params": {"n_factors": 3, "n_epochs": 3}}],
+              "n_folds": 2},
+}
+
+
+def small_model(name, **extra):
+    """Model ``name`` with the SMALL settings it takes, rng 0 where it has one, and ``extra``."""
+    from mfcore import make_model
+
+    cls = type(make_model(name))
+    params = {k: v for k, v in SMALL.get(name, {}).items() if k in cls._param_names()}
+    if "rng" in cls._param_names():
+        params["rng"] = 0
+    params.update(extra)
+    return cls(**params)

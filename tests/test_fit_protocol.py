@@ -17,26 +17,7 @@ from mfcore import DivergenceError, make_model, model_names
 from mfcore.data.split import random_split
 from mfcore.data.synthetic import make_ratings
 from mfcore.exceptions import TrainingWarning
-
-# small, quick settings per model (the protocol does not depend on size)
-SMALL = {
-    "biases": {"n_epochs": 3},
-    "mf": {"n_factors": 4, "n_epochs": 3},
-    "biased-mf": {"n_factors": 4, "n_epochs": 3},
-    "biased-mf-keras": {"n_factors": 4, "n_epochs": 3},
-    "dot-mf": {"n_factors": 4, "n_epochs": 3},
-    "i-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
-    "u-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
-    "deep-autorec": {"hidden_units": (16, 8), "n_epochs": 2},
-    "rbm": {"hidden_units": 8, "n_epochs": 3},
-    "bernoulli-rbm": {"hidden_units": 8, "n_epochs": 3},
-    "residual-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 3},
-    "deep": {"n_factors": 4, "hidden_units": (16, 8), "n_epochs": 3, "batch_size": 64},
-    "resnet-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 2},
-    "rncf": {"n_factors": 4, "hidden_units": (16, 8, 8), "n_epochs": 2},
-    "svdpp": {"n_factors": 4, "n_epochs": 3},
-    "bpr": {"n_factors": 4, "n_epochs": 3},
-}
+from helpers import small_model
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +25,6 @@ def data():
     ratings = make_ratings(120, 60, 3000, rng=0)
     parts = random_split(ratings, 0.2, rng=1)
     return parts.train, parts.test
-
-
-def _small(name, **extra):
-    cls = make_model(name).__class__
-    params = dict(SMALL.get(name, {}))
-    params = {k: v for k, v in params.items() if k in cls._param_names()}
-    if "rng" in cls._param_names():
-        params["rng"] = 0
-    params.update(extra)
-    return cls(**params)
 
 
 def _iterative():
@@ -73,8 +44,8 @@ def test_the_monitor_changes_nothing(data, name):
     train, test = data
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = _small(name).fit(train)
-        watched = _small(name).fit(train, monitor=test)
+        plain = small_model(name).fit(train)
+        watched = small_model(name).fit(train, monitor=test)
     _state_equal(plain, watched)
     h = watched.history_
     assert "test_rmse" in h and len(h["test_rmse"]) == len(h)
@@ -87,7 +58,7 @@ def test_the_monitor_changes_nothing(data, name):
 @pytest.mark.parametrize("name", model_names())
 def test_early_stopping_without_valid_carves_from_train(data, name):
     train, _ = data
-    model = _small(name)
+    model = small_model(name)
     if "early_stopping" not in model._param_names():
         with pytest.raises(ValueError, match="has no parameter 'early_stopping'"):
             model.set_params(early_stopping=True)
@@ -105,7 +76,7 @@ def test_early_stopping_without_valid_carves_from_train(data, name):
                                   make_model(n)._param_names()])
 def test_validation_fraction_is_checked(data, name):
     with pytest.raises(ValueError, match="'validation_fraction' parameter of"):
-        _small(name, early_stopping=True, validation_fraction=1.5).fit(data[0])
+        small_model(name, early_stopping=True, validation_fraction=1.5).fit(data[0])
 
 
 # lr that makes each family explode (the models' own defaults train fine)
@@ -126,7 +97,7 @@ EXPLODE = {
 @pytest.mark.parametrize("name", sorted(EXPLODE))
 def test_an_exploding_run_stops_with_a_clear_error(data, name):
     train, test = data
-    model = _small(name, **EXPLODE[name], n_epochs=6)
+    model = small_model(name, **EXPLODE[name], n_epochs=6)
     with pytest.raises(DivergenceError, match=r"diverged at epoch \d: .*(lower lr|lower mlp_lr)"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -138,7 +109,7 @@ def test_a_saturated_rbm_is_not_silent(data):
     # a huge lr saturates it instead, worse than the global mean, and the fit says so
     train, test = data
     with pytest.warns(TrainingWarning, match="above the global mean's"):
-        _small("rbm", lr=1e4, n_epochs=4).fit(train, valid=test)
+        small_model("rbm", lr=1e4, n_epochs=4).fit(train, valid=test)
 
 
 def test_every_registered_model_is_exported_at_the_top_level():

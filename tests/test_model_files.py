@@ -20,46 +20,12 @@ import warnings
 import numpy as np
 import pytest
 
-from helpers import OldRecording, assert_loads_back, planted_split
+from helpers import OldRecording, assert_loads_back, planted_split, small_model
 from mfcore import Ratings, RatingScale, load_model, make_model, model_names
 from mfcore._json import write_json
 from mfcore.cli import main
 from mfcore.data.ratings import IdMap
 from mfcore.exceptions import ModelFileError
-
-# small, quick settings per model (a save/load round trip does not depend on size)
-SMALL = {
-    "biases": {"n_epochs": 3},
-    "svd": {"n_factors": 3},
-    "mf": {"n_factors": 4, "n_epochs": 3},
-    "biased-mf": {"n_factors": 4, "n_epochs": 3},
-    "svdpp": {"n_factors": 4, "n_epochs": 3},
-    "als": {"n_factors": 4, "n_epochs": 3},
-    "implicit-als": {"n_factors": 4, "n_epochs": 3},
-    "bpr": {"n_factors": 4, "n_epochs": 3},
-    "biased-mf-keras": {"n_factors": 4, "n_epochs": 3},
-    "dot-mf": {"n_factors": 4, "n_epochs": 3},
-    "i-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
-    "u-autorec": {"hidden_units": 8, "n_epochs": 2, "lbfgs_iter": 3},
-    "deep-autorec": {"hidden_units": (16, 8), "n_epochs": 2},
-    "rbm": {"hidden_units": 8, "n_epochs": 3},
-    "bernoulli-rbm": {"hidden_units": 8, "n_epochs": 3},
-    "residual-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 3, "mf_epochs": 2},
-    "deep": {"n_factors": 4, "hidden_units": (16, 8), "n_epochs": 3, "batch_size": 64},
-    "resnet-mf": {"n_factors": 4, "hidden_units": 8, "n_epochs": 2},
-    "rncf": {"n_factors": 4, "hidden_units": (16, 8, 8), "n_epochs": 2},
-    "blend": {"models": ["biases", {"model": "biased-mf", "params": {"n_factors": 3, "n_epochs": 3}}],
-              "n_folds": 2},
-}
-
-
-def _small(name):
-    cls = type(make_model(name))
-    params = dict(SMALL.get(name, {}))
-    if "rng" in cls._param_names():
-        params["rng"] = 0
-    return cls(**params)
-
 
 @pytest.fixture(scope="module")
 def train():
@@ -93,7 +59,7 @@ def _edited(path, out, change):
 def test_every_model_saves_and_loads_back(name, train, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a few epochs on 1000 ratings may warn about the fit
-        model = _small(name).fit(train)
+        model = small_model(name).fit(train)
     back = assert_loads_back(model, train, tmp_path / f"{name}.npz")
     assert sorted(back._get_state()) == sorted(model._get_state())
     users = np.arange(train.n_users)
@@ -116,7 +82,7 @@ def _drop_state(arrays):
 
 
 def _other_state(name, train, tmp_path):
-    other = dict(np.load(_small(name).fit(train).save(tmp_path / f"{name}.npz"), allow_pickle=False))
+    other = dict(np.load(small_model(name).fit(train).save(tmp_path / f"{name}.npz"), allow_pickle=False))
 
     def change(arrays, header):
         _drop_state(arrays)
@@ -216,7 +182,7 @@ def test_a_header_with_another_models_state_is_refused(other, saved, train, tmp_
 
 
 def test_a_neural_file_with_edited_shapes_is_refused(train, tmp_path):
-    model = _small("deep").fit(train)
+    model = small_model("deep").fit(train)
     path = model.save(tmp_path / "deep.npz")
     # the output layer's kernel with one column less: numpy would broadcast it into the net
     bad = _edited(path, tmp_path / "bad.npz", _set("state__net.output.kernel", lambda a: a[:, :1][:1]))
@@ -232,7 +198,7 @@ def test_a_neural_file_with_edited_shapes_is_refused(train, tmp_path):
                                       ("deep-autorec", "state__out_bias_"),
                                       ("item-knn", "state__neighbor_indptr_")])
 def test_a_truncated_array_that_predictions_read_is_refused(name, key, train, tmp_path):
-    path = _small(name).fit(train).save(tmp_path / "m.npz")
+    path = small_model(name).fit(train).save(tmp_path / "m.npz")
     bad = _edited(path, tmp_path / "bad.npz", _set(key, lambda a: a[:-1]))
     with pytest.raises(ModelFileError, match=f"damaged '{name}' model file: "):
         load_model(bad)
