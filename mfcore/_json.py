@@ -30,17 +30,11 @@ def write_json(path, obj):
     return write_atomically(path, write, what="JSON record", suffix=".json", example="results.json")
 
 
-def write_atomically(path, write, *, binary=False, what="file", suffix="", example="out"):
-    """Write ``path`` through ``write(fh)`` with nothing half-written on disk: the bytes go
-    to a temp file beside it, which is renamed over ``path`` only once complete.
-
-    The parent folder is created when missing. The file gets the permissions a plain
-    ``open(path, "w")`` gives (0o666 less the umask, or those of the file it replaces),
-    not the 0o600 of the temp file. ``what`` (e.g. "model") and ``example`` (a file name)
-    word the errors, which name ``path`` (never the temp file) and say what to do:
-    ValueError for an empty path, the OSError the system raised (FileNotFoundError,
-    PermissionError, ...) when the folder cannot be made or written. Returns ``path`` as a str.
-    """
+def check_writable(path, what="file", example="out"):
+    """The checks :func:`write_atomically` makes before it writes, for a caller that wants them
+    before a long computation (``mfcore train --save``): ``path`` is not empty, not a folder, and
+    the nearest folder on its way that exists is a folder this process may write in.
+    Returns ``(path as a str, its folder)``; raises as write_atomically does."""
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
@@ -60,6 +54,26 @@ def write_atomically(path, write, *, binary=False, what="file", suffix="", examp
                                  "pass another path")
         err.errno = errno.ENOTDIR
         raise err
+    if not os.access(nearest, os.W_OK):
+        err = PermissionError(f"cannot write the {what} to {path}: this process may not write in the "
+                              f"folder {nearest}; pass a path in a folder you can write to")
+        err.errno = errno.EACCES
+        raise err
+    return path, directory
+
+
+def write_atomically(path, write, *, binary=False, what="file", suffix="", example="out"):
+    """Write ``path`` through ``write(fh)`` with nothing half-written on disk: the bytes go
+    to a temp file beside it, which is renamed over ``path`` only once complete.
+
+    The parent folder is created when missing. The file gets the permissions a plain
+    ``open(path, "w")`` gives (0o666 less the umask, or those of the file it replaces),
+    not the 0o600 of the temp file. ``what`` (e.g. "model") and ``example`` (a file name)
+    word the errors, which name ``path`` (never the temp file) and say what to do:
+    ValueError for an empty path, the OSError the system raised (FileNotFoundError,
+    PermissionError, ...) when the folder cannot be made or written. Returns ``path`` as a str.
+    """
+    path, directory = check_writable(path, what, example)
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError as exc:

@@ -120,27 +120,14 @@ def write_notebook(path, out_dir, execute=False, fast=False, timeout=3600):
                 os.environ.pop("MFCORE_FAST", None)
             else:
                 os.environ["MFCORE_FAST"] = before
-    import tempfile
-
     import nbformat
 
-    fd, tmp = tempfile.mkstemp(prefix=".mfcore-", suffix=".ipynb.part", dir=out_dir)
-    os.close(fd)
-    try:  # written beside the target, then renamed: no half-written notebook if the write fails
-        nbformat.write(nb, tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from ._json import write_atomically
+
+    write_atomically(target, lambda fh: fh.write(nbformat.writes(nb).encode("utf-8")), binary=True,
+                     what="notebook", suffix=".ipynb", example=target.name)  # never half-written
     print(f"wrote {target}" + ("" if execute else f"; open it with: jupyter lab {target}"))
     return 0
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def add_commands(sub):

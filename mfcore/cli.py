@@ -555,28 +555,20 @@ def main(argv=None):
 
 
 def _check_outputs(args):
-    """Fail before any work when an output path cannot be written: ``--save``/``--json`` must
-    name a file whose folder is (or can be made) a folder, ``--out`` a folder."""
-    for flag, want in (("save", "file"), ("json", "file"), ("out", "folder")):
+    """Fail before any work when an output path cannot be written: ``--save`` and ``--json`` get
+    the checks the writer makes (:func:`mfcore._json.check_writable`), ``--out`` must be a folder."""
+    from ._json import check_writable
+
+    for flag, what, example in (("save", "model", "model.npz"), ("json", "JSON record", "run.json")):
         path = getattr(args, flag, None)
-        if path is None:
-            continue
-        if not str(path).strip():
-            raise CLIError(f"--{flag} is empty: give a {want} path")
-        path = os.path.abspath(path)
-        if want == "file" and os.path.isdir(path):
-            raise CLIError(f"--{flag} {getattr(args, flag)}: it is a folder; give a file path")
-        if want == "folder" and os.path.exists(path) and not os.path.isdir(path):
-            raise CLIError(f"--{flag} {getattr(args, flag)}: it is a file; give a folder path")
-        parent = os.path.dirname(path) if want == "file" else path
-        while not os.path.exists(parent):  # the nearest folder that exists must be one, and writable
-            parent = os.path.dirname(parent)
-        if not os.path.isdir(parent):
-            raise CLIError(f"--{flag} {getattr(args, flag)}: {parent} is a file, not a folder; "
-                           "give another path")
-        if not os.access(parent, os.W_OK):
-            raise CLIError(f"--{flag} {getattr(args, flag)}: cannot write in {parent}; choose a "
-                           "folder you can write to")
+        if path is not None:
+            try:
+                check_writable(path, what, example)
+            except (OSError, ValueError) as exc:
+                raise CLIError(f"--{flag}: {exc}") from None
+    out = getattr(args, "out", None)
+    if out is not None and (not str(out).strip() or os.path.exists(out) and not os.path.isdir(out)):
+        raise CLIError(f"--out {out!r}: give a folder path (for the plots or notebooks)")
 
 
 # what to do about an operating-system error on a path the user gave

@@ -125,9 +125,10 @@ def test_output_paths_are_checked_before_any_work(tmp_path, two_files, capsys):
     train, test, _, _ = two_files
     a_file = tmp_path / "a_file.txt"
     a_file.write_text("x")
-    cases = [(["--json", str(tmp_path)], "it is a folder; give a file path"),
+    cases = [(["--json", str(tmp_path)], "--json: cannot write the JSON record to"),
+             (["--json", str(tmp_path)], "it is a folder; pass a file path"),
              (["--save", str(a_file / "m.npz")], "is a file, not a folder"),
-             (["--save", ""], "--save is empty")]
+             (["--save", ""], "--save: the path to write the model to is empty")]
     for extra, message in cases:
         assert main(["train", "biases", "--train", str(train), "--test", str(test)] + extra) == 2
         out, err = capsys.readouterr()
@@ -135,7 +136,7 @@ def test_output_paths_are_checked_before_any_work(tmp_path, two_files, capsys):
         assert "test RMSE" not in out  # it failed before training
     assert main(["tour", "--fast", "--models", "mean", "--out", str(a_file)]) == 2
     out, err = capsys.readouterr()
-    assert "it is a file; give a folder path" in err and "mean" not in out
+    assert "give a folder path" in err and "mean" not in out
 
 
 def test_an_os_error_is_one_line_naming_the_path(tmp_path, two_files, capsys):
