@@ -148,16 +148,19 @@ def test_cli_template_then_check_a_wrong_then_a_fixed_answer(tmp_path, capsys):
     assert code == 0 and "2 of 2 exercises pass" in out
 
 
+def _check_text(path, text, target, capsys):
+    """``mfcore exercises check TARGET path`` on a student file holding ``text``."""
+    path.write_text(text)
+    return _run(["check", target, str(path)], capsys)
+
+
 def test_cli_reports_problems_with_the_file_without_a_traceback(tmp_path, capsys):
     bad = tmp_path / "bad.py"
-    bad.write_text("def sgd_step(r mu):\n    pass\n")
-    code, _, err = _run(["check", "t03.sgd_step", str(bad)], capsys)
+    code, _, err = _check_text(bad, "def sgd_step(r mu):\n    pass\n", "t03.sgd_step", capsys)
     assert code == 2 and "bad.py, line 1: SyntaxError" in err and "Traceback" not in err
-    bad.write_text("import numpy as np\n\ndef other():\n    pass\n\nx = 1 / 0\n")
-    code, _, err = _run(["check", "t03", str(bad)], capsys)
+    code, _, err = _check_text(bad, "import numpy as np\n\ndef other():\n    pass\n\nx = 1 / 0\n", "t03", capsys)
     assert code == 2 and "importing bad.py raised ZeroDivisionError, line 6" in err
-    bad.write_text("def other():\n    pass\n")
-    code, _, err = _run(["check", "t03", str(bad)], capsys)
+    code, _, err = _check_text(bad, "def other():\n    pass\n", "t03", capsys)
     assert code == 2 and "defines no function sgd_step or vectorized_epoch (it defines: other)" in err
     code, _, err = _run(["check", "t42", str(bad)], capsys)
     assert code == 2 and "no tutorial 't42'" in err
@@ -169,11 +172,10 @@ def test_cli_reports_problems_with_the_file_without_a_traceback(tmp_path, capsys
 
 def test_a_sys_exit_in_the_students_file_is_a_failure_not_a_silent_pass(tmp_path, capsys):
     bad = tmp_path / "bad.py"
-    bad.write_text("import sys\n\ndef sgd_step(*args):\n    sys.exit(0)\n")
-    code, out, _ = _run(["check", "t03.sgd_step", str(bad)], capsys)
+    code, out, _ = _check_text(bad, "import sys\n\ndef sgd_step(*args):\n    sys.exit(0)\n", "t03.sgd_step",
+                               capsys)
     assert code == 1 and "SystemExit" in out
-    bad.write_text("import sys\nsys.exit(3)\n")
-    code, _, err = _run(["check", "t03", str(bad)], capsys)
+    code, _, err = _check_text(bad, "import sys\nsys.exit(3)\n", "t03", capsys)
     assert code == 2 and "importing bad.py raised SystemExit, line 2" in err
 
 
