@@ -244,12 +244,55 @@ def mfcore_seconds(train, name, params, dtype, epochs, blas_threads=None):
     return out
 
 
-def child_seconds(root, name, params, dtype, epochs, blas_threads=None):
-    """``mfcore_seconds`` in a fresh child process that imports the mfcore found at ``root``
-    (this checkout, or an earlier version checked out by ``checkout_of``): every timed side
-    starts from the same state."""
-    code = (f"import json; from bench_neural import load_split, mfcore_seconds; print(json.dumps("
-            f"mfcore_seconds(load_split()[0], {name!r}, {params!r}, {dtype!r}, {epochs}, {blas_threads!r})))")
+def products_seconds(train, name, params, dtype, epochs, blas_threads=None):
+    """Per-epoch seconds of the matrix products ALONE that one epoch of ``name``'s jit engine
+    runs: the same shapes, dtype, batch count and BLAS calls (``np.matmul`` into reused
+    buffers), on random operands, with nothing else: what BLAS alone costs for that epoch on
+    this machine, a floor under the epoch. Per batch of B rows and per hidden Dense layer
+    j (kernel W_j, n_{j-1} x n_j): z_j = x_{j-1} W_j, dW_j = x_{j-1}^T dz_j and
+    dx_{j-1} = dz_j W_j^T (for j = 1 too: the embeddings' gradient); for the one-unit output
+    layer the two matrix-vector products x_J w_o and d^T x_J (its input gradient is an outer
+    product, not counted)."""
+    from mfcore import make_model
+
+    limit = nullcontext()
+    if blas_threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(blas_threads, user_api="blas")
+    m = make_model(name, rng=42, n_epochs=1, dtype=dtype, **params).fit(train)  # the real shapes
+    kernels = [w for key, w in m.net_.params.items() if key.endswith("/kernel")]  # W_1 .. W_J, w_o
+    B, n, rng = m.batch_size, len(train), np.random.default_rng(0)
+    widths = [kernels[0].shape[0]] + [w.shape[1] for w in kernels[:-1]]  # n_0 .. n_J
+    X = [rng.standard_normal((B, w)).astype(dtype) for w in widths]  # x_j, and dz_j in the same shapes
+    DZ = [x.copy() for x in X[1:]]
+    DX = [x.copy() for x in X[:-1]]
+    G = [np.empty_like(w) for w in kernels[:-1]]
+    Z = [np.empty_like(x) for x in X[1:]]
+    wo, d, yo, go = kernels[-1][:, 0], X[0][:, 0].copy(), np.empty(B, dtype), np.empty(widths[-1], dtype)
+    seconds = []
+    with limit:
+        for _ in range(epochs):
+            t0 = time.perf_counter()
+            for start in range(0, n, B):
+                b = min(B, n - start)
+                for j, W in enumerate(kernels[:-1]):
+                    np.matmul(X[j][:b], W, out=Z[j][:b])
+                np.matmul(X[-1][:b], wo, out=yo[:b])
+                np.matmul(d[:b], X[-1][:b], out=go)
+                for j in range(len(kernels) - 2, -1, -1):
+                    np.matmul(X[j][:b].T, DZ[j][:b], out=G[j])
+                    np.matmul(DZ[j][:b], kernels[j].T, out=DX[j][:b])
+            seconds.append(time.perf_counter() - t0)
+    return {"seconds": seconds}
+
+
+def child_seconds(root, name, params, dtype, epochs, blas_threads=None, fn="mfcore_seconds"):
+    """``fn`` (``mfcore_seconds`` or ``products_seconds``) in a fresh child process that imports
+    the mfcore found at ``root`` (this checkout, or an earlier version checked out by
+    ``checkout_of``): every timed side starts from the same state."""
+    code = (f"import json; from bench_neural import load_split, {fn}; print(json.dumps("
+            f"{fn}(load_split()[0], {name!r}, {params!r}, {dtype!r}, {epochs}, {blas_threads!r})))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), str(Path(__file__).resolve().parent)]))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
@@ -287,7 +330,7 @@ def _part_speed(python, epochs, rounds, only, out, baseline, root):
                "keras_note": keras_note, "load_average_at_start": os.getloadavg()[0],
                "mfcore_blas_threads": blas_threads(), "params": params, "baseline": baseline}
         sides = ["mfcore_float64", "mfcore_float32"] + ["mfcore_float32_blas2"] * two_blas + ["baseline_float32"] * (
-            root is not None)
+            root is not None) + ["products_float32"] + ["products_float32_blas2"] * two_blas
         for side in sides[2:]:
             rec[side] = []
         for _ in range(rounds):  # alternate so that load changes hit every side
@@ -300,21 +343,31 @@ def _part_speed(python, epochs, rounds, only, out, baseline, root):
                 rec["baseline_float32"].append(child_seconds(root, name, params, "float32", epochs))
             if two_blas:
                 rec["mfcore_float32_blas2"].append(child_seconds(here, name, params, "float32", epochs, 2))
+            rec["products_float32"].append(child_seconds(here, name, params, "float32", epochs,
+                                                         fn="products_seconds"))
+            if two_blas:
+                rec["products_float32_blas2"].append(child_seconds(here, name, params, "float32", epochs, 2,
+                                                                   fn="products_seconds"))
         def med(runs, key):
             return float(np.median(sum((r[key] for r in runs), []))) if runs else None
         rec["median"] = {"keras": med(rec["keras"], "seconds"), "keras_cpu": med(rec["keras"], "cpu_seconds")}
         for side in sides:
-            m = rec["median"][side] = {k: med(rec[side], k) for k in ("seconds", "forward_seconds",
-                                                                      "backward_seconds", "update_seconds",
-                                                                      "cpu_seconds")}
+            m = rec["median"][side] = {k: med(rec[side], k) if k in rec[side][0] else None
+                                       for k in ("seconds", "forward_seconds", "backward_seconds",
+                                                 "update_seconds", "cpu_seconds")}
             have_keras = rec["median"]["keras"] is not None
             m["speedup_vs_keras"] = rec["median"]["keras"] / m["seconds"] if have_keras else None
-            m["cpu_ratio_vs_keras"] = rec["median"]["keras_cpu"] / m["cpu_seconds"] if have_keras else None
+            m["cpu_ratio_vs_keras"] = (rec["median"]["keras_cpu"] / m["cpu_seconds"]
+                                       if have_keras and m["cpu_seconds"] else None)
             m["speedup_range"] = paired_ratios(rec["keras"], rec[side]) if have_keras else None
         if root is not None:  # this code against the baseline's, round by round
             r = [float(np.median(b["seconds"]) / np.median(m["seconds"]))
                  for b, m in zip(rec["baseline_float32"], rec["mfcore_float32"])]
             rec["median"]["float32_vs_baseline"] = {"median": float(np.median(r)), "range": [min(r), max(r)]}
+        for side, floor in (("mfcore_float32", "products_float32"), ("mfcore_float32_blas2", "products_float32_blas2")):
+            if floor in rec:  # the epoch over its products alone, round by round
+                r = [float(np.median(e["seconds"]) / np.median(f["seconds"])) for e, f in zip(rec[side], rec[floor])]
+                rec["median"][side]["over_products"] = {"median": float(np.median(r)), "range": [min(r), max(r)]}
         rec["load_average_at_end"] = os.getloadavg()[0]
         out[label] = rec
         print(label, json.dumps(rec["median"]), flush=True)
@@ -324,7 +377,9 @@ def _part_speed(python, epochs, rounds, only, out, baseline, root):
 # ----------------------------------------------------------------- report
 SIDES = {"mfcore_float64": "mfcore float64", "mfcore_float32": "mfcore float32",
          "mfcore_float32_blas2": "mfcore float32, 2 BLAS threads",
-         "baseline_float32": "mfcore at {ref} (Nov 23) float32"}
+         "baseline_float32": "mfcore at {ref} (Nov 23) float32",
+         "products_float32": "its matrix products alone, float32",
+         "products_float32_blas2": "its matrix products alone, float32, 2 BLAS threads"}
 BASELINE = "fc8e4e7"  # the code when issue 9 was filed: its speed-up over Keras is the bar
 
 
@@ -407,8 +462,9 @@ def markdown(results):
                              m["keras"] if no_keras is None else f"TensorFlow {NOT_INSTALLED}",
                              f"{s['speedup_vs_keras']:.2f}x" + (f" ({lo_hi[0]:.2f}-{lo_hi[1]:.2f})" if lo_hi else "")
                              if no_keras is None else None,
-                             s["cpu_seconds"], m["keras_cpu"],
-                             f"{s['cpu_ratio_vs_keras']:.2f}x" if no_keras is None else None])
+                             s["cpu_seconds"], m["keras_cpu"] if s["cpu_seconds"] else None,
+                             f"{s['cpu_ratio_vs_keras']:.2f}x" if no_keras is None and s["cpu_ratio_vs_keras"]
+                             else None])
         threads = sorted({str(r.get("mfcore_blas_threads", 1)) for r in speed.values()})
         known = [n for n in threads if n.isdigit()]  # the others: threadpoolctl was not installed
         threads_text = (f"{' or '.join(known)} thread(s)" if known
@@ -443,6 +499,18 @@ def markdown(results):
                 "in the same rounds: this code's float32 epoch against it, median of the per-round ratios (lowest-"
                 "highest): " + ", ".join(f"{k} {v['median']:.2f}x ({v['range'][0]:.2f}-{v['range'][1]:.2f})"
                                           for k, v in vs.items()) + " (above 1: faster now).")
+        over = [(k, t, r["median"][side]["over_products"]) for k, r in speed.items()
+                for side, t in (("mfcore_float32", "1 BLAS thread"), ("mfcore_float32_blas2", "2 BLAS threads"))
+                if "over_products" in r["median"].get(side, {})]
+        if over:
+            lines[-1] += (
+                " The rows \"its matrix products alone\" time only the BLAS products that one epoch of the "
+                "jit engine makes (the same shapes, dtype, batches and calls, on random operands; "
+                "`products_seconds`): a floor that no fusing of the other steps can go below, and their "
+                "speed-up column is the most that epoch could show against this Keras run. The float32 epoch "
+                "over its products, median of the per-round ratios (lowest-highest): "
+                + ", ".join(f"{k} on {t} {v['median']:.2f}x ({v['range'][0]:.2f}-{v['range'][1]:.2f})"
+                            for k, t, v in over) + ".")
         if any("mfcore_float32_blas2" in r["median"] for r in speed.values()):
             lines[-1] += (" The row \"2 BLAS threads\" runs the same fit with the BLAS pool limited to two "
                           "threads (threadpoolctl), as Keras has two intra-op threads and as mfcore runs when no "
