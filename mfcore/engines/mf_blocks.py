@@ -57,8 +57,9 @@ Memory schedule (changes no number)
     or every line of rows wider than one line once all rows exceed
     ``PREFETCH_ALL_BYTES`` (12 MiB; :func:`prefetch_lines`). On smaller data the rows stay in
     cache and the prefetches would only cost. (Prefetching the next block's
-    rows, spread over the current block's ratings, was tried and cost 5-10%:
-    it is not used.) The squared errors are summed per
+    rows, spread over the current block's ratings, was tried during
+    development and ran slower; it is not used, and no measurement of it is
+    kept.) The squared errors are summed per
     block and then over blocks in a fixed order. ``jit-fast``'s two fast-math
     flags apply; ``BlockEpoch(exact=True)`` runs the kernel compiled without
     them, which is bit-identical to ``mf_loop`` over :func:`visit_order`.

@@ -85,14 +85,15 @@ class SVDpp(Recommender):
     -----
     How the defaults were chosen, without the test set: ML-100k ``u1.base``
     split 90/10 at random (seed 0) into fit/holdout; init std 0.1 as in
-    Surprise's SVDpp; K=20 with lr in {0.005, 0.007, 0.01} x reg in {0.02,
-    0.05, 0.1} up to 40 epochs, then lr in {0.01, 0.02} x reg in {0.1, 0.15} x
-    K in {20, 50} up to 70 epochs, scored by holdout RMSE per epoch. Surprise's
-    setting (lr=0.007, reg=0.02, 20 epochs) gave 0.9238 there (best 0.9201 at
-    epoch 16); lr=0.01, reg=0.1 gave 0.9101 at epoch 38, hence 40 epochs (K=50
-    gained 0.002 more at 2.5 times the cost). Cross-validated figures of both
-    settings: benchmarks/results/canon.md. Parameters are float64. Unknown users
-    or items get the known part of mu + b_u + b_i.
+    Surprise's SVDpp; K=20 with lr x reg around Surprise's setting (lr=0.007,
+    reg=0.02, 20 epochs), then lr x reg x K around the best of those, scored by
+    holdout RMSE after every epoch. A stronger reg with a larger lr beat
+    Surprise's setting, and its best epoch came near 40, hence the 40 epochs;
+    K=50 gained little for its extra cost, hence K=20 (the grid and its figures:
+    ``benchmarks/results/svdpp_search.md``, from ``bench_canon.py --search``).
+    Cross-validated figures of both settings: benchmarks/results/canon.md.
+    Parameters are float64. Unknown users or items get the known part of
+    mu + b_u + b_i.
 
     References
     ----------
