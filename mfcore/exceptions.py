@@ -33,4 +33,6 @@ class DivergenceWarning(UserWarning):
 
 
 class TrainingWarning(UserWarning):
-    """A fit that finished but learned less than the global mean (validation RMSE above it)."""
+    """A fit that finished but learned less than the global mean: its validation RMSE is above
+    the global mean's or, without validation ratings, it fits its own training ratings worse
+    than their mean does."""

@@ -24,7 +24,8 @@ from pathlib import Path
 _FILE = Path(__file__).resolve().parent / "data" / "keras_reference.json"
 _TOUR_FILE = Path(__file__).resolve().parent / "data" / "tour_reference.json"
 
-#: Surprise (1.1) defaults on ML-100k, clipped test RMSE: {(dataset, split): {model: rmse}}.
+#: Surprise (1.1) defaults on ML-100k, clipped test RMSE: {(dataset, split): {model: rmse}}
+#: (measured by ``benchmarks/bench_baselines.py``: ``benchmarks/results/baselines.md``).
 SURPRISE_RMSE = {
     ("ml-100k", "random:0.2"): {"BaselineOnly": 0.9514, "SVD": 0.9468},
     ("ml-100k", "u1"): {"BaselineOnly": 0.9599, "SVD": 0.9561},

@@ -17,12 +17,13 @@ from .reference import keras_reference, tour_reference
 # A few models are slow with their defaults on a 2-core machine. The tour runs them
 # with faster settings that reach within 0.01 RMSE of their full-default result on the
 # tour's own data and split (the "defaults" column of the table shows that result,
-# from ``mfcore/data/tour_reference.json``, written by ``benchmarks/bench_tour.py``).
+# from ``mfcore/data/tour_reference.json``, written by ``benchmarks/bench_tour.py``;
+# both columns side by side: ``benchmarks/results/tour.md``).
 # ``mfcore tour --full`` runs every model with its defaults.
 TOUR_OVERRIDES = {
-    "i-autorec": {"n_epochs": 4},  # of 12 L-BFGS rounds: its test RMSE is flat from round 4
+    "i-autorec": {"n_epochs": 4},  # of 12 L-BFGS rounds
     # of 12 epochs, and 5 (s, y) pairs of 20: L-BFGS keeps 2 x lbfgs_memory x 9.1 million
-    # floats on this data (its input is the 9,066 items), so 20 pairs peaked at 3.6 GB
+    # floats on this data (its input is the 9,066 items): 2.9 GB at 20 pairs, 0.7 GB at 5
     "u-autorec": {"n_epochs": 7, "lbfgs_memory": 5},
     "rbm": {"n_epochs": 25},  # of 80
     "rncf": {"n_epochs": 1},  # of 15, with early stopping

@@ -112,6 +112,30 @@ def test_a_saturated_rbm_is_not_silent(data):
         small_model("rbm", lr=1e4, n_epochs=4).fit(train, valid=test)
 
 
+@pytest.mark.parametrize("name", ["rbm", "bernoulli-rbm"])
+def test_a_saturated_rbm_without_validation_is_not_silent(name, data):
+    # no validation ratings to compare with: the fit checks its own training ratings
+    train, _ = data
+    with pytest.warns(TrainingWarning, match="fits its own training ratings worse than their mean"):
+        small_model(name, lr=1e4, n_epochs=4).fit(train)
+
+
+def test_no_model_with_its_defaults_fits_worse_than_the_mean(data):
+    # the end-of-fit check is no false alarm: every iterative rating model, defaults, no validation
+    # given (models that stop early carve theirs, and the validation check speaks for them)
+    train, _ = data
+    for name in _iterative():
+        model = make_model(name)
+        if model.implicit:
+            continue
+        if "rng" in model._param_names():
+            model.set_params(rng=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(train)
+        assert not [w for w in caught if "fits its own training ratings" in str(w.message)], name
+
+
 def test_every_registered_model_is_exported_at_the_top_level():
     import mfcore
 

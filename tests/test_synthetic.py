@@ -151,3 +151,10 @@ def test_presets():
 def test_errors(kw, exc, match):
     with pytest.raises(exc, match=match):
         make_ratings(**kw)
+
+
+def test_defaults_at_ml100k_size_have_its_concentration():
+    # ML-100k itself: the top 10% of users hold 32% of the ratings, the top 10% of items 43%
+    r = make_ratings(n_users=943, n_items=1682, n_ratings=100_000, rng=0)
+    assert top_share(r.user_counts()) == pytest.approx(0.32, abs=0.02)
+    assert top_share(r.item_counts()) == pytest.approx(0.43, abs=0.02)

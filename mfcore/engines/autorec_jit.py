@@ -224,7 +224,7 @@ def _adam_dense(W, M, U, G, lr, beta1, beta2, eps, t, reg):
     call of the rule on the whole table, on any number of threads (tested); only the
     reported sum of squares is added in a different order. The step streams four
     tables through memory (ML-100k I-AutoRec: two 943 x 500 tables at every batch),
-    so a second core nearly halves it.
+    so it gains from a second core.
     """
     Wf, Mf, Uf, Gf = W.reshape(-1), M.reshape(-1), U.reshape(-1), G.reshape(-1)  # (N,) views
     n_chunks = (Wf.shape[0] + ADAM_CHUNK - 1) // ADAM_CHUNK

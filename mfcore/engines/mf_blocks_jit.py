@@ -43,7 +43,7 @@ def _fill_blocks(users, items, ratings, user_range, item_range, g, records, star
 
 def _make_epoch(biased, arithmetic, workers=range, lookahead=0, lines=1):
     """The epoch function with its switches fixed, so Numba compiles each variant on its own
-    (a branch on a run-time flag in the inner loop cost about 10%).
+    (a branch on a run-time flag in the inner loop ran slower when tried).
 
     biased : bool, (U1)-(U2) and the biases in the error (``biased-mf``) or not (``mf``).
     arithmetic : bool, False for the memory floor (benchmarks): the same loads and stores, no

@@ -6,8 +6,8 @@ defined in another module: Numba indexes the cache by the *defining* file
 (``mf_loop.py``, its ``__pycache__`` holds ``mf_loop.biased_epoch-*.nbi/.nbc``)
 and invalidates it when that file changes, which is exactly the file holding the
 maths. (Checked with numba 0.68 and NUMBA_DEBUG_CACHE=1: a new process loads the
-kernels from ``mf_loop``'s cache; only Numba's one-off start-up, under a second,
-remains in ``history_.compile_seconds``.)
+kernels from ``mf_loop``'s cache; only Numba's one-off start-up remains in
+``history_.compile_seconds``, which ``benchmarks/bench_engines.py`` reports apart.)
 
 The Hogwild variants run the serial kernel on ``n_chunks`` contiguous slices of
 the shuffled order in parallel threads, without locks (Recht et al., 2011).

@@ -120,9 +120,8 @@ def mf_epoch_adamax_deferred(u, i, y, order, batch_size, P, Q, bu, bi, has_bias,
     (D3) (X1)-(X3) on the batch's rows only (correction 1), G cleared.
 
     (D4) At the end every row is brought to the epoch's last step, so the tables
-    and their m, u are the dense rule's, to rounding (in float64 about 1e-12 of
-    the largest weight after an epoch on ml-latest-small, the drift a 1-ulp change
-    of the initial weights causes; tested to 1e-9).
+    and their m, u are the dense rule's, to rounding (the drift of a 1-ulp change
+    of the initial weights; tested to 1e-9).
     Cost per batch: O(batch rows x K) instead of O(all rows x K). Requires
     ``optim_jit.adamax_idle_ok(1 - beta1, beta2)``; ``t0`` is the number of
     steps taken before this epoch, and every row is current at step t0.

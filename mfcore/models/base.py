@@ -295,6 +295,8 @@ class Recommender:
             if not (with_valid or with_monitor):  # else the last validation synced, and a
                 self._sync()  # best-epoch restore brought back a synced snapshot
             self._warn_if_worse_than_mean(baseline)
+            if baseline is None and _NESTING.fits == 1:
+                self._warn_if_fits_worse_than_mean(fix)
         return history
 
     def _warn_if_worse_than_mean(self, baseline):
@@ -311,6 +313,36 @@ class Recommender:
                           f"the global mean's ({baseline:.4f}): the model learned less than the mean "
                           "rating; train longer, change lr, or see the model's docstring",
                           TrainingWarning, stacklevel=user_stacklevel())
+
+    CHECK_RATINGS = 10_000  # training ratings the end-of-fit check predicts, evenly spaced
+
+    def _warn_if_fits_worse_than_mean(self, fix):
+        """Warn (TrainingWarning) when the trained model fits its own training ratings worse
+        than their mean does: its RMSE on at most ``CHECK_RATINGS`` of them, evenly spaced (no
+        random draw, so no number of the fit changes), against the global mean's on the same
+        ratings. A run that learned nothing, e.g. at a learning rate so large that a loss
+        which cannot explode (the RBMs' bounded reconstruction error) just stays high, ends
+        without an error otherwise. Used when there are no validation ratings (with them,
+        ``_warn_if_worse_than_mean`` speaks)."""
+        train = self._train_ref
+        if train is None or self.implicit or self._target_var == 0.0:
+            return  # constant ratings have their own warning
+        rows = np.linspace(0, len(train) - 1, min(len(train), self.CHECK_RATINGS)).astype(np.int64)
+        r = np.asarray(train.values[rows], np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            pred = self.predict(train.users[rows], train.items[rows])
+        rmse = float(np.sqrt(np.mean((pred - r) ** 2)))
+        base = float(np.sqrt(np.mean((r - self.global_mean_) ** 2)))
+        if np.isfinite(rmse) and rmse <= base * (1 + 1e-6):
+            return
+        import warnings
+
+        from ..exceptions import TrainingWarning
+        from ..training import user_stacklevel
+        warnings.warn(f"{type(self).__name__}: after training it fits its own training ratings worse than "
+                      f"their mean does (RMSE {rmse:.4f} against the global mean's {base:.4f}, on {len(r)} "
+                      f"training ratings): it learned nothing useful; {fix}, train longer, or see the model's "
+                      "docstring", TrainingWarning, stacklevel=user_stacklevel())
 
     # -------------------------------------------------------------- predict
     def _predict_known(self, u, i):  # pragma: no cover - abstract

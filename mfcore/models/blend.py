@@ -128,7 +128,7 @@ class Blend(Recommender):
          intercept v_0 is not penalised.
     (B5) ``refit=True``: fit every base model again on all the training
          ratings, and predict with the weights of (B4). ``refit=False``
-         keeps the models of (B2) (half the time, slightly worse).
+         keeps the models of (B2) (no second fit; their bases saw less data).
 
     Parameters
     ----------

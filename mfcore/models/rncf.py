@@ -105,7 +105,7 @@ class RNCF(NeuralRecommender):
     ------------------------------------
     With the notebook's Adam(0.01) the last two stages blow up on the bundled
     ml-latest-small and on ML-100k: within a few epochs their training loss
-    jumps by a factor of ten to a thousand, and only the divergence guard
+    jumps far above its best, and only the divergence guard
     (which stops the stage and restores its best epoch) keeps the result
     usable. The defaults are therefore Adam's own ``mlp_lr=0.001`` and
     ``early_stopping=True`` (stage 3 stops on validation ratings carved from

@@ -12,9 +12,9 @@ inner products); here one step reads it twice, in the blocked passes of
 million weights, m = 20) L-BFGS-B took most of the time of a fit.
 
 Rounding: the sums run in another order than L-BFGS-B's, and L-BFGS on a
-non-convex objective amplifies such differences. On the bundled split I-AutoRec's
-300 default iterations agree with scipy's to 5 digits of the loss for the first
-125 and end 0.0004 apart in test RMSE (1.0104 against 1.0100).
+non-convex objective amplifies such differences: the two agree closely over the
+first iterations and then drift apart, to a different point of the same quality,
+not to the same digits.
 
 The steps (iteration k, gradient g, m_k <= m stored pairs, oldest first):
 
