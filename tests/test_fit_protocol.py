@@ -148,7 +148,8 @@ def test_constant_ratings_warn_once_and_are_not_a_divergence():
     from mfcore.data.ratings import Ratings
 
     rng = np.random.default_rng(0)
-    train = Ratings.from_arrays(rng.integers(0, 40, 300), rng.integers(0, 30, 300), np.full(300, 4.0))
+    train = Ratings.from_arrays(rng.integers(0, 40, 300), rng.integers(0, 30, 300), np.full(300, 4.0),
+                                duplicates="keep")
     for name in ("biased-mf", "i-autorec"):  # i-autorec also fits a fallback baseline inside its fit
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

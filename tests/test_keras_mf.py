@@ -149,7 +149,7 @@ def test_one_batch_by_hand():
 
 def test_dense_momentum_moves_rows_outside_the_batch():
     # user 1's only rating is in batch 1 of 2; in batch 2 its row still moves (velocity)
-    train = Ratings.from_arrays([0, 1, 0, 0], [0, 1, 1, 0], [4.0, 2.0, 3.0, 5.0])
+    train = Ratings.from_arrays([0, 1, 0, 0], [0, 1, 1, 0], [4.0, 2.0, 3.0, 5.0], duplicates="keep")
     net_model = BiasedMFKeras(n_factors=2, n_epochs=1, batch_size=2, rng=0, engine="vectorized")
     net_model.fit(train)
     jit_model = BiasedMFKeras(n_factors=2, n_epochs=1, batch_size=2, rng=0).fit(train)

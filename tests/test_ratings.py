@@ -1,4 +1,6 @@
 """The Ratings container, IdMap and RatingScale."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -208,3 +210,28 @@ def test_from_arrays_refuses_missing_ids_and_ratings_outside_a_given_scale():
     with pytest.raises(DataError, match="1 item id.* missing .* position 0"):
         Ratings.from_arrays([1, 2], np.array([None, "a"], dtype=object), [4.0, 4.0])
     assert len(Ratings.from_arrays([1, 2], [3, 4], [1.0, 5.0], scale=RatingScale(1, 5))) == 2
+
+
+def test_from_arrays_says_when_a_pair_repeats():
+    args = ([7, 7, 8, 7], ["a", "a", "b", "a"], [4.0, 5.0, 3.0, 1.0])
+    with pytest.warns(UserWarning, match=r"2 rating\(s\) repeat .* user 7 and item 'a' at positions 0 and 1"):
+        r = Ratings.from_arrays(*args)
+    assert len(r) == 4  # kept: each repeat counts as a rating of its own
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(Ratings.from_arrays(*args, duplicates="keep")) == 4
+        assert len(Ratings.from_arrays([1, 2], [1, 1], [3.0, 4.0])) == 2  # no repeat, no warning
+    with pytest.raises(DataError, match="positions 0 and 1; pass duplicates="):
+        Ratings.from_arrays(*args, duplicates="raise")
+    with pytest.raises(ValueError, match="'duplicates' parameter of Ratings.from_arrays"):
+        Ratings.from_arrays(*args, duplicates="drop")
+
+
+@pytest.mark.parametrize("policy,values,times", [("first", [4.0, 3.0], [10, 30]), ("last", [3.0, 1.0], [30, 40]),
+                                                 ("mean", [10 / 3, 3.0], [10, 30])])
+def test_from_arrays_keeps_one_rating_per_pair(policy, values, times):
+    r = Ratings.from_arrays([7, 7, 8, 7], ["a", "a", "b", "a"], [4.0, 5.0, 3.0, 1.0],
+                            timestamps=[10, 20, 30, 40], duplicates=policy)
+    np.testing.assert_allclose(r.values, values)
+    np.testing.assert_array_equal(r.timestamps, times)
+    assert len(r) == 2

@@ -76,7 +76,7 @@ def test_dense_momentum_moves_rows_outside_the_batch():
     # user 1 has one rating; pick a seed that puts it in batch 1 of 2. Batch 1's gradient g
     # is the same with and without momentum, then in batch 2 (g = 0 for that row):
     # no momentum: w = w0 - lr g; Keras' dense momentum: w = w0 - lr g - m lr g.
-    train = Ratings.from_arrays([0, 1, 0, 0], [0, 1, 1, 0], [4.0, 2.0, 3.0, 5.0])
+    train = Ratings.from_arrays([0, 1, 0, 0], [0, 1, 1, 0], [4.0, 2.0, 3.0, 5.0], duplicates="keep")
     seed = next(s for s in range(50) if 1 in np.random.default_rng(s).spawn(3)[1].permutation(4)[:2])
     kw = dict(n_factors=2, hidden_units=3, n_epochs=1, batch_size=2, lr=0.1, rng=seed)
     start = ResidualNet(2, 2, 2, 3, np.random.default_rng(seed).spawn(3)[0]).params

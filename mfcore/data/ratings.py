@@ -22,8 +22,38 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+import warnings
+
+import pandas as pd
+
 from .._validation import plain_repr
 from ..exceptions import DataError
+
+DUPLICATE_POLICIES = ("raise", "last", "first", "mean")  # read_ratings'; from_arrays adds "warn", "keep"
+
+
+def resolve_duplicates(users, items, n_items, values, policy, describe):
+    """Apply a duplicate policy ("raise", "last", "first", "mean"; "warn" and "keep" keep
+    every row) to the index pairs (users, items); return ``(keep, values)`` (``keep`` None when
+    every row stays). ``describe(first_row, second_row, n_repeats)`` is called under "raise"
+    (it must raise) and "warn" (it warns), with the first repeated pair's two rows."""
+    key = pd.Series(users.astype(np.int64) * n_items + items)
+    dup = key.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return None, values
+    if policy in ("raise", "warn"):
+        second = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero(key.to_numpy()[:second] == key.iloc[second])[0])
+        describe(first, second, int(dup.sum()))
+    if policy in ("warn", "keep"):
+        return None, values
+    if policy == "last":
+        return ~key.duplicated(keep="last").to_numpy(), values
+    if policy == "mean":  # every row gets its pair's mean; the first occurrence is kept
+        means = pd.Series(values).groupby(key.to_numpy()).mean()
+        values = key.map(means).to_numpy(dtype=np.float64)
+    return ~dup, values
+
 
 
 def _as_integer(text):
@@ -299,9 +329,16 @@ class Ratings:
     # ------------------------------------------------------------------ build
     @classmethod
     def from_arrays(cls, users, items, values, *, timestamps=None, scale=None,
-                    user_map=None, item_map=None, name="ratings", item_info=None):
+                    user_map=None, item_map=None, name="ratings", item_info=None, duplicates="warn"):
         """Build from raw ids. New maps are made unless ``user_map``/``item_map`` are given
-        (then every raw id must be in them)."""
+        (then every raw id must be in them).
+
+        ``duplicates``: what to do when a (user, item) pair occurs in several rows. "warn"
+        (the default) keeps every row, each counting as a rating of its own in training and
+        evaluation, and says so once; "keep" does the same silently; "raise" refuses them;
+        "first"/"last" keep that occurrence (at its own position); "mean" keeps the first
+        occurrence with the mean of the pair's ratings (as :func:`mfcore.data.read_ratings`).
+        """
         users, items = np.asarray(users), np.asarray(items)
         values = np.asarray(values)
         if values.dtype != np.float32:
@@ -329,6 +366,28 @@ class Ratings:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"{name}: {_nonfinite(bad, values, row)}; drop or impute them first")
+        if duplicates not in DUPLICATE_POLICIES + ("warn", "keep"):
+            raise ValueError(f"The 'duplicates' parameter of Ratings.from_arrays must be one of "
+                             f"{', '.join(map(repr, DUPLICATE_POLICIES + ('warn', 'keep')))}. "
+                             f"Got {duplicates!r} instead.")
+
+        def describe(first, second, n_repeats):
+            said = (f"{name}: {n_repeats} rating(s) repeat a (user, item) pair of an earlier row, the first "
+                    f"user {plain_repr(users[second])} and item {plain_repr(items[second])} at positions "
+                    f"{first} and {second}")
+            if duplicates == "raise":
+                raise DataError(f"{said}; pass duplicates='first', 'last' or 'mean' to keep one rating per "
+                                "pair, or 'keep' to keep them all")
+            warnings.warn(f"{said}: each counts as a rating of its own in training and evaluation; pass "
+                          "duplicates='first', 'last' or 'mean' to keep one rating per pair, or 'keep' to "
+                          "keep them all without this warning", UserWarning, stacklevel=4)
+
+        if duplicates != "keep" and values.size:
+            keep, values = resolve_duplicates(u, i, max(len(item_map), 1), values, duplicates, describe)
+            if keep is not None:
+                u, i, values = u[keep], i[keep], values[keep]
+                if timestamps is not None:
+                    timestamps = np.asarray(timestamps)[keep]
         if scale is None:
             scale = RatingScale.infer(values) if values.size else RatingScale(0.0, 0.0)
         elif values.size and (values.min() < scale.low or values.max() > scale.high):

@@ -22,9 +22,8 @@ import pandas as pd
 
 from .._validation import plain_repr
 from ..exceptions import DataError
-from .ratings import IdMap, Ratings, RatingScale
+from .ratings import DUPLICATE_POLICIES, IdMap, Ratings, RatingScale, resolve_duplicates
 
-DUPLICATE_POLICIES = ("raise", "last", "first", "mean")
 _SEPARATORS = ("::", "\t", ",", ";", "|")
 _ROLES = ("user", "item", "rating", "timestamp")
 
@@ -199,27 +198,6 @@ def _timestamps(col, path, lines_of, explicit):
              "fix it, or pass 3 columns= to read no timestamps")
 
 
-def _resolve_duplicates(users, items, n_items, values, policy, describe):
-    """Apply a duplicate policy; return ``(keep, values)`` (``keep`` None if no duplicates).
-
-    ``describe(first_row, second_row)`` must raise; it is called under "raise".
-    """
-    key = pd.Series(users.astype(np.int64) * n_items + items)
-    dup = key.duplicated(keep="first").to_numpy()
-    if not dup.any():
-        return None, values
-    if policy == "raise":
-        second = int(np.flatnonzero(dup)[0])
-        first = int(np.flatnonzero(key.to_numpy()[:second] == key.iloc[second])[0])
-        describe(first, second)
-    if policy == "last":
-        return ~key.duplicated(keep="last").to_numpy(), values
-    if policy == "mean":  # every row gets its pair's mean; the first occurrence is kept
-        means = pd.Series(values).groupby(key.to_numpy()).mean()
-        values = key.map(means).to_numpy(dtype=np.float64)
-    return ~dup, values
-
-
 def read_ratings(path, sep=None, header=None, columns=None, scale=None, duplicates="raise",
                  name=None, encoding="utf-8"):
     """Read a delimited ratings file, keeping the rows in file order.
@@ -334,7 +312,7 @@ def read_ratings(path, sep=None, header=None, columns=None, scale=None, duplicat
     user_map, u = IdMap.from_values(users)
     item_map, i = IdMap.from_values(items)
 
-    def describe(first, second):
+    def describe(first, second, n_repeats):
         _fail_at(path, lines_of(second),
                  f"user {users[second].item()!r} rated item {items[second].item()!r} again "
                  f"(first on line "
@@ -342,7 +320,7 @@ def read_ratings(path, sep=None, header=None, columns=None, scale=None, duplicat
                  "pass duplicates='last', 'first' or 'mean' to keep one rating per pair "
                  "(on the command line: --duplicates last)")
 
-    keep, values = _resolve_duplicates(u, i, len(item_map), values, duplicates, describe)
+    keep, values = resolve_duplicates(u, i, len(item_map), values, duplicates, describe)
     n_merged = 0
     if keep is not None:
         n_merged = int((~keep).sum())
