@@ -117,6 +117,32 @@ def test_the_software_prefetch_changes_no_number(kind, all_lines, monkeypatch):
     assert all(np.array_equal(ref[k], c[k]) for k in ref)
 
 
+@pytest.mark.parametrize("kind", ["biased", "plain"])
+def test_padded_views_change_no_number_and_are_updated_in_place(kind):
+    """P and Q kept as the engine's padded views (as BiasedMF.fit keeps them) give the numbers
+    of contiguous arrays copied in and back at every call, and are never copied."""
+    problem = make_problem(5, np.float32, n=3000, n_users=80, n_items=60, K=15)
+    ref, sse_ref, _ = run_blocks(kind, problem, grid=4)
+    state = {k: v.copy() for k, v in problem[3].items()}
+    fn, stream = BlockEpoch(kind, grid=4), np.random.default_rng(1)
+    sse = [call(fn, kind, problem, stream, state)]  # the first call buckets and pads
+    views = {k: fn.padded_view(k, state[k]) for k in ("P", "Q")}
+    assert not views["P"].flags.c_contiguous and np.array_equal(views["P"], state["P"])
+    state.update(views)
+    sse += [call(fn, kind, problem, stream, state) for _ in range(2)]
+    assert sse == sse_ref
+    for k in ref:
+        assert np.array_equal(state[k], ref[k]), k
+    for k in ("P", "Q"):
+        assert np.shares_memory(state[k], fn._padded[k]) and state[k] is views[k]
+
+
+def test_biased_mf_with_blocks_ends_with_contiguous_factors(planted):
+    train, _ = planted
+    m = BiasedMF(n_factors=6, n_epochs=2, rng=0).fit(train)
+    assert m.user_factors_.flags.c_contiguous and m.item_factors_.flags.c_contiguous
+
+
 def test_the_prefetch_rule_follows_the_size_of_the_rows():
     assert mf_blocks.lookahead(943, 1682, 15, 4) == 0  # ML-100k: 168 KB of rows stay in cache
     assert mf_blocks.lookahead(160_000, 60_000, 15, 4) == mf_blocks.LOOKAHEAD  # 25M: 14 MB

@@ -231,7 +231,9 @@ class BlockEpoch:
     (a numpy Generator: the engine draws the epoch's order from it, cheaply) or a
     ``(schedule, segments)`` pair from :func:`draw_order`. The first call with a
     Generator buckets the ratings (:meth:`bucket`); later calls with the very same
-    arrays reuse the grid. P and Q are copied into padded rows and back each call.
+    arrays reuse the grid. P and Q are copied into padded rows and back each call,
+    unless they are the views :meth:`padded_view` returned (as ``BiasedMF.fit`` keeps
+    them): then the kernel updates them where they are, with no copy at all.
 
     grid : None or int, the g of the grid (None: :func:`grid_size`).
     n_threads : None or int, threads running the blocks of a step (None: 1; at
@@ -265,13 +267,20 @@ class BlockEpoch:
         """Use ``grid``, bucketed from these very arrays (benchmarks share one grid)."""
         self.grid_, self._source = grid, (users, items, ratings, n_users, n_items)
 
+    def padded_view(self, name, A):
+        """``A`` (n, K) moved into this engine's padded buffer ``name`` ("P" or "Q"); returns the
+        (n, K) view of the buffer's leading columns. A fit that keeps that view as its parameter
+        array saves the two copies per epoch (in, then back) of every later call."""
+        return self._pad(name, A)[:, :A.shape[1]]
+
     def _pad(self, name, A):
-        """``A`` copied into a reused 64-byte aligned, padded buffer (n, W)."""
+        """``A`` in a reused 64-byte aligned, padded buffer (n, W): copied in, unless ``A`` is
+        that buffer's own view (:meth:`padded_view`)."""
         buf = self._padded.get(name)
         shape = (A.shape[0], padded_width(A.shape[1], A.itemsize))
         if buf is None or buf.dtype != A.dtype or buf.shape != shape:
             buf = self._padded[name] = pad_rows(A)
-        else:
+        elif not _is_leading_view(A, buf):
             buf[:, :A.shape[1]] = A
         return buf
 
@@ -303,9 +312,16 @@ class BlockEpoch:
         kernel = mf_blocks_jit.kernel(self.kind == "biased", not self.memory_floor, self.exact, threads, ahead,
                                       lines)
         sse = _on_threads(kernel, args, T) if threads else kernel(*args)
-        P[...] = Pp[:, :P.shape[1]]
-        Q[...] = Qp[:, :Q.shape[1]]
+        for A, Ap in ((P, Pp), (Q, Qp)):
+            if not _is_leading_view(A, Ap):  # a view of the buffer already holds the result
+                A[...] = Ap[:, :A.shape[1]]
         return sse
+
+
+def _is_leading_view(A, buf):
+    """Whether ``A`` is the view of ``buf``'s leading columns (same memory, same rows)."""
+    return (A.ctypes.data == buf.ctypes.data and A.strides == buf.strides and A.shape[0] == buf.shape[0]
+            and A.dtype == buf.dtype)
 
 
 def _on_threads(kernel, args, n_threads):

@@ -90,6 +90,10 @@ class _SGDMF(Recommender):
             self._compile_seconds = time.perf_counter() - t0
         if engine == "blocks":  # group the ratings into the grid once, before epoch 1
             epoch_fn.bucket(users, items, ratings, train.n_users, train.n_items, K, order_rng)
+            # P and Q live in the engine's cache-line padded rows for the whole fit (views of
+            # them): no copy in and out at every epoch; made contiguous again at the end
+            self.user_factors_ = epoch_fn.padded_view("P", self.user_factors_)
+            self.item_factors_ = epoch_fn.padded_view("Q", self.item_factors_)
         n = len(ratings)
         logs = {}
 
@@ -100,7 +104,11 @@ class _SGDMF(Recommender):
             logs["train_rmse"] = float(np.sqrt(sse / n))
             return sse / n
 
-        self._run_epochs(n_epochs, epoch, callbacks, lr=self.lr, extra_logs=logs)
+        try:
+            self._run_epochs(n_epochs, epoch, callbacks, lr=self.lr, extra_logs=logs)
+        finally:  # (a no-op unless they are the blocks engine's padded views)
+            self.user_factors_ = np.ascontiguousarray(self.user_factors_)
+            self.item_factors_ = np.ascontiguousarray(self.item_factors_)
 
     # -------------------------------------------------------------- predict
     def _dot(self, u, i):
