@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 import pytest
 
-from mfcore import DivergenceError, make_model, model_names
+from mfcore import DataError, DivergenceError, make_model, model_names
 from mfcore.data.split import random_split
 from mfcore.data.synthetic import make_ratings
 from mfcore.exceptions import TrainingWarning
@@ -156,6 +156,13 @@ def test_constant_ratings_warn_once_and_are_not_a_divergence():
             make_model(name, n_epochs=2, rng=0).fit(train)  # biased-mf: "diverged" on a near-zero loss
         said = [w for w in caught if "every training rating is 4" in str(w.message)]
         assert len(said) == 1, name
+    # the RBMs need two levels: a clear error, not a "divergence" (the softmax one's single level
+    # would have been trained as a one-unit sigmoid)
+    for name, msg in (("rbm", "at least two levels; 4..4 step 1 has one"), ("bernoulli-rbm", "low < high")):
+        with pytest.raises(DataError, match=msg):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                make_model(name, n_epochs=2, rng=0).fit(train)
 
 
 def test_autorec_divergence_is_caught_on_its_error_not_its_penalised_loss():

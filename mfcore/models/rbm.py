@@ -298,6 +298,10 @@ class SoftmaxRBM(_CFRBM):
 
     def _levels(self, train):
         levels = train.scale.levels  # DataError for a continuous scale
+        if levels.size < 2:  # one level: its softmax would be the one-unit sigmoid of (R1)
+            raise DataError(f"a softmax RBM needs a rating scale of at least two levels; {train.scale} has "
+                            "one. If the ratings come from a wider scale, pass it to the loader (e.g. "
+                            "scale=RatingScale(1, 5))")
         idx = np.round((train.values - levels[0]) / train.scale.step)
         if np.any(np.abs(train.values - (levels[0] + idx * train.scale.step)) > 1e-6) or idx.min() < 0 \
                 or idx.max() >= levels.size:
