@@ -41,6 +41,7 @@
 # %%
 import inspect
 import os
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -105,6 +106,23 @@ try:
     tiny.user_map.to_index("zed")
 except KeyError as err:
     print("unknown id, default ->", "KeyError:", err)
+
+# %% [markdown]
+# ### One rating per (user, item) pair
+#
+# A log of events can hold the same pair twice: a user who rated a film, then
+# changed her mind. Kept as two rows, the pair would count twice in training and
+# in every error measure. `from_arrays` says so when it sees a repeat, and its
+# `duplicates=` argument decides: `"first"`, `"last"` or `"mean"` keep one
+# rating per pair (`"keep"` keeps both without a word; `"raise"` refuses them).
+
+# %%
+with warnings.catch_warnings(record=True) as said:
+    warnings.simplefilter("always")
+    twice = Ratings.from_arrays(["ada", "ada"], ["m7", "m7"], [1.0, 2.0], name="twice")
+print(f"kept {len(twice)} rows; the warning: {said[0].message}")
+once = Ratings.from_arrays(["ada", "ada"], ["m7", "m7"], [1.0, 2.0], duplicates="last")
+print(f"duplicates='last': {len(once)} row, rating {once.values[0]:g}")
 
 # %% [markdown]
 # ### The sparse matrix and its observed-mask
