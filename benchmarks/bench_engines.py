@@ -152,7 +152,8 @@ class Runner:
             a, grid, self.setup_seconds = Runner.grids[key]
             self.fn.adopt(grid, a["users"], a["items"], a["ratings"], data[3], data[4])
             self.fixed = fixed_order(grid) if variant == "fixed order" else None
-            for name in ("P", "Q"):  # kept in the engine's padded rows, as BiasedMF.fit keeps them
+        if hasattr(self.fn, "padded_view"):  # jit-fast, blocks: P and Q kept in the engine's padded
+            for name in ("P", "Q"):  # rows, as BiasedMF.fit keeps them
                 self.state[name] = self.fn.padded_view(name, self.state[name])
         self.arrays, self.wall, self.cpu, self.sse = a, [], [], 0.0
         self.set = None

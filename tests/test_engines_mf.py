@@ -232,6 +232,25 @@ def test_jit_fast_blocks_and_prefetch_distance_change_nothing(block_size, distan
         assert np.array_equal(a[key], b[key]), key
 
 
+def test_jit_fast_padded_views_give_the_loop_numbers_without_copies():
+    """P and Q kept as FastEpoch's padded views (as BiasedMF.fit keeps them) are updated where
+    they are, epoch after epoch, with the loop's numbers (exact kernel)."""
+    users, items, ratings, state = make_problem(np.random.default_rng(10), n=400)
+    a = {k: v.copy() for k, v in state.items()}
+    fast = mf_jit_fast.FastEpoch("biased", exact=True)
+    b = {k: v.copy() for k, v in state.items()}
+    b["P"], b["Q"] = fast.padded_view("P", b["P"]), fast.padded_view("Q", b["Q"])
+    views = (b["P"], b["Q"])
+    for seed in range(3):
+        order = np.random.default_rng(seed).permutation(len(ratings))
+        expected = mf_loop.biased_epoch(users, items, ratings, order, 3.0, a["bu"], a["bi"], a["P"], a["Q"],
+                                        0.02, 0.05)
+        assert fast(users, items, ratings, order, 3.0, b["bu"], b["bi"], b["P"], b["Q"], 0.02, 0.05) == expected
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    assert all(np.shares_memory(v, fast._padded[k]) for v, k in zip(views, "PQ"))
+
+
 def test_jit_fast_repacks_when_given_other_ratings():
     """FastEpoch keeps its packed copy only for the very same arrays."""
     users, items, ratings, state = make_problem(np.random.default_rng(9))

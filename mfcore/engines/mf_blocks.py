@@ -69,7 +69,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import _jit
-from .mf_jit_fast import LINE_BYTES, pad_rows
+from .mf_jit_fast import LINE_BYTES, PaddedRows, padded_width
 
 CHUNK = 1024  # records per chunk at most, the unit of the in-block order
 CHUNKS_PER_BLOCK = 16  # at least, in an average block (down to chunks of MIN_CHUNK records)
@@ -80,12 +80,6 @@ PREFETCH_BYTES = 4 * CACHE_BYTES
 PREFETCH_ALL_BYTES = 12 * CACHE_BYTES  # above it, prefetch every line of a wide row (prefetch_lines)
 GRID_MIN, GRID_MAX = 4, 32
 _COUNT_SLICE = 1 << 22  # ratings counted at a time (bounds np.bincount's int64 copy)
-
-
-def padded_width(K, itemsize):
-    """W: K rounded up to whole 64-byte cache lines (the width of :func:`pad_rows`)."""
-    per_line = LINE_BYTES // itemsize
-    return -(-K // per_line) * per_line
 
 
 def lookahead(n_users, n_items, K, itemsize):
@@ -224,7 +218,7 @@ def visit_order(grid, schedule, segments):
     return np.concatenate(runs) if runs else np.zeros(0, np.int64)
 
 
-class BlockEpoch:
+class BlockEpoch(PaddedRows):
     """The epoch function of ``engine="blocks"`` for ``kind`` "biased" or "plain".
 
     Called as in the engine contract, except that ``order`` is the order *stream*
@@ -232,8 +226,8 @@ class BlockEpoch:
     ``(schedule, segments)`` pair from :func:`draw_order`. The first call with a
     Generator buckets the ratings (:meth:`bucket`); later calls with the very same
     arrays reuse the grid. P and Q are copied into padded rows and back each call,
-    unless they are the views :meth:`padded_view` returned (as ``BiasedMF.fit`` keeps
-    them): then the kernel updates them where they are, with no copy at all.
+    unless they are the views of :meth:`~mfcore.engines.mf_jit_fast.PaddedRows.padded_view`
+    (as ``BiasedMF.fit`` keeps them).
 
     grid : None or int, the g of the grid (None: :func:`grid_size`).
     n_threads : None or int, threads running the blocks of a step (None: 1; at
@@ -267,23 +261,6 @@ class BlockEpoch:
         """Use ``grid``, bucketed from these very arrays (benchmarks share one grid)."""
         self.grid_, self._source = grid, (users, items, ratings, n_users, n_items)
 
-    def padded_view(self, name, A):
-        """``A`` (n, K) moved into this engine's padded buffer ``name`` ("P" or "Q"); returns the
-        (n, K) view of the buffer's leading columns. A fit that keeps that view as its parameter
-        array saves the two copies per epoch (in, then back) of every later call."""
-        return self._pad(name, A)[:, :A.shape[1]]
-
-    def _pad(self, name, A):
-        """``A`` in a reused 64-byte aligned, padded buffer (n, W): copied in, unless ``A`` is
-        that buffer's own view (:meth:`padded_view`)."""
-        buf = self._padded.get(name)
-        shape = (A.shape[0], padded_width(A.shape[1], A.itemsize))
-        if buf is None or buf.dtype != A.dtype or buf.shape != shape:
-            buf = self._padded[name] = pad_rows(A)
-        elif not _is_leading_view(A, buf):
-            buf[:, :A.shape[1]] = A
-        return buf
-
     def __call__(self, users, items, ratings, order, *params):
         if self.kind == "biased":
             mu, bu, bi, P, Q, lr, reg = params
@@ -312,16 +289,9 @@ class BlockEpoch:
         kernel = mf_blocks_jit.kernel(self.kind == "biased", not self.memory_floor, self.exact, threads, ahead,
                                       lines)
         sse = _on_threads(kernel, args, T) if threads else kernel(*args)
-        for A, Ap in ((P, Pp), (Q, Qp)):
-            if not _is_leading_view(A, Ap):  # a view of the buffer already holds the result
-                A[...] = Ap[:, :A.shape[1]]
+        self._unpad(P, Pp)
+        self._unpad(Q, Qp)
         return sse
-
-
-def _is_leading_view(A, buf):
-    """Whether ``A`` is the view of ``buf``'s leading columns (same memory, same rows)."""
-    return (A.ctypes.data == buf.ctypes.data and A.strides == buf.strides and A.shape[0] == buf.shape[0]
-            and A.dtype == buf.dtype)
 
 
 def _on_threads(kernel, args, n_threads):

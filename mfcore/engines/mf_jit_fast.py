@@ -172,10 +172,15 @@ def _hogwild_padded(records, order, mu, bu, bi, P, Q, lr, reg, biased, block_u, 
 hogwild_padded_epoch = _jit.parallel_jit(_hogwild_padded)
 
 
+def padded_width(K, itemsize):
+    """W: K rounded up to whole 64-byte cache lines (the width of :func:`pad_rows`)."""
+    per_line = LINE_BYTES // itemsize
+    return -(-K // per_line) * per_line
+
+
 def pad_rows(A):
     """A 64-byte aligned copy of ``A`` (n, K) with zero columns up to whole cache lines: (n, W)."""
-    per_line = LINE_BYTES // A.itemsize
-    W = -(-A.shape[1] // per_line) * per_line
+    W = padded_width(A.shape[1], A.itemsize)
     buf = np.zeros(A.shape[0] * W * A.itemsize + LINE_BYTES, dtype=np.uint8)  # (bytes,)
     start = -buf.ctypes.data % LINE_BYTES
     out = buf[start:start + A.shape[0] * W * A.itemsize].view(A.dtype).reshape(A.shape[0], W)  # (n, W)
@@ -191,14 +196,49 @@ def pack_ratings(users, items, ratings):
     return records
 
 
-class FastEpoch:
+class PaddedRows:
+    """P and Q in reused 64-byte aligned buffers whose rows are padded to whole cache lines
+    (:func:`pad_rows`): what the padded kernels read and write. Each call copies P and Q in and
+    back, unless they are the (n, K) views :meth:`padded_view` returned (as ``BiasedMF.fit``
+    keeps them): then the kernel updates them where they are, with no copy at all."""
+
+    def padded_view(self, name, A):
+        """``A`` (n, K) moved into the padded buffer ``name`` ("P" or "Q"); returns the (n, K)
+        view of the buffer's leading columns, for a fit to keep as its parameter array."""
+        return self._pad(name, A)[:, :A.shape[1]]
+
+    def _pad(self, name, A):
+        """The padded buffer ``name`` (n, W) holding ``A``: copied in, unless ``A`` is its view."""
+        buf = self._padded.get(name)  # every subclass sets _padded = {} in its __init__
+        shape = (A.shape[0], padded_width(A.shape[1], A.itemsize))
+        if buf is None or buf.dtype != A.dtype or buf.shape != shape:
+            buf = self._padded[name] = pad_rows(A)
+        elif not _is_leading_view(A, buf):
+            buf[:, :A.shape[1]] = A
+        return buf
+
+    @staticmethod
+    def _unpad(A, buf):
+        """The kernel's result back into ``A``, unless ``A`` is the buffer's view (it holds it)."""
+        if not _is_leading_view(A, buf):
+            A[...] = buf[:, :A.shape[1]]
+
+
+def _is_leading_view(A, buf):
+    """Whether ``A`` is the view of ``buf``'s leading columns (same memory, same rows)."""
+    return (A.ctypes.data == buf.ctypes.data and A.strides == buf.strides and A.shape[0] == buf.shape[0]
+            and A.dtype == buf.dtype)
+
+
+class FastEpoch(PaddedRows):
     """An epoch function of the engine contract (``kind`` "biased" or "plain") for ``jit-fast``.
 
     It packs ``users``, ``items``, ``ratings`` into records once and reuses them
     while it is called with the very same three arrays (one object per fit: the
     model asks :func:`mfcore.engines.get_epoch_fn` for a new one each fit). Do
     not modify those arrays in place between calls. P and Q are copied into
-    padded arrays and back at every call, so the model may change them freely.
+    padded arrays and back at every call (so the model may change them freely),
+    unless they are the views of :meth:`PaddedRows.padded_view`.
 
     With ``n_threads`` (``jit-fast-hogwild``), that many threads run the kernel on
     slices of ``order`` at once without locks (Hogwild): non-deterministic.
@@ -212,7 +252,7 @@ class FastEpoch:
             raise ValueError("exact=True runs on one thread: Hogwild is never exact; drop n_threads")
         self.kind, self.block_size, self.prefetch_distance = kind, block_size, prefetch_distance
         self.n_threads, self.exact = n_threads, exact
-        self._source, self._records = None, None
+        self._source, self._records, self._padded = None, None, {}
 
     def _pack(self, users, items, ratings):
         src = self._source
@@ -229,7 +269,7 @@ class FastEpoch:
             mu = P.dtype.type(0)
             bu = bi = np.zeros(1, dtype=P.dtype)  # (1,) unused
         records = self._pack(users, items, ratings)
-        Pp, Qp = pad_rows(P), pad_rows(Q)  # (n_users, W), (n_items, W)
+        Pp, Qp = self._pad("P", P), self._pad("Q", Q)  # (n_users, W), (n_items, W)
         B = max(1, min(self.block_size, order.shape[0]))
         T = self.n_threads or 1
         shape = (T, B) if self.n_threads else (B,)  # scratch: one block per thread
@@ -238,8 +278,8 @@ class FastEpoch:
         sse = kernel(records, order, mu, bu, bi, Pp, Qp, lr, reg, self.kind == "biased",
                      np.empty(shape, np.int32), np.empty(shape, np.int32),
                      np.empty(shape, ratings.dtype), self.prefetch_distance)
-        P[...] = Pp[:, :P.shape[1]]
-        Q[...] = Qp[:, :Q.shape[1]]
+        self._unpad(P, Pp)
+        self._unpad(Q, Qp)
         return sse
 
 

@@ -90,8 +90,9 @@ class _SGDMF(Recommender):
             self._compile_seconds = time.perf_counter() - t0
         if engine == "blocks":  # group the ratings into the grid once, before epoch 1
             epoch_fn.bucket(users, items, ratings, train.n_users, train.n_items, K, order_rng)
-            # P and Q live in the engine's cache-line padded rows for the whole fit (views of
-            # them): no copy in and out at every epoch; made contiguous again at the end
+        if hasattr(epoch_fn, "padded_view"):  # jit-fast and blocks: P and Q live in the engine's
+            # cache-line padded rows for the whole fit (views of them), so no epoch copies them
+            # in and back; contiguous again when the fit ends
             self.user_factors_ = epoch_fn.padded_view("P", self.user_factors_)
             self.item_factors_ = epoch_fn.padded_view("Q", self.item_factors_)
         n = len(ratings)
@@ -106,7 +107,7 @@ class _SGDMF(Recommender):
 
         try:
             self._run_epochs(n_epochs, epoch, callbacks, lr=self.lr, extra_logs=logs)
-        finally:  # (a no-op unless they are the blocks engine's padded views)
+        finally:  # (a no-op unless they are an engine's padded views)
             self.user_factors_ = np.ascontiguousarray(self.user_factors_)
             self.item_factors_ = np.ascontiguousarray(self.item_factors_)
 
