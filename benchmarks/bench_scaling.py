@@ -327,7 +327,8 @@ either: on 25M ratings with uniformly random users and items, two ``jit-fast``
 threads gained the same as on the skewed set (1.43x and 1.43x in one standalone
 run). Each thread of ``jit-fast-hogwild`` runs the single-thread kernel on half of
 the shuffled order, so the remaining suspects are the serial parts of an epoch
-(padded copies of P and Q in and out) and two threads' prefetches and
+(the permutation of the order; runs before December 5, session 9, also copied P and Q
+into padded rows and back every epoch) and two threads' prefetches and
 write-backs competing for the same memory queues, which the simple loops of
 ``threads.md`` do not reproduce; not pinned down. On ML-100k (everything in
 cache) Hogwild is slower than one thread (engines.md), most likely because its
