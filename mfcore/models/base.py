@@ -269,7 +269,7 @@ class Recommender:
 
         baseline = None  # the global mean's RMSE on the validation ratings
         if with_valid and len(valid[2]) >= DivergenceGuard.MIN_VALID:
-            baseline = float(np.sqrt(np.mean((np.asarray(valid[2], np.float64) - self.global_mean_) ** 2)))
+            baseline = self._mean_rmse(valid[2])
         if own and self._target_var == 0.0 and not self.implicit and _NESTING.fits == 1:
             warnings.warn(f"every training rating is {self.global_mean_:g}: a rating model can learn nothing "
                           "beyond that value (for clicks or other implicit feedback, use an "
@@ -305,14 +305,9 @@ class Recommender:
             return
         val = self._error_logs(self._valid_data, "val_")["val_rmse"]
         if np.isfinite(val) and val > baseline:
-            import warnings
-
-            from ..exceptions import TrainingWarning
-            from ..training import user_stacklevel
-            warnings.warn(f"{type(self).__name__}: the validation RMSE after training ({val:.4f}) is above "
-                          f"the global mean's ({baseline:.4f}): the model learned less than the mean "
-                          "rating; train longer, change lr, or see the model's docstring",
-                          TrainingWarning, stacklevel=user_stacklevel())
+            self._warn_learned_less(f"the validation RMSE after training ({val:.4f}) is above the global "
+                                    f"mean's ({baseline:.4f}): the model learned less than the mean rating; "
+                                    "train longer, change lr, or see the model's docstring")
 
     CHECK_RATINGS = 10_000  # training ratings the end-of-fit check predicts, evenly spaced
 
@@ -328,21 +323,26 @@ class Recommender:
         if train is None or self.implicit or self._target_var == 0.0:
             return  # constant ratings have their own warning
         rows = np.linspace(0, len(train) - 1, min(len(train), self.CHECK_RATINGS)).astype(np.int64)
-        r = np.asarray(train.values[rows], np.float64)
-        with np.errstate(over="ignore", invalid="ignore"):
-            pred = self.predict(train.users[rows], train.items[rows])
-        rmse = float(np.sqrt(np.mean((pred - r) ** 2)))
-        base = float(np.sqrt(np.mean((r - self.global_mean_) ** 2)))
+        sample = (train.users[rows], train.items[rows], train.values[rows])  # (n,) x 3, the model's indices
+        rmse, base = self._error_logs(sample, "")["rmse"], self._mean_rmse(sample[2])
         if np.isfinite(rmse) and rmse <= base * (1 + 1e-6):
             return
+        self._warn_learned_less(f"after training it fits its own training ratings worse than their mean does "
+                                f"(RMSE {rmse:.4f} against the global mean's {base:.4f}, on {rows.size} training "
+                                f"ratings): it learned nothing useful; {fix}, train longer, or see the model's "
+                                "docstring")
+
+    def _mean_rmse(self, values):
+        """The global mean's RMSE on ``values``: what a model that learned nothing scores."""
+        return float(np.sqrt(np.mean((np.asarray(values, np.float64) - self.global_mean_) ** 2)))
+
+    def _warn_learned_less(self, why):
+        """A TrainingWarning naming this model, at the user's line."""
         import warnings
 
         from ..exceptions import TrainingWarning
         from ..training import user_stacklevel
-        warnings.warn(f"{type(self).__name__}: after training it fits its own training ratings worse than "
-                      f"their mean does (RMSE {rmse:.4f} against the global mean's {base:.4f}, on {len(r)} "
-                      f"training ratings): it learned nothing useful; {fix}, train longer, or see the model's "
-                      "docstring", TrainingWarning, stacklevel=user_stacklevel())
+        warnings.warn(f"{type(self).__name__}: {why}", TrainingWarning, stacklevel=user_stacklevel())
 
     # -------------------------------------------------------------- predict
     def _predict_known(self, u, i):  # pragma: no cover - abstract
