@@ -72,9 +72,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     path = RESULTS / "default_settings.json"
     old = json.loads(path.read_text()) if path.is_file() else {}
-    results = old.get("results", {})
+    results, replaced = old.get("results", {}), old.get("replaced", {})
     if args.replaced:
-        replaced = {}
         for split in args.splits:
             train, test = load_split(split)
             for name, attr in REPLACED.items():
@@ -93,16 +92,12 @@ def main(argv=None):
         for name in names:
             base.setdefault("models", {})[name] = r = run_one(name, train, test)
             print(split, name, {k: v for k, v in r.items() if k != "warnings"}, flush=True)
-            write(results)  # after every model: a long run can be stopped and resumed
-    write(results)
+            write(results, replaced)  # after every model: a long run can be stopped and resumed
+    write(results, replaced)
 
 
-def write(results, replaced=None):
-    """Write the table; ``replaced`` (new --replaced runs) joins those kept in the JSON file."""
-    path = RESULTS / "default_settings.json"
-    kept = json.loads(path.read_text()).get("replaced", {}) if path.is_file() else {}
-    replaced = {split: {**kept.get(split, {}), **(replaced or {}).get(split, {})}
-                for split in SPLITS if split in kept or split in (replaced or {})}
+def write(results, replaced):
+    """Write the table of ``results`` and the ``--replaced`` runs (split -> model -> run)."""
     names = [n for n in model_names() if any(n in results.get(s, {}).get("models", {}) for s in SPLITS)]
     rows = []
     for name in names:

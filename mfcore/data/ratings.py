@@ -27,7 +27,8 @@ import pandas as pd
 from .._validation import plain_repr
 from ..exceptions import DataError
 
-DUPLICATE_POLICIES = ("raise", "last", "first", "mean")  # read_ratings'; from_arrays adds "warn", "keep"
+DUPLICATE_POLICIES = ("raise", "last", "first", "mean")  # read_ratings'
+ARRAY_DUPLICATE_POLICIES = DUPLICATE_POLICIES + ("warn", "keep")  # from_arrays'
 
 
 def resolve_duplicates(users, items, n_items, values, policy, describe):
@@ -366,10 +367,9 @@ class Ratings:
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"{name}: {_nonfinite(bad, values, row)}; drop or impute them first")
-        if duplicates not in DUPLICATE_POLICIES + ("warn", "keep"):
+        if duplicates not in ARRAY_DUPLICATE_POLICIES:
             raise ValueError(f"The 'duplicates' parameter of Ratings.from_arrays must be one of "
-                             f"{', '.join(map(repr, DUPLICATE_POLICIES + ('warn', 'keep')))}. "
-                             f"Got {duplicates!r} instead.")
+                             f"{', '.join(map(repr, ARRAY_DUPLICATE_POLICIES))}. Got {duplicates!r} instead.")
 
         def describe(first, second, n_repeats):
             said = (f"{name}: {n_repeats} rating(s) repeat a (user, item) pair of an earlier row, the first "
