@@ -102,7 +102,9 @@ class Runner:
     region. For ``engine="blocks"``: ``"fixed order"`` (kernel only, no randomness at all:
     blocks row by row, records as stored, one thread) and ``"memory floor"`` (a fit epoch of
     the same loads and stores without the arithmetic). Blocks runners of one data set, K and
-    dtype share one grid (bucketed once, outside any timing: a fit does it once).
+    dtype share one grid (bucketed once, outside any timing: a fit does it once); ``by_user``
+    (blocks only) overrides the engine's rule for grouping each block by user (its rows:
+    "fit epoch, not grouped" when False).
     """
 
     arrays = {}  # (id of the data, subsample, dtype) -> arrays shared by the runners
@@ -115,11 +117,12 @@ class Runner:
         cls.grids.clear()
 
     def __init__(self, data, engine, K, dtype, batch_size=1, subsample=None, n_threads=None,
-                 variant=None):
+                 variant=None, by_user=None):
         from mfcore.engines import epoch_order, get_epoch_fn
         from mfcore.engines.mf_blocks import BlockEpoch, fixed_order
 
         self.engine, self.K, self.dtype, self.variant = engine, K, np.dtype(dtype), variant
+        self.by_user = by_user
         self.batch_size, self.subsample, self.data = batch_size, subsample, data
         self.threads = n_threads or (1 if engine in SINGLE_THREAD + ("blocks",) else "all")
         key = (id(data), subsample, self.dtype.name)
@@ -127,7 +130,8 @@ class Runner:
             Runner.arrays[key] = arrays_of(data, self.dtype, subsample)
         a, self.state = Runner.arrays[key], initial_state(data[3], data[4], K, self.dtype)
         if engine == "blocks":
-            self.fn = BlockEpoch("biased", n_threads=n_threads or 1, memory_floor=variant == "memory floor")
+            self.fn = BlockEpoch("biased", n_threads=n_threads or 1, memory_floor=variant == "memory floor",
+                                 by_user=by_user)
         else:
             self.fn = get_epoch_fn("biased", engine, batch_size=batch_size, n_threads=n_threads)
         t = self.dtype.type
@@ -142,7 +146,7 @@ class Runner:
         self.compile_seconds = time.perf_counter() - start if engine in JIT_ENGINES else 0.0
         self.setup_seconds = 0.0
         if engine == "blocks":
-            key = (id(data), subsample, K, self.dtype.name)
+            key = (id(data), subsample, K, self.dtype.name, by_user)
             if key not in Runner.grids:
                 start = time.perf_counter()
                 grid = self.fn.bucket(a["users"], a["items"], a["ratings"], data[3], data[4], K,
@@ -190,7 +194,8 @@ class Runner:
             raise FloatingPointError(f"{self.engine} diverged in the benchmark")
         wall, cpu = self.wall[warmup:], self.cpu[warmup:]
         med, m = float(np.median(wall)), self.m
-        return {"engine": self.engine, "variant": self.variant or "fit epoch",
+        ungrouped = self.by_user is False and self.variant is None
+        return {"engine": self.engine, "variant": "fit epoch, not grouped" if ungrouped else self.variant or "fit epoch",
                 "rate": "kernel only" if self.variant in ("kernel only", "fixed order") else "fit epoch",
                 "dtype": self.dtype.name, "K": self.K, "batch_size": self.batch_size,
                 "threads": self.threads, "n_ratings": m, "n_users": self.data[3],
@@ -198,7 +203,9 @@ class Runner:
                 "best_ratings_per_second": m / min(wall),
                 "cpu_ratings_per_second": m / min(cpu) if self.threads == 1 else None,
                 "compile_seconds": self.compile_seconds, "setup_seconds": self.setup_seconds,
-                "repeats": len(wall), "subsample": self.subsample, "set": self.set}
+                "repeats": len(wall), "subsample": self.subsample, "set": self.set,
+                "round_seconds": [float(x) for x in wall],
+                "grouped_by_user": self.fn.grid_.by_user if self.engine == "blocks" else None}
 
 
 def measure(runners, warmup=2, repeats=5, log=print):

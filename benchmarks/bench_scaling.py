@@ -15,11 +15,18 @@ run in groups whose epochs are interleaved (epoch k of each, then k + 1):
   memory floor (a blocks fit epoch doing the same loads and stores without the
   arithmetic);
 * K=100 float32: ``jit-fast``, ``blocks`` (1 and 2 threads), its fixed order
-  and memory floor; up to 1M ratings also ``jit``;
+  and memory floor, and ``blocks`` with its blocks not grouped by user (on the
+  10M and 25M sets the engine's rule groups them: ``mf_blocks.group_by_user``;
+  elsewhere the two rows run the same order); up to 1M ratings also ``jit``;
 * K=15 float64 and K=50 float32: ``jit-fast`` and ``blocks``; ``jit`` up to 1M;
 * ``vectorized`` (batch 1024) and ``loop``: K=15 on a fixed random subsample
   (2M and 20k ratings) of each set, so their seconds per full epoch are
   extrapolated as n / rate (dashed in the plot).
+
+Epochs per row: 2 warm-up and 5 timed up to 1M ratings; 1 warm-up and 3 timed on 10M and
+25M (5 timed in the K=15 group). Each row keeps its timed epochs (``round_seconds``), so a
+ratio of two rows can also be taken round by round, the two epochs run back to back: the
+summary gives the two-thread speed-up both ways.
 
 Also per set: the seconds of ``rng.permutation(n)`` and of the blocks engine's
 draw (its whole per-epoch randomisation), as shares of a fit epoch. On the
@@ -86,7 +93,8 @@ def groups(n, quick):
     if quick:
         return
     yield [(e, 100, "float32", o) for e, o in [("jit", {}), ("jit-fast", {}), ("blocks", {}),
-                                               ("blocks", {"n_threads": 2})] + refs
+                                               ("blocks", {"n_threads": 2}),
+                                               ("blocks", {"by_user": False})] + refs
            if not (big and e == "jit")]
     yield [(e, K, dtype, {}) for K, dtype in ((15, "float64"), (50, "float32"))
            for e in ("jit", "jit-fast", "blocks") if not (big and e == "jit")]
@@ -215,7 +223,7 @@ def main(quick=False):
         for k, group in enumerate(groups(n, quick)):
             print(f"{set_name}: group {k + 1}, {len(group)} rows interleaved", flush=True)
             runners = [Runner(data, e, K, dtype, **opts) for e, K, dtype, opts in group]
-            new = measure(runners, warmup, repeats)
+            new = measure(runners, warmup, repeats + 2 if k == 0 and n >= BIG else repeats)
             if k == 0:
                 new.append(time_draw(next(x for x in runners if x.engine == "blocks"),
                                      repeats=5 if n >= BIG else 20))
@@ -247,6 +255,15 @@ def main(quick=False):
     def ratio(a, b):
         return a / b if a and b else None
 
+    def paired(K=15, slow=(1, "fit epoch"), fast=(2, "fit epoch")):
+        """Median over rounds of (seconds of the slow row / seconds of the fast row), blocks rows
+        (threads, variant) of one round: they ran close together, so a change of the host's speed
+        between rounds cancels."""
+        one, two = (next((r["round_seconds"] for r in rows if r["set"] == top and r["engine"] == "blocks"
+                          and r["variant"] == variant and r["K"] == K and r["dtype"] == "float32"
+                          and r["threads"] == t), None) for t, variant in (slow, fast))
+        return float(np.median(np.divide(one, two))) if one and two else None
+
     summary = {"set": top, "load_average_before": load_before, "load_average_after": load_average(),
                "targets": TARGETS}
     for engine, threads in PLOT[2:]:
@@ -259,6 +276,7 @@ def main(quick=False):
                     and r["engine"].startswith("shuffle")), None)
     summary.update({
         "blocks 2T over 1T (median)": ratio(rate("blocks", threads=2), blocks),
+        "blocks 2T over 1T (paired rounds)": paired(),
         "blocks 2T over 1T (best)": ratio(rate("blocks", key="best_ratings_per_second", threads=2),
                                           blocks_best),
         "blocks 2T bit-identical to 1T": same_threads,
@@ -268,6 +286,10 @@ def main(quick=False):
         "blocks over memory floor": ratio(blocks, rate("blocks", "memory floor")),
         "blocks K=100": rate("blocks", K=100),
         "blocks K=100 2T": rate("blocks", K=100, threads=2),
+        "blocks K=100 2T over 1T (paired rounds)": paired(100),
+        "blocks K=100 not grouped": rate("blocks", "fit epoch, not grouped", K=100),
+        "blocks K=100 grouped over not grouped (paired rounds)": paired(100, (1, "fit epoch, not grouped"),
+                                                                        (1, "fit epoch")),
         "blocks randomisation share": ratio(draw, rate("blocks", key="epoch_seconds")),
         "jit-fast shuffle share": ratio(shuffle, rate("jit-fast", key="epoch_seconds")),
         "peak_memory_mb": {m["engine"]: m["peak_mb"] for m in memory},
@@ -310,10 +332,14 @@ of its memory floor; the fixed-order kernel on the same grid is
 {mx(s['fixed order over blocks (median)'])} of it (median; best {mx(s['fixed order over blocks (best)'])};
 target <= 1.3x); its per-epoch randomisation (the draw alone) is {pct(s['blocks randomisation share'])}
 of its epoch (target <= 15%; for comparison `rng.permutation` is {pct(s['jit-fast shuffle share'])}
-of a jit-fast epoch). Two threads {mx(s['blocks 2T over 1T (median)'])} one thread (median;
-best {mx(s['blocks 2T over 1T (best)'])}; target 1.7x), bit-identical parameters:
-{s['blocks 2T bit-identical to 1T']}. K=100: {mrate(s['blocks K=100'])} on one thread,
-{mrate(s.get('blocks K=100 2T'))} on two (target 25M/s).
+of a jit-fast epoch). Two threads {mx(s['blocks 2T over 1T (median)'])} one thread (medians;
+best {mx(s['blocks 2T over 1T (best)'])}; the median of each round's own ratio, the two
+epochs back to back, {mx(s['blocks 2T over 1T (paired rounds)'])}; target 1.7x), bit-identical
+parameters: {s['blocks 2T bit-identical to 1T']}. K=100: {mrate(s['blocks K=100'])} on one
+thread, {mrate(s.get('blocks K=100 2T'))} on two ({mx(s.get('blocks K=100 2T over 1T (paired rounds)'))}
+one thread, paired rounds; target 25M/s); each block's ratings grouped by user there (the engine's
+rule for wide rows on large data); not grouped, one thread, {mrate(s.get('blocks K=100 not grouped'))}
+(grouped {mx(s.get('blocks K=100 grouped over not grouped (paired rounds)'))} of it, paired rounds).
 Peak memory of `BiasedMF.fit`: blocks {mb('blocks')} (target < 1200 MB), jit {mb('jit')},
 jit-fast {mb('jit-fast')}.
 jit {mrate(s['jit 1T ratings_per_second'])}, jit-fast {mrate(s['jit-fast 1T ratings_per_second'])};

@@ -62,13 +62,15 @@ def loop_reference(kind, problem, n_epochs=3, seed=1, **options):
 # ------------------------------------------------------------------ exactness
 @pytest.mark.parametrize("kind", ["biased", "plain"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("K", [1, 4, 15, 17])
-def test_exact_twin_is_bit_identical_to_the_loop_over_the_same_order(kind, dtype, K):
+@pytest.mark.parametrize("K,by_user", [(1, False), (4, False), (15, False), (17, False), (4, True),
+                                       (17, True)])
+def test_exact_twin_is_bit_identical_to_the_loop_over_the_same_order(kind, dtype, K, by_user):
     """(U1)-(U4) have one source of truth: without fast-math, the kernel on padded rows,
-    run block by block over 3 epochs, is mf_loop over visit_order to the last bit."""
+    run block by block over 3 epochs, is mf_loop over visit_order to the last bit (blocks
+    shuffled, and grouped by user)."""
     problem = make_problem(0, dtype, K=K)
-    a, sse_a = loop_reference(kind, problem, grid=4)
-    b, sse_b, _ = run_blocks(kind, problem, grid=4, exact=True)
+    a, sse_a = loop_reference(kind, problem, grid=4, by_user=by_user)
+    b, sse_b, _ = run_blocks(kind, problem, grid=4, exact=True, by_user=by_user)
     for key in a:
         assert b[key].dtype == dtype and np.array_equal(a[key], b[key]), key
     # per-block partial sums: the SSE agrees up to the order of the additions
@@ -154,12 +156,38 @@ def test_the_prefetch_rule_follows_the_size_of_the_rows():
     assert mf_blocks.prefetch_lines(610, 9742, 100, 8) == 1  # the bundled set at K=100 float64: 8.6 MB
 
 
+def test_blocks_are_grouped_by_user_where_every_line_is_prefetched():
+    for shape in [(162_541, 59_047, 15, 4), (6040, 3706, 100, 4), (610, 9742, 100, 8), (943, 1682, 100, 8)]:
+        assert not mf_blocks.group_by_user(*shape), shape  # 25M at K=15, 1M, the bundled set, ML-100k
+    assert mf_blocks.group_by_user(162_541, 59_047, 100, 4) and mf_blocks.group_by_user(162_541, 59_047, 50, 4)
+    fn = BlockEpoch("biased")
+    fn.bucket(*make_problem(0)[:3], 50, 30, 5, np.random.default_rng(0))
+    assert fn.grid_.by_user is False  # the rule, through the engine
+
+
+def test_grouping_by_user_keeps_each_block_and_each_users_order():
+    """Same seed: the same records in every block; each user's records one run, users in index
+    order, a user's records in the order of the shuffled grid."""
+    problem = make_problem(10, n=4000, n_users=60)[:3]
+    a = mf_blocks.bucket(*problem, 60, 30, 4, np.random.default_rng(0))
+    b = mf_blocks.bucket(*problem, 60, 30, 4, np.random.default_rng(0), by_user=True)
+    assert b.by_user and not a.by_user and np.array_equal(a.starts, b.starts)
+    for blk in range(16):
+        x, y = (g.records[g.starts[blk]:g.starts[blk + 1]] for g in (a, b))
+        assert np.all(np.diff(y["u"].astype(np.int64)) >= 0)  # one run per user, ascending
+        assert len(np.unique(y["u"])) > 1
+        for u in np.unique(x["u"]):
+            assert np.array_equal(x[x["u"] == u], y[y["u"] == u])
+    assert not np.array_equal(a.records, b.records)
+
+
 # ------------------------------------------------------------------ threads
 @pytest.mark.parametrize("kind", ["biased", "plain"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_one_two_and_four_threads_are_bit_identical(kind, dtype):
+@pytest.mark.parametrize("by_user", [False, True])
+def test_one_two_and_four_threads_are_bit_identical(kind, dtype, by_user):
     problem = make_problem(2, dtype, n=5000, n_users=200, n_items=120, K=15)
-    runs = [run_blocks(kind, problem, grid=8, n_threads=T) for T in (1, 2, 4)]
+    runs = [run_blocks(kind, problem, grid=8, n_threads=T, by_user=by_user) for T in (1, 2, 4)]
     for state, sse, _ in runs[1:]:
         for key in state:
             assert np.array_equal(state[key], runs[0][0][key]), key
@@ -193,9 +221,10 @@ def test_four_real_threads_in_a_fresh_process():
 
 
 # ------------------------------------------------------------------ the order
-def test_every_rating_is_visited_exactly_once_per_epoch():
+@pytest.mark.parametrize("by_user", [False, True])
+def test_every_rating_is_visited_exactly_once_per_epoch(by_user):
     users, items, ratings, state = make_problem(3, n=3000)
-    fn = BlockEpoch("biased", grid=4, n_threads=2)
+    fn = BlockEpoch("biased", grid=4, n_threads=2, by_user=by_user)
     stream = np.random.default_rng(5)
     grid = fn.bucket(users, items, ratings, 50, 30, 5, stream)
     # the grid holds exactly the training ratings
@@ -252,8 +281,8 @@ def test_seeds_change_the_order_and_the_same_seed_repeats_it():
 
 # ------------------------------------------------------------------ the grid
 @pytest.mark.parametrize("case", ["empty rows", "single user", "g above users", "g = 1"])
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_grid_corner_cases_stay_exact(case, dtype):
+@pytest.mark.parametrize("dtype,by_user", [(np.float64, False), (np.float32, False), (np.float32, True)])
+def test_grid_corner_cases_stay_exact(case, dtype, by_user):
     if case == "empty rows":  # users 0-9 and items 20-29 have no rating
         problem = make_problem(6, dtype, n=500, n_users=40, n_items=30, skip=np.arange(10))
         problem[1][:] %= 20
@@ -267,12 +296,12 @@ def test_grid_corner_cases_stay_exact(case, dtype):
     else:
         problem = make_problem(9, dtype, n=300)
         g = 1
-    a, _ = loop_reference("biased", problem, grid=g)
-    b, _, fn = run_blocks("biased", problem, grid=g, exact=True)
+    a, _ = loop_reference("biased", problem, grid=g, by_user=by_user)
+    b, _, fn = run_blocks("biased", problem, grid=g, exact=True, by_user=by_user)
     for key in a:
         assert np.array_equal(a[key], b[key]), key
-    assert fn.grid_.g == g and len(fn.grid_.records) == len(problem[2])
-    c, _, _ = run_blocks("biased", problem, grid=g, n_threads=2)  # the threaded kernel runs too
+    assert fn.grid_.g == g and len(fn.grid_.records) == len(problem[2]) and fn.grid_.by_user == by_user
+    c, _, _ = run_blocks("biased", problem, grid=g, n_threads=2, by_user=by_user)  # the threaded kernel too
     np.testing.assert_allclose(c["P"], a["P"], rtol=1e-4, atol=1e-6)
 
 

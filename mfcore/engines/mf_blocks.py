@@ -14,7 +14,18 @@ The grid, built once per fit (:func:`bucket`)
     packed records (u uint32, i uint32, r): 12 bytes in float32, 16 in float64.
     (Unsigned, so that ``P[u]`` needs no wrap-around test for negative
     indices; the gain is in ``benchmarks/results/engine_design.md``.)
-    Each block is shuffled once, from the order stream.
+    Each block is shuffled once, from the order stream. Where every line of a
+    row is prefetched (:func:`group_by_user`: rows wider than one cache line,
+    all rows beyond ``PREFETCH_ALL_BYTES``), each block's ratings are then
+    also grouped by user, users in index order (stably: a user's ratings
+    keep their shuffled order), close to the "partial random" order of
+    FPSGD (Zhuang et al. 2013). A user's row is then read from memory once
+    per run of its ratings instead of once per rating, and the rows come in
+    address order, which the hardware prefetcher follows. Where a row is one
+    cache line, consecutive updates of one row wait on each other and
+    grouping ran slower, so the rule leaves those blocks shuffled. Both
+    figures, and what grouping does to accuracy, are in
+    ``benchmarks/results/engine_design.md`` and ``blocks_accuracy.md``.
 
     g (:func:`grid_size`) is the smallest multiple of 4 (at least 4, at most
     32) for which the rows one block touches, (n_users + n_items) / g rows
@@ -37,7 +48,9 @@ The randomness of one epoch (:func:`draw_order`; drawn in Python from the order 
     * Inside a block, its records (shuffled at fit start) are cut into chunks
       (:func:`records_per_chunk`: 1/16 of an average block, at most 1024
       records): the chunks come in a random order, and each chunk starts at a
-      random record and wraps around to its beginning.
+      random record and wraps around to its beginning. (In blocks grouped by
+      user, a chunk holds the runs of a few hundred users; a cut splits at
+      most one run.)
     The blocks of one step touch disjoint rows, so their order inside the step
     changes no number: the engine runs them one after another in schedule order
     on one thread, or on ``n_threads`` threads at once, with bit-identical
@@ -99,6 +112,13 @@ def prefetch_lines(n_users, n_items, K, itemsize):
     return row_bytes // LINE_BYTES if (n_users + n_items) * row_bytes > PREFETCH_ALL_BYTES else 1
 
 
+def group_by_user(n_users, n_items, K, itemsize):
+    """Whether :func:`bucket` groups each block's ratings by user: where every line of a wide
+    row is prefetched (:func:`prefetch_lines` > 1). Like g, a rule on the data's shape; unlike
+    the prefetch, it changes the visiting order, so the numbers (module docstring)."""
+    return prefetch_lines(n_users, n_items, K, itemsize) > 1
+
+
 def grid_size(n_users, n_items, K, itemsize):
     """g for a data set: the rule in the module docstring."""
     row_bytes = padded_width(K, itemsize) * itemsize
@@ -136,6 +156,7 @@ class Grid:
     chunk_lo: np.ndarray
     chunk_size: np.ndarray
     seg_start: np.ndarray
+    by_user: bool = False
 
 
 def records_per_chunk(n, g):
@@ -144,12 +165,13 @@ def records_per_chunk(n, g):
     return int(min(CHUNK, max(MIN_CHUNK, -(-n // (g * g * CHUNKS_PER_BLOCK)))))
 
 
-def bucket(users, items, ratings, n_users, n_items, g, rng, chunk=None):
+def bucket(users, items, ratings, n_users, n_items, g, rng, chunk=None, by_user=False):
     """The :class:`Grid` of the ratings: grouped by block, each block shuffled once with ``rng``.
 
-    ``chunk``: records per chunk (None: :func:`records_per_chunk`).
+    ``chunk``: records per chunk (None: :func:`records_per_chunk`). ``by_user``: then group
+    each block's ratings by user, stably, users in index order (draws nothing more from ``rng``).
     """
-    from .mf_blocks_jit import fill_blocks
+    from .mf_blocks_jit import fill_blocks, group_blocks
 
     chunk = chunk or records_per_chunk(len(ratings), g)
 
@@ -163,13 +185,16 @@ def bucket(users, items, ratings, n_users, n_items, g, rng, chunk=None):
     for b in range(g * g):  # a random order inside each block, once
         block = raw[starts[b]:starts[b + 1]]
         block[...] = np.take(block, rng.permutation(len(block)))
+    if by_user:  # then grouped by user, users in index order (a user's ratings stay shuffled)
+        group_blocks(records, starts, user_edges, g, np.empty(np.diff(starts).max(), records.dtype))
     n_chunks = -(-np.diff(starts) // chunk)  # (g*g,) chunks per block
     chunk_block = np.repeat(np.arange(g * g), n_chunks)  # (C,)
     first = np.cumsum(n_chunks) - n_chunks  # (g*g,) the first chunk of each block
     chunk_lo = starts[chunk_block] + (np.arange(len(chunk_block)) - first[chunk_block]) * chunk  # (C,)
     chunk_size = np.minimum(chunk, starts[chunk_block + 1] - chunk_lo)  # (C,)
     seg_start = 2 * np.concatenate([[0], np.cumsum(n_chunks)])  # (g*g+1,)
-    return Grid(g, records, starts, user_edges, item_edges, chunk_block, chunk_lo, chunk_size, seg_start)
+    return Grid(g, records, starts, user_edges, item_edges, chunk_block, chunk_lo, chunk_size, seg_start,
+                bool(by_user))
 
 
 def stratum_schedule(rows, cols, shift):
@@ -237,14 +262,16 @@ class BlockEpoch(PaddedRows):
         rule; 0: none). Changes no number.
     memory_floor : bool, benchmarks only: the same loads and stores without the
         arithmetic (the parameters end up meaningless).
+    by_user : None or bool, group each block's ratings by user (None: :func:`group_by_user`'s
+        rule). Changes the visiting order, so the numbers.
     """
 
     draws_order = True
 
     def __init__(self, kind="biased", grid=None, n_threads=None, exact=False, chunk=None,
-                 memory_floor=False, lookahead=None):
+                 memory_floor=False, lookahead=None, by_user=None):
         self.kind, self.grid, self.n_threads, self.exact = kind, grid, n_threads, exact
-        self.chunk, self.memory_floor, self.lookahead = chunk, memory_floor, lookahead
+        self.chunk, self.memory_floor, self.lookahead, self.by_user = chunk, memory_floor, lookahead, by_user
         self.grid_, self._source, self._padded = None, None, {}
 
     def bucket(self, users, items, ratings, n_users, n_items, K, rng):
@@ -252,8 +279,10 @@ class BlockEpoch(PaddedRows):
         key = (users, items, ratings, n_users, n_items)
         if self._source is None or any(a is not b for a, b in zip(key[:3], self._source)) \
                 or key[3:] != self._source[3:]:
-            g = self.grid or grid_size(n_users, n_items, K, ratings.dtype.itemsize)
-            self.grid_ = bucket(users, items, ratings, n_users, n_items, g, rng, self.chunk)
+            size = ratings.dtype.itemsize
+            g = self.grid or grid_size(n_users, n_items, K, size)
+            by_user = group_by_user(n_users, n_items, K, size) if self.by_user is None else self.by_user
+            self.grid_ = bucket(users, items, ratings, n_users, n_items, g, rng, self.chunk, by_user)
             self._source = key  # keeps the arrays alive, so `is` stays meaningful
         return self.grid_
 

@@ -19,6 +19,8 @@ one-thread loop to the OpenMP/TBB thread pool, and when another process keeps a
 core busy, that hand-over halved the one-thread epoch, while the serial compile
 of the same source did not slow down (``benchmarks/results/engine_design.md``).
 """
+import numpy as np
+
 from .. import _jit
 from . import mf_jit_fast
 from .mf_jit_fast import FASTMATH, prefetch, prefetch_at
@@ -39,6 +41,27 @@ def _fill_blocks(users, items, ratings, user_range, item_range, g, records, star
         rec = records[free[b]]
         rec["u"], rec["i"], rec["r"] = users[n], items[n], ratings[n]
         free[b] += 1
+
+
+def _group_blocks(records, starts, user_edges, g, scratch):
+    """Each block's records grouped by user, users in index order, in place: a stable counting
+    sort (a user's records keep their order). ``scratch``: records of the largest block's size."""
+    for b in range(g * g):
+        lo, hi = starts[b], starts[b + 1]
+        base = user_edges[b // g]  # (1) the block's user range: users base .. base + n_range - 1
+        n_range = user_edges[b // g + 1] - base
+        first = np.zeros(n_range + 1, np.int64)  # (n_range+1,) where each user's run starts
+        for n in range(lo, hi):  # (2) ratings per user, shifted by one
+            first[records[n]["u"] - base + 1] += 1
+        for k in range(n_range):
+            first[k + 1] += first[k]
+        for n in range(lo, hi):  # (3) each record to its user's run, in block order (stable)
+            k = records[n]["u"] - base
+            out = scratch[first[k]]
+            out["u"], out["i"], out["r"] = records[n]["u"], records[n]["i"], records[n]["r"]
+            first[k] += 1
+        for n in range(lo, hi):  # (4) back into the block
+            records[n] = scratch[n - lo]
 
 
 def _make_epoch(biased, arithmetic, workers=range, lookahead=0, lines=1):
@@ -121,6 +144,7 @@ def _make_epoch(biased, arithmetic, workers=range, lookahead=0, lines=1):
 
 
 fill_blocks = _jit.jit(_fill_blocks)
+group_blocks = _jit.jit(_group_blocks)
 _KERNELS = {}
 
 
