@@ -236,7 +236,12 @@ for key, value in bounds.items():
 #    cache line of a wide row only beyond 12 MiB: `mf_blocks.lookahead` and
 #    `prefetch_lines`. Asking for the next block's rows while the current one
 #    ran was measured 5-10% slower, because the block's own rows already hit
-#    in cache.)
+#    in cache. Where every line is prefetched, it also groups each block's
+#    ratings by user, users in index order: a user's wide row is then read
+#    once per run of its ratings, in address order. That changes the visiting
+#    order, so it is a rule on the data's shape, `mf_blocks.group_by_user`,
+#    with its accuracy measured in `blocks_accuracy.md`; on one-line rows it
+#    ran slower, because consecutive updates of one row wait on each other.)
 # 7. + strata on 2 threads: the blocks of one stratum share no row, so two
 #    threads run them at once, without locks and without changing a bit.
 
@@ -431,6 +436,10 @@ for name, n_items_, k_ in (("MovieLens 25M", 59_047, 100), ("Netflix Prize", 17_
 #    does that matter for the accuracy table of section 4?
 # 5. In the DSGD sketch, count the messages per epoch when P moves instead of
 #    Q. For which data sets would you rather move P?
+# 6. Time `BlockEpoch("biased", by_user=True)` against `by_user=False` at
+#    K=15 and at K=100 on the data of this tutorial (interleave the epochs).
+#    Why can grouping a block's ratings by user help one and hurt the other?
+#    (Think of what the next rating waits for when it has the same user.)
 #
 # ### Checked exercises
 #
