@@ -13,7 +13,8 @@ run in groups whose epochs are interleaved (epoch k of each, then k + 1):
   over a fixed order on the same grid (no randomness: blocks row by row,
   records as stored; the default grid is 16 x 16 on the 25M set), and the
   memory floor (a blocks fit epoch doing the same loads and stores without the
-  arithmetic);
+  arithmetic). The blocks rows run first in each round, one after another, so the
+  ratios between them compare epochs seconds apart;
 * K=100 float32: ``jit-fast``, ``blocks`` (1 and 2 threads), its fixed order
   and memory floor, and ``blocks`` with its blocks not grouped by user (on the
   10M and 25M sets the engine's rule groups them: ``mf_blocks.group_by_user``;
@@ -85,10 +86,11 @@ def groups(n, quick):
     """Lists of (engine, K, dtype, options) measured interleaved on a set of n ratings."""
     big = n >= BIG
     refs = [("blocks", opts) for opts in ({"variant": "fixed order"}, {"variant": "memory floor"})]
-    main = [("jit", {}), ("jit-fast", {}), ("jit-hogwild", {"n_threads": 2}),
-            ("jit-fast-hogwild", {"n_threads": 2}), ("blocks", {"n_threads": 1}),
-            ("blocks", {"n_threads": 2}), ("jit", {"variant": "kernel only"}),
-            ("jit-fast", {"variant": "kernel only"}), ("blocks", {"variant": "kernel only"})] + refs
+    # the blocks rows first and together: the ratios between them come from epochs seconds apart
+    main = [("blocks", {"n_threads": 1}), ("blocks", {"n_threads": 2}), ("blocks", {"variant": "kernel only"})]
+    main += refs + [("jit", {}), ("jit-fast", {}), ("jit-hogwild", {"n_threads": 2}),
+                    ("jit-fast-hogwild", {"n_threads": 2}), ("jit", {"variant": "kernel only"}),
+                    ("jit-fast", {"variant": "kernel only"})]
     yield [(e, 15, "float32", o) for e, o in main]
     if quick:
         return
@@ -283,6 +285,7 @@ def main(quick=False):
         "fixed order over blocks (median)": ratio(rate("blocks", "fixed order"), blocks),
         "fixed order over blocks (best)": ratio(rate("blocks", "fixed order", "best_ratings_per_second"),
                                                 blocks_best),
+        "fixed order over blocks (paired rounds)": paired(15, (1, "fit epoch"), (1, "fixed order")),
         "blocks over memory floor": ratio(blocks, rate("blocks", "memory floor")),
         "blocks K=100": rate("blocks", K=100),
         "blocks K=100 2T": rate("blocks", K=100, threads=2),
@@ -329,8 +332,8 @@ Headline on {top} (K=15, float32, fit epochs):
 `blocks`, one thread, {mrate(blocks)} median / {mrate(blocks_best)} best /
 {mrate(s['blocks 1T cpu_ratings_per_second'])} CPU-time (target 85M/s), {mx(s['blocks over memory floor'])}
 of its memory floor; the fixed-order kernel on the same grid is
-{mx(s['fixed order over blocks (median)'])} of it (median; best {mx(s['fixed order over blocks (best)'])};
-target <= 1.3x); its per-epoch randomisation (the draw alone) is {pct(s['blocks randomisation share'])}
+{mx(s['fixed order over blocks (median)'])} of it (medians; best {mx(s['fixed order over blocks (best)'])};
+paired rounds {mx(s['fixed order over blocks (paired rounds)'])}; target <= 1.3x); its per-epoch randomisation (the draw alone) is {pct(s['blocks randomisation share'])}
 of its epoch (target <= 15%; for comparison `rng.permutation` is {pct(s['jit-fast shuffle share'])}
 of a jit-fast epoch). Two threads {mx(s['blocks 2T over 1T (median)'])} one thread (medians;
 best {mx(s['blocks 2T over 1T (best)'])}; the median of each round's own ratio, the two
