@@ -195,7 +195,8 @@ class Runner:
         wall, cpu = self.wall[warmup:], self.cpu[warmup:]
         med, m = float(np.median(wall)), self.m
         ungrouped = self.by_user is False and self.variant is None
-        return {"engine": self.engine, "variant": "fit epoch, not grouped" if ungrouped else self.variant or "fit epoch",
+        variant = "fit epoch, not grouped" if ungrouped else self.variant or "fit epoch"
+        return {"engine": self.engine, "variant": variant,
                 "rate": "kernel only" if self.variant in ("kernel only", "fixed order") else "fit epoch",
                 "dtype": self.dtype.name, "K": self.K, "batch_size": self.batch_size,
                 "threads": self.threads, "n_ratings": m, "n_users": self.data[3],

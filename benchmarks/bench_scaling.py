@@ -333,8 +333,8 @@ Headline on {top} (K=15, float32, fit epochs):
 {mrate(s['blocks 1T cpu_ratings_per_second'])} CPU-time (target 85M/s), {mx(s['blocks over memory floor'])}
 of its memory floor; the fixed-order kernel on the same grid is
 {mx(s['fixed order over blocks (median)'])} of it (medians; best {mx(s['fixed order over blocks (best)'])};
-paired rounds {mx(s['fixed order over blocks (paired rounds)'])}; target <= 1.3x); its per-epoch randomisation (the draw alone) is {pct(s['blocks randomisation share'])}
-of its epoch (target <= 15%; for comparison `rng.permutation` is {pct(s['jit-fast shuffle share'])}
+paired rounds {mx(s['fixed order over blocks (paired rounds)'])}; target <= 1.3x); its per-epoch
+randomisation (the draw alone) is {pct(s['blocks randomisation share'])} of its epoch (target <= 15%; for comparison `rng.permutation` is {pct(s['jit-fast shuffle share'])}
 of a jit-fast epoch). Two threads {mx(s['blocks 2T over 1T (median)'])} one thread (medians;
 best {mx(s['blocks 2T over 1T (best)'])}; the median of each round's own ratio, the two
 epochs back to back, {mx(s['blocks 2T over 1T (paired rounds)'])}; target 1.7x), bit-identical
