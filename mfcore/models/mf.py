@@ -220,8 +220,9 @@ class BiasedMF(_SGDMF):
     the same updates one rating at a time in a cheaper random order: ratings
     grouped once into a ``grid`` x ``grid`` grid of user-range x item-range
     blocks, each epoch visiting them in random strata of blocks that share no
-    row, and each block in a random order (:mod:`mfcore.engines.mf_blocks`
-    says exactly what is random). A block's rows stay in cache, and
+    row, and each block in a random order (for wide rows on large data, such as
+    K=100 on millions of ratings, with each block's ratings grouped by user;
+    :mod:`mfcore.engines.mf_blocks` says exactly what is random). A block's rows stay in cache, and
     ``n_threads`` threads run the blocks of a stratum at once with results that
     depend on the seed only, not on the number of threads.
     ``jit-hogwild`` and ``jit-fast-hogwild`` run ``jit``/``jit-fast`` in
