@@ -119,7 +119,7 @@ class Runner:
     def __init__(self, data, engine, K, dtype, batch_size=1, subsample=None, n_threads=None,
                  variant=None, by_user=None):
         from mfcore.engines import epoch_order, get_epoch_fn
-        from mfcore.engines.mf_blocks import BlockEpoch, fixed_order
+        from mfcore.engines.mf_blocks import BlockEpoch, fixed_order, group_by_user
 
         self.engine, self.K, self.dtype, self.variant = engine, K, np.dtype(dtype), variant
         self.by_user = by_user
@@ -146,7 +146,8 @@ class Runner:
         self.compile_seconds = time.perf_counter() - start if engine in JIT_ENGINES else 0.0
         self.setup_seconds = 0.0
         if engine == "blocks":
-            key = (id(data), subsample, K, self.dtype.name, by_user)
+            grouped = group_by_user(data[3], data[4], K, self.dtype.itemsize) if by_user is None else by_user
+            key = (id(data), subsample, K, self.dtype.name, grouped)  # one grid per order, not per option
             if key not in Runner.grids:
                 start = time.perf_counter()
                 grid = self.fn.bucket(a["users"], a["items"], a["ratings"], data[3], data[4], K,
