@@ -36,7 +36,7 @@ whole fit epochs through the model. Numba compile time is reported apart: this
 script points ``NUMBA_CACHE_DIR`` at a fresh temporary folder, so it is a real
 compilation, not a cache load.
 
-Run it for real on a quiet machine (about 10 minutes on 2 CPUs)::
+Run it for real on a quiet machine (about a minute on 2 CPUs, the peers included)::
 
     python benchmarks/bench_engines.py [--peers-python PATH]
 

@@ -37,7 +37,7 @@ parameters to 1 thread after 2 epochs, and the peak memory of ``BiasedMF.fit``
 loads the set from .npy files (its ``VmHWM``: data + training, not the
 generator's temporaries).
 
-Run it for real on a quiet machine (about 10 minutes on 2 CPUs; say the load
+Run it for real on a quiet machine (7 to 10 minutes on 2 CPUs; say the load
 average, ``uptime``, next to the results)::
 
     python benchmarks/bench_scaling.py

@@ -23,7 +23,7 @@
 #
 # **You will learn**
 #
-# - why the Python loop runs at ~0.05M ratings/s and the compiled kernel two
+# - why the Python loop runs below 0.1M ratings/s and the compiled kernel two
 #   to three orders of magnitude faster (interpreter overhead, not arithmetic);
 # - a cost model: ratings/s against the latency, random-access and bandwidth
 #   bounds of the memory system, and the *memory floor* of an engine;
