@@ -4,8 +4,9 @@ index handling of predict.
 * Every registered model saves and loads back (valid files are never refused), and so do
   the model files of older code (``tests/fixtures``).
 * A file edited after save (another model's state, a missing, truncated, too wide or NaN
-  array, a damaged header, an invalid parameter) is refused by load with one
-  ModelFileError naming the file, the array or field, and the fix.
+  array, any array one row or column off or of another dtype, a damaged header, an
+  invalid parameter) is refused by load with one ModelFileError naming the file, the
+  array or field, and the fix.
 * ``save`` and ``write_json`` write atomically, create a missing folder, give the file the
   permissions of ``open(path, "w")``, and name the user's path (never their temp file)
   when they cannot write. ``write_json`` writes NaN as ``null`` (valid JSON).
@@ -157,6 +158,14 @@ CASES = {
                           r"the parameters in its header do not fit BiasedMF"),
     "damaged history": (lambda a, h: h.__setitem__("history", {"epoch": [1]}),
                         r"the training history in its header is incomplete"),
+    "float16 factors": (_set("state__user_factors_", lambda a: a.astype(np.float16)),
+                        r"the array state__user_factors_ has dtype float16; model\.save wrote it as float64"),
+    "integer bias": (_set("state__item_bias_", lambda a: a.astype(np.int64)),
+                     r"the array state__item_bias_ has dtype int64; model\.save wrote it as float64"),
+    "float indices": (_set("rated_indices", lambda a: a.astype(np.float64)),
+                      r"the array rated_indices has dtype float64; model\.save wrote it as int32"),
+    "damaged dtypes field": (lambda a, h: h.__setitem__("dtypes", ["float64"]),
+                             r"the 'dtypes' field of its header is \['float64'\], not a dict"),
 }
 
 
@@ -170,6 +179,53 @@ def test_an_edited_model_file_is_refused_clearly(case, saved, tmp_path):
     assert message.startswith(f"{bad} is a damaged 'biased-mf' model file: "), message
     assert re.search(reason, message), message
     assert message.endswith("save the model again (model.save(path), or `mfcore train ... --save FILE`)")
+
+
+def _one_off(a, axis, more):
+    """``a`` with one slice more (a copy of the last) or one fewer along ``axis``."""
+    if more:
+        return np.concatenate([a, np.take(a, [-1], axis=axis)], axis=axis)
+    return np.take(a, np.arange(a.shape[axis] - 1), axis=axis)
+
+
+def _other_dtype(a):
+    """``a`` as numbers of another kind: floats as int64, integers as float64, bools as int8."""
+    return a.astype({"f": np.int64, "i": np.float64, "u": np.float64, "b": np.int8}[a.dtype.kind])
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_every_array_one_slice_off_or_of_another_dtype_is_refused(name, train, tmp_path):
+    """Every numeric array of every model's file, one row (or column...) longer or shorter along
+    each axis, or of another kind of number, is refused: a prediction never reads past an array
+    or from numbers that save did not write."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = small_model(name).fit(train).save(tmp_path / "m.npz")
+    edits = []
+    with np.load(path, allow_pickle=False) as npz:
+        for key in (k for k in npz.files if k != "__header__" and npz[k].dtype.kind in "fiub"):
+            edits.append((key, "another dtype", _other_dtype))
+            edits += [(key, f"one {'more' if more else 'fewer'} along axis {axis}",
+                       lambda a, axis=axis, more=more: _one_off(a, axis, more))
+                      for axis in range(npz[key].ndim) for more in (True, False)]
+    assert len(edits) >= 8
+    for key, what, fn in edits:
+        bad = _edited(path, tmp_path / "bad.npz", _set(key, fn))
+        with pytest.raises(ModelFileError, match=f"damaged '{name}' model file: ") as info:
+            load_model(bad)
+        named = key if not key.startswith("state__arch.") else "state__"  # the layer sizes: the net
+        message = str(info.value)                                          # built from them is named
+        assert named in message or "do not fit" in message or "does not match" in message, (key, what, message)
+
+
+def test_a_file_saved_before_the_dtypes_were_kept_loads_and_is_still_checked(saved, tmp_path):
+    old = _edited(saved[1], tmp_path / "old.npz", lambda a, h: h.pop("dtypes"))
+    np.testing.assert_array_equal(load_model(old).predict(np.arange(5), np.arange(5)),
+                                  saved[0].predict(np.arange(5), np.arange(5)))
+    bad = _edited(old, tmp_path / "bad.npz", _set("state__user_bias_", lambda a: a.astype(np.float16)))
+    with pytest.raises(ModelFileError, match=r"the array state__user_bias_ has dtype float16; model\.save "
+                                             r"writes float64, float32, int64, int32, bool or strings"):
+        load_model(bad)
 
 
 @pytest.mark.parametrize("other", ["biases", "svd", "dot-mf", "rbm"])

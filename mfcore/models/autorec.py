@@ -242,6 +242,12 @@ class _ShallowAutoRec(_AutoRecBase):
         o = np.einsum("nk,nk->n", p["W"][col], self.codes_[r]) + p["b"][col]  # (n,)
         return _act_np(o, ACTIVATIONS[self.output_activation])
 
+    def _state_shapes(self):
+        (k,) = check_hidden_units(self, 1)
+        rows, cols = ("items", "users") if self._item_rows else ("users", "items")
+        return {"param_V": (cols, k), "param_c": (k,), "param_W": (cols, k), "param_b": (cols,),
+                "codes_": (rows, k)}
+
     def _get_state(self):
         state = {f"param_{m}": a for m, a in self.params_.items()}
         state.update(codes_=self.codes_, fallback_user_bias_=self.fallback_user_bias_,

@@ -463,6 +463,15 @@ class Recommender:
         for key, value in state.items():
             setattr(self, key, value)
 
+    def _state_shapes(self):
+        """The shapes that :meth:`load` checks state arrays against, ``{key: dims}``, after
+        ``_set_state``. A dim is an int or a word: ``"users"`` or ``"items"`` (the sizes of the
+        id maps), ``"ratings"`` (the training ratings, ``rated_indices_.size``), or any other
+        word, one length that every array naming it shares. Arrays with a row per user or item
+        and factor tables are checked by their names already; a model lists the others, so that
+        an edited file cannot make a prediction read past the end of an array."""
+        return {}
+
     def save(self, path):
         """Write the fitted model to ``path`` (.npz, no pickle), atomically; returns the path.
 
@@ -485,7 +494,6 @@ class Recommender:
                   "scale": [self.scale_.low, self.scale_.high, self.scale_.step],
                   "global_mean": self.global_mean_,
                   "history": self.history_.to_dict() if self.history_ is not None else None}
-        arrays["__header__"] = np.array(json.dumps(header))
         arrays["user_raw"] = self.user_map_.raw
         arrays["item_raw"] = self.item_map_.raw
         arrays["user_counts"] = self.user_counts_
@@ -494,6 +502,8 @@ class Recommender:
         arrays["rated_indices"] = self.rated_indices_
         if self.item_titles_ is not None:
             arrays["item_titles"] = self.item_titles_
+        header["dtypes"] = {k: np.asarray(v).dtype.str for k, v in arrays.items()}  # checked by load
+        arrays["__header__"] = np.array(json.dumps(header))
         from .._json import write_atomically
 
         return write_atomically(path, lambda fh: np.savez_compressed(fh, **arrays), binary=True,
@@ -505,8 +515,9 @@ class Recommender:
 
         Before the model is returned, the file is checked against the model it names:
         every header field and array is there; the state arrays are the ones that model
-        sets (no more, no fewer) with the shapes of its parameters and id maps; floats
-        are finite; the parameters pass the model's checks; and a few predictions run.
+        sets (no more, no fewer) with the shapes of its parameters and id maps, and every
+        array has the dtype save wrote; floats are finite; the parameters pass the model's
+        checks; and a few predictions run.
         A file that fails (edited, or damaged in a way the archive's checksums missed)
         raises ModelFileError naming the file, what is wrong and what to do.
         """
@@ -519,6 +530,7 @@ class Recommender:
                 f"{path} was written in model-file format {header.get('format_version')}, and this "
                 f"mfcore reads format {FORMAT_VERSION}; retrain the model and save it again")
         _check_header(path, header)
+        _check_dtypes(path, header, npz)
         from . import registry
 
         try:
@@ -557,6 +569,7 @@ class Recommender:
             raise _damaged(path, name, f"its state arrays do not fit a {name!r} model with the parameters "
                                        f"in its header ({type(exc).__name__}: {exc})") from None
         _check_state_keys(path, name, model, state)
+        _check_declared_shapes(path, name, model, state)
         hist = header.get("history")
         model.history_ = None
         if hist is not None:
@@ -596,6 +609,34 @@ def _check_header(path, header):
                                    f"rating scale ({exc})") from None
     if not isinstance(header.get("history"), (dict, type(None))):
         raise _damaged(path, name, f"the 'history' field of its header is {header['history']!r}, not a dict")
+
+
+#: The dtypes model.save writes for numbers (any length of string).
+_SAVED_DTYPES = ("float64", "float32", "int64", "int32", "bool")
+
+
+def _check_dtypes(path, header, npz):
+    """Every array with the dtype save wrote: the header's ``dtypes`` (files from before it
+    was kept: one of the dtypes save writes). ModelFileError naming the array otherwise."""
+    name = header["model"]
+    wrote = header.get("dtypes")
+    if wrote is not None and not (isinstance(wrote, dict) and all(isinstance(v, str) for v in wrote.values())):
+        raise _damaged(path, name, f"the 'dtypes' field of its header is {wrote!r}, not a dict of dtype names")
+    for key, value in npz.items():
+        have = value.dtype
+        if wrote is not None and key in wrote:
+            try:
+                want = np.dtype(wrote[key])
+            except TypeError:
+                raise _damaged(path, name, f"the 'dtypes' field of its header names {wrote[key]!r} for "
+                                           f"{key}, which is not a dtype") from None
+            same = have.kind == want.kind if want.kind in "US" else have == want
+        else:
+            want, same = None, have.kind in "US" or have.name in _SAVED_DTYPES
+        if not same:
+            wrote_as = f"model.save wrote it as {want.name}" if want is not None else (
+                f"model.save writes {', '.join(_SAVED_DTYPES)} or strings")
+            raise _damaged(path, name, f"the array {key} has dtype {have.name}; {wrote_as}")
 
 
 def _check_params_of(path, name, model):
@@ -733,6 +774,28 @@ def _check_state_keys(path, name, model, state):
         if have != value.shape and int(np.prod(have)) != value.size:  # (n,) for (n, 1): older files
             raise _damaged(path, name, f"the state array state__{key} has shape {value.shape}; a {name!r} "
                                        f"model with the parameters in its header has shape {have}")
+
+
+def _check_declared_shapes(path, name, model, state):
+    """After the state is set: the arrays of ``model._state_shapes()`` in those shapes."""
+    sizes = {"users": model.user_counts_.size, "items": model.item_counts_.size,
+             "ratings": model.rated_indices_.size}
+    fixed_by = {}  # a free word -> the array that fixed its length
+    for key, dims in model._state_shapes().items():
+        value = np.asarray(state[key])  # there: _check_state_keys ran
+        for axis, dim in enumerate(dims):
+            if isinstance(dim, str) and dim not in sizes and axis < value.ndim:
+                sizes[dim], fixed_by[dim] = value.shape[axis], key
+        want = tuple(sizes.get(d, "?") if isinstance(d, str) else int(d) for d in dims)
+        if value.shape != want:
+            words = [d for d in dims if isinstance(d, str)]
+            named = ", ".join(str(d) for d in dims) + ("," if len(dims) == 1 else "")
+            where = "; ".join(f"{d} = {sizes[d]} as in state__{fixed_by[d]}" for d in words
+                              if fixed_by.get(d, key) != key)
+            need = f"({named}) = {want}" if words else f"shape {want}"
+            raise _damaged(path, name, f"the state array state__{key} has shape {value.shape}; a {name!r} "
+                                       f"model with the parameters in its header and its id maps needs "
+                                       f"{need}" + (f" ({where})" if where else ""))
 
 
 def _listed(keys):

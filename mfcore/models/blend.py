@@ -288,6 +288,16 @@ class Blend(Recommender):
         return {f"{k}:{name}": float(w) for k, ((name, _), w) in enumerate(zip(self.specs_, self.weights_))}
 
     # ----------------------------------------------------------- save/load
+    def _state_shapes(self):
+        M, F = len(self.specs_), 0 if self.features is None else 2  # (B4): F meta-features
+        shapes = {"weights": (M,), "coef": ((M + 1) * (F + 1),), "feature_mean": (F,), "feature_std": (F,)}
+        shared = ("users", "items", "ratings")
+        for k, m in enumerate(self.models_):  # a base model's own words, apart from the others'
+            shapes.update({f"base{k}__{key}": tuple(f"base{k}:{d}" if isinstance(d, str) and d not in shared
+                                                    else d for d in dims)
+                           for key, dims in m._state_shapes().items()})
+        return shapes
+
     def _get_state(self):
         state = {"specs": np.array(json.dumps([{"model": n, "params": _plain(p)} for n, p in self.specs_])),
                  "coef": self.coef_, "weights": self.weights_, "alpha": np.float64(self.alpha_),

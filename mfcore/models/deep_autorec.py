@@ -242,6 +242,10 @@ class DeepAutoRec(_AutoRecBase):
         return fill_unknown(self, users, self.global_mean_ + self.codes_[users] @ self.out_kernel_
                             + self.out_bias_)
 
+    def _state_shapes(self):
+        rows, cols = ("items", "users") if self._item_rows else ("users", "items")
+        return {"codes_": (rows, "code"), "out_kernel_": ("code", cols), "out_bias_": (cols,)}
+
     def _get_state(self):
         return {"codes_": self.codes_, "out_kernel_": self.out_kernel_, "out_bias_": self.out_bias_,
                 "fallback_user_bias_": self.fallback_user_bias_,

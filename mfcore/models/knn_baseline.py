@@ -208,6 +208,9 @@ class ItemKNN(Recommender):
     def _predict_fallback(self, u, i):
         return self._bias_fallback(u, i, self.user_bias_, self.item_bias_)
 
+    def _state_shapes(self):
+        return {"residuals_": ("ratings",), **({"item_raters_": ("ratings",)} if self._user_based else {})}
+
     def _get_state(self):
         return {"user_bias_": self.user_bias_, "item_bias_": self.item_bias_, "residuals_": self.residuals_,
                 "neighbor_indptr_": self.neighbor_indptr_, "neighbor_indices_": self.neighbor_indices_,

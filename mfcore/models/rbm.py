@@ -215,6 +215,12 @@ class _CFRBM(Recommender):
     def _predict_fallback(self, u, i):
         return self._bias_fallback(u, i, self.fallback_user_bias_, self.fallback_item_bias_)
 
+    def _state_shapes(self):
+        (F,) = check_hidden_units(self, 1)
+        units, cases = ("users", "items") if self.item_based else ("items", "users")
+        return {"levels_": ("levels",), "W_": (units, "levels", F), "bv_": (units, "levels"), "bh_": (F,),
+                "hidden_": (cases, F), **({"S_": ("levels", F)} if self.shared_weights else {})}
+
     def _get_state(self):
         keys = ("W_", "bv_", "bh_", "hidden_", "levels_", "fallback_user_bias_", "fallback_item_bias_")
         return {k: getattr(self, k) for k in keys + (("S_",) if self.shared_weights else ())}

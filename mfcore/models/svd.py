@@ -137,6 +137,9 @@ class TruncatedSVD(Recommender):
                   + P[users] @ Q.T)  # (B, n_items)
         return fill_unknown(self, users, scores)
 
+    def _state_shapes(self):
+        return {"singular_values_": (int(self.n_factors),)}
+
     def _get_state(self):
         return {"user_factors_": self.user_factors_, "item_factors_": self.item_factors_,
                 "singular_values_": self.singular_values_, "user_bias_": self.user_bias_,
