@@ -224,7 +224,7 @@ def test_a_file_saved_before_the_dtypes_were_kept_loads_and_is_still_checked(sav
                                   saved[0].predict(np.arange(5), np.arange(5)))
     bad = _edited(old, tmp_path / "bad.npz", _set("state__user_bias_", lambda a: a.astype(np.float16)))
     with pytest.raises(ModelFileError, match=r"the array state__user_bias_ has dtype float16; model\.save "
-                                             r"writes float64, float32, int64, int32, bool or strings"):
+                                             r"writes float64, float32, int64, int32 or strings"):
         load_model(bad)
 
 

@@ -612,7 +612,7 @@ def _check_header(path, header):
 
 
 #: The dtypes model.save writes for numbers (any length of string).
-_SAVED_DTYPES = ("float64", "float32", "int64", "int32", "bool")
+_SAVED_DTYPES = ("float64", "float32", "int64", "int32")
 
 
 def _check_dtypes(path, header, npz):
@@ -782,7 +782,7 @@ def _check_declared_shapes(path, name, model, state):
              "ratings": model.rated_indices_.size}
     fixed_by = {}  # a free word -> the array that fixed its length
     for key, dims in model._state_shapes().items():
-        value = np.asarray(state[key])  # there: _check_state_keys ran
+        value = np.asarray(state[key])  # present: _check_state_keys ran first
         for axis, dim in enumerate(dims):
             if isinstance(dim, str) and dim not in sizes and axis < value.ndim:
                 sizes[dim], fixed_by[dim] = value.shape[axis], key
