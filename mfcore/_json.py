@@ -30,11 +30,13 @@ def write_json(path, obj):
     return write_atomically(path, write, what="JSON record", suffix=".json", example="results.json")
 
 
-def check_writable(path, what="file", example="out"):
+def check_writable(path, what="file", example="out", probe=False):
     """The checks :func:`write_atomically` makes before it writes, for a caller that wants them
     before a long computation (``mfcore train --save``): ``path`` is not empty, not a folder, and
     the nearest folder on its way that exists is a folder this process may write in.
-    Returns ``(path as a str, its folder)``; raises as write_atomically does."""
+    ``probe=True`` also creates and removes an empty file there, for what permission bits do not
+    tell (``/proc``, a read-only mount). Returns ``(path as a str, its folder)``; raises as
+    write_atomically does."""
     path = os.fspath(path)
     if isinstance(path, bytes):
         path = os.fsdecode(path)
@@ -59,7 +61,21 @@ def check_writable(path, what="file", example="out"):
                               f"folder {nearest}; pass a path in a folder you can write to")
         err.errno = errno.EACCES
         raise err
+    if probe:
+        probe_folder(nearest, path, what)
     return path, directory
+
+
+def probe_folder(folder, path, what):
+    """Create and remove an empty file in ``folder`` (an existing folder on the way to ``path``);
+    the OSError of write_atomically, naming ``path``, when files cannot be created there."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".mfcore-", suffix=".probe", dir=folder)
+    except OSError as exc:
+        raise _renamed(exc, f"cannot write the {what} to {path}: files cannot be created in the folder "
+                            f"{folder} ({_reason(exc)}); pass a path in a folder you can write to") from None
+    os.close(fd)
+    os.unlink(tmp)
 
 
 def write_atomically(path, write, *, binary=False, what="file", suffix="", example="out"):

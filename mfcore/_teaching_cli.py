@@ -92,29 +92,40 @@ def cmd_tutorials(args):
     return write_notebook(files[n], Path(args.out), execute=args.execute, fast=args.fast)
 
 
+class NotebookError(RuntimeError):
+    """A tutorial's cell failed while ``--execute`` ran it as a notebook."""
+
+
 def write_notebook(path, out_dir, execute=False, fast=False, timeout=3600):
     """Write tutorial ``path`` as ``out_dir/<name>.ipynb``; optionally execute it first. Returns 0."""
     try:
         import jupytext
     except ImportError:
-        raise ImportError('writing a notebook needs jupytext: pip install "mfcore[notebooks]"') from None
+        raise ModuleNotFoundError('writing a notebook needs jupytext: pip install "mfcore[notebooks]"') from None
     nb = jupytext.read(path)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{path.stem}.ipynb"
     if execute:
         try:
             from nbclient import NotebookClient
         except ImportError:
-            raise ImportError('executing a notebook needs nbclient and ipykernel: '
-                              'pip install "mfcore[notebooks]"') from None
+            raise ModuleNotFoundError('executing a notebook needs nbclient and ipykernel: '
+                                      'pip install "mfcore[notebooks]"') from None
         print(f"executing {path.name} as a notebook{' (fast mode)' if fast else ''} ...", flush=True)
         before = os.environ.get("MFCORE_FAST")
         if fast:
             os.environ["MFCORE_FAST"] = "1"  # the kernel inherits the environment
+        from nbclient.exceptions import CellExecutionError
+
         try:
             NotebookClient(nb, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(Path.cwd())}}).execute()
+        except CellExecutionError as exc:  # one line: which cell, which error (no notebook is written)
+            cell = next((k for k, c in enumerate(nb.cells, 1) if any(
+                o.get("output_type") == "error" for o in c.get("outputs", ()))), None)
+            raise NotebookError(f"{path.name}: {'cell ' + str(cell) if cell else 'a cell'} raised "
+                                f"{exc.ename}: {exc.evalue}; run the script itself (python {path}) "
+                                "to see the whole traceback") from None
         finally:
             if before is None:
                 os.environ.pop("MFCORE_FAST", None)

@@ -535,6 +535,7 @@ def build_parser():
 
 
 def main(argv=None):
+    from ._teaching_cli import NotebookError
     from .exceptions import ChecksumError, DataError, ModelFileError
 
     parser = build_parser()
@@ -546,29 +547,56 @@ def main(argv=None):
         _check_outputs(args)
         with _warnings_as_lines(args.command):  # one `mfcore CMD: warning: ...` line each
             return args.func(args)
-    except (CLIError, DataError, ModelFileError, ChecksumError, OSError, MemoryError,
-            KeyError, ValueError, TypeError, FloatingPointError) as exc:
+    except (CLIError, DataError, ModelFileError, ChecksumError, OSError, MemoryError, ModuleNotFoundError,
+            NotebookError, KeyError, ValueError, TypeError, FloatingPointError) as exc:
         if os.environ.get("MFCORE_DEBUG"):
             raise
         print(f"mfcore {args.command}: error: {_describe(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: files are written whole or not at all, so nothing to clean
+        if os.environ.get("MFCORE_DEBUG"):
+            raise
+        print(f"mfcore {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _check_outputs(args):
-    """Fail before any work when an output path cannot be written: ``--save`` and ``--json`` get
-    the checks the writer makes (:func:`mfcore._json.check_writable`), ``--out`` must be a folder."""
-    from ._json import check_writable
+    """Fail before any work when an output cannot be written: ``--save`` and ``--json`` get the
+    checks the writer makes and a file created and removed in their folder
+    (:func:`mfcore._json.check_writable`), ``--out`` must be a folder that files can be made in,
+    and no output may be an input or the other output (it would replace it)."""
+    from ._json import check_writable, probe_folder
 
+    outputs = {}
     for flag, what, example in (("save", "model", "model.npz"), ("json", "JSON record", "run.json")):
         path = getattr(args, flag, None)
         if path is not None:
             try:
-                check_writable(path, what, example)
+                check_writable(path, what, example, probe=True)
             except (OSError, ValueError) as exc:
                 raise CLIError(f"--{flag}: {exc}") from None
+            outputs[f"--{flag}"] = path
+    inputs = {"--data": getattr(args, "data", None), "--train": getattr(args, "train", None),
+              "--test": getattr(args, "test", None), "the model file": getattr(args, "file", None)}
+    earlier = [(k, os.path.realpath(v)) for k, v in inputs.items() if isinstance(v, str) and v]
+    for flag, path in outputs.items():  # each output against the inputs and the outputs before it
+        other = next((k for k, v in earlier if v == os.path.realpath(path)), None)
+        if other is not None:
+            what = other if other.startswith("the ") else f"the file given to {other}"
+            raise CLIError(f"{flag} {path}: this is {what}, and writing {flag} would replace it; give "
+                           f"{flag} another file name")
+        earlier.append((flag, os.path.realpath(path)))
     out = getattr(args, "out", None)
-    if out is not None and (not str(out).strip() or os.path.exists(out) and not os.path.isdir(out)):
-        raise CLIError(f"--out {out!r}: give a folder path (for the plots or notebooks)")
+    if out is not None:
+        nearest = os.path.abspath(out)
+        while not os.path.exists(nearest) and os.path.dirname(nearest) != nearest:
+            nearest = os.path.dirname(nearest)
+        if not str(out).strip() or not os.path.isdir(nearest):
+            raise CLIError(f"--out {out!r}: give a folder path (for the plots or notebooks)")
+        try:
+            probe_folder(nearest, out, "plots or notebooks")
+        except OSError as exc:
+            raise CLIError(f"--out: {exc}") from None
 
 
 # what to do about an operating-system error on a path the user gave

@@ -139,6 +139,45 @@ def test_output_paths_are_checked_before_any_work(tmp_path, two_files, capsys):
     assert "give a folder path" in err and "mean" not in out
 
 
+def test_outputs_that_cannot_be_created_or_would_replace_an_input_fail_before_any_work(tmp_path, two_files,
+                                                                                         capsys):
+    """/proc passes the permission check but no file can be made there: found by creating one,
+    before training, so --save is not left behind when --json then fails. An output that is an
+    input (or the other output) is refused instead of replacing it."""
+    train, test, _, _ = two_files
+    before = train.read_bytes()
+    model = tmp_path / "m.npz"
+    cases = [(["--save", str(model), "--json", "/proc/run.json"], "--json: cannot write the JSON record to "
+              "/proc/run.json: files cannot be created in the folder /proc"),
+             (["--save", str(train)], f"--save {train}: this is the file given to --train, and writing --save "
+              "would replace it"),
+             (["--json", str(tmp_path / "x" / ".." / "test.csv")], "this is the file given to --test"),
+             (["--save", str(model), "--json", str(model)], f"--json {model}: this is the file given to --save")]
+    for extra, message in cases:
+        assert main(["train", "biases", "--train", str(train), "--test", str(test)] + extra) == 2
+        out, err = capsys.readouterr()
+        assert message in err and "Traceback" not in err, err
+        assert "test RMSE" not in out and not model.exists()
+    assert train.read_bytes() == before
+    assert main(["train", "biases", "--train", str(train), "--test", str(test), "--save", str(model)]) == 0
+    assert main(["evaluate", str(model), "--test", str(test), "--json", str(model)]) == 2
+    assert "this is the model file" in capsys.readouterr().err
+    assert main(["tour", "--fast", "--models", "mean", "--out", "/proc/tour"]) == 2
+    out, err = capsys.readouterr()
+    assert "--out: cannot write the plots or notebooks to /proc/tour" in err and "mean" not in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "test.csv", "train.csv"]  # no probe left
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
+    import mfcore.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli, "cmd_models", interrupted)
+    assert main(["models"]) == 130
+    assert capsys.readouterr().err == "mfcore models: interrupted\n"
+
+
 def test_an_os_error_is_one_line_naming_the_path(tmp_path, two_files, capsys):
     train, test, _, _ = two_files
     folder = tmp_path / "adir"

@@ -168,6 +168,10 @@ def test_cli_reports_problems_with_the_file_without_a_traceback(tmp_path, capsys
     assert code == 2 and "no such file" in err
     code, _, err = _run(["check", "t03", str(tmp_path)], capsys)
     assert code == 2 and "is a folder" in err
+    data = tmp_path / "ratings.csv"
+    data.write_text("1,1,4\n")
+    code, _, err = _run(["check", "t03", str(data)], capsys)
+    assert code == 2 and "ratings.csv is not a Python file: give the .py file" in err and "Traceback" not in err
 
 
 def test_a_sys_exit_in_the_students_file_is_a_failure_not_a_silent_pass(tmp_path, capsys):

@@ -60,3 +60,25 @@ def test_a_tutorial_executes_as_a_notebook(tmp_path, monkeypatch):
     assert any(md.startswith("```python") for md in markdown)  # sources as highlighted code
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the figure shown inline
     assert (tmp_path / "mfcore-output" / "tutorials" / "05" / "finite_difference_error.png").is_file()
+
+
+def test_a_failing_cell_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for package in ("jupytext", "nbclient", "ipykernel"):
+        pytest.importorskip(package, reason="needs the notebooks extra")
+    folder = tmp_path / "tuts"
+    folder.mkdir()
+    (folder / "00_broken.py").write_text("# %% [markdown]\n# # 00 · Broken\n\n# %%\nx = 1\n\n# %%\n1 / 0\n")
+    out_dir = tmp_path / "out"
+    assert main(["tutorials", "--from", str(folder), "--notebook", "0", "--execute", "--out", str(out_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "00_broken.py: cell 3 raised ZeroDivisionError: division by zero; run the script itself" in err
+    assert "Traceback" not in err and not out_dir.exists()
+
+
+def test_a_missing_notebook_package_is_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "jupytext", None)  # import jupytext now raises ImportError
+    assert main(["tutorials", "--from", str(TUTORIALS), "--notebook", "5", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert 'writing a notebook needs jupytext: pip install "mfcore[notebooks]"' in err and "Traceback" not in err

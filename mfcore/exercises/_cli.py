@@ -48,6 +48,9 @@ def load_file(path):
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     spec = importlib.util.spec_from_file_location(f"_mfcore_student_{abs(hash(str(path.resolve())))}", path)
+    if spec is None:  # Python imports only source files (.py) and compiled modules
+        raise UsageError(f"{path.name} is not a Python file: give the .py file that holds your functions "
+                         "(mfcore exercises template makes one)")
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(path.resolve().parent))  # the file may import its neighbours
     try:
