@@ -32,6 +32,19 @@ RESULTS = Path(__file__).resolve().parent / "results"
 THREAD_VARS = ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
+def flags(doc, *names, argv=None):
+    """A script's command line: ``--help`` prints ``doc`` (its docstring) and exits; ``names`` are
+    its on/off flags (``"--quick"``), returned as the set of those given. Anything else stops with
+    exit code 2, so a mistyped flag never starts a long run that rewrites ``results/``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name in names:
+        parser.add_argument(name, action="store_true")
+    given = vars(parser.parse_args(argv))
+    return {name for name in names if given[name.lstrip("-").replace("-", "_")]}
+
+
 def load_average():
     """The 1, 5 and 15 minute load averages (None where the OS has none)."""
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from _common import markdown_table, ml100k_dir, timed, write_results
+from _common import flags, markdown_table, ml100k_dir, timed, write_results
 from mfcore import Biases, GlobalMean, make_model
 from mfcore.ranking import ranking_report
 
@@ -147,4 +147,5 @@ def main():
 
 
 if __name__ == "__main__":
+    flags(__doc__)
     main()

@@ -26,13 +26,12 @@ Writes ``benchmarks/results/blocks_accuracy.json``, ``blocks_accuracy.md`` and
 ``blocks_accuracy.png``. No timing: accuracy only, so a busy machine is fine.
 """
 import contextlib
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _common import RESULTS, markdown_table, ml100k_dir, write_results
+from _common import RESULTS, flags, markdown_table, ml100k_dir, write_results
 
 from mfcore.data import load_ml100k, load_ml100k_split, random_split
 from mfcore.engines import mf_blocks
@@ -173,4 +172,4 @@ Per seed (test RMSE after the last epoch):
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv)
+    main(quick="--quick" in flags(__doc__, "--quick"))

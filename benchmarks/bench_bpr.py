@@ -24,7 +24,7 @@ import tempfile
 import time
 
 
-from _common import markdown_table, ml100k_dir, write_results
+from _common import flags, markdown_table, ml100k_dir, write_results
 from bench_implicit import METRICS, popularity, positives, score  # the same protocol as implicit-als
 from mfcore import BPR
 from mfcore.data import load_ml100k
@@ -99,4 +99,5 @@ def main():
 
 
 if __name__ == "__main__":
+    flags(__doc__, "--reuse-search")
     main()

@@ -29,12 +29,11 @@ split 90/10 at random, seed 0, into fit and holdout ratings; a grid of lr x reg 
 by holdout RMSE after every epoch; ``u1.test`` is not read).
 """
 import os
-import sys
 import time
 
 import numpy as np
 
-from _common import markdown_table, ml100k_dir, write_results
+from _common import flags, markdown_table, ml100k_dir, write_results
 from mfcore import ItemKNN, SVDpp
 from mfcore.data import load_ml100k_split, random_split
 from mfcore.data.movielens import load_ml100k
@@ -245,4 +244,4 @@ the seconds there are not speed measurements.
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main(flags(__doc__, "--search", "--speed", "--no-surprise"))

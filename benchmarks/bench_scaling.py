@@ -61,7 +61,7 @@ if __name__ == "__main__" and "--memory" not in sys.argv:  # real compile times,
 
 import numpy as np  # noqa: E402
 
-from _common import RESULTS, markdown_table, ml100k_dir, write_results  # noqa: E402
+from _common import RESULTS, flags, markdown_table, ml100k_dir, write_results  # noqa: E402
 from bench_engines import (TARGETS, Runner, add_floor_ratios, load_average, measure,  # noqa: E402
                            table, time_draw, time_shuffle)
 
@@ -394,4 +394,4 @@ if __name__ == "__main__":
         at = sys.argv.index("--memory")
         memory_child(sys.argv[at + 1], sys.argv[at + 2])
     else:
-        main(quick="--quick" in sys.argv)
+        main(quick="--quick" in flags(__doc__, "--quick"))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import markdown_table, ml100k_dir, write_results
+from _common import flags, markdown_table, ml100k_dir, write_results
 
 from mfcore import make_model
 from mfcore.data.movielens import load_ml100k
@@ -119,4 +119,5 @@ def main():
 
 
 if __name__ == "__main__":
+    flags(__doc__)
     main()

@@ -26,7 +26,7 @@ import time
 import numba
 import numpy as np
 
-from _common import markdown_table, write_results
+from _common import flags, markdown_table, write_results
 
 N_COMPUTE = 200_000_000
 N_ARRAY = 50_000_000  # 400 MB of float64
@@ -137,4 +137,5 @@ Hogwild threads are no faster than one there (benchmarks/results/scaling.md).
 
 
 if __name__ == "__main__":
+    flags(__doc__)
     main()

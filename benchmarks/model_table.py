@@ -10,7 +10,7 @@ same split; ranking models are listed apart.
 """
 import json
 
-from _common import RESULTS
+from _common import RESULTS, flags
 from mfcore.models.registry import get_model_class, model_names
 
 
@@ -45,4 +45,5 @@ def main():
 
 
 if __name__ == "__main__":
+    flags(__doc__)
     main()

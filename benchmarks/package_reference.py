@@ -12,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from _common import flags
+
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "results" / "keras_reference.json"
 TARGET = HERE.parent / "mfcore" / "data" / "keras_reference.json"
@@ -70,4 +72,5 @@ def main():
 
 
 if __name__ == "__main__":
+    flags(__doc__)
     sys.exit(main())
