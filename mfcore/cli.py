@@ -114,7 +114,15 @@ def build_model(name, args):
     except KeyError as exc:
         raise CLIError(str(exc.args[0])) from None
     accepted = cls._param_names()
-    params = {}
+    aliases = cls._aliases()
+    params, given_as = {}, {}  # parameter -> how the command line set it (each at most once)
+
+    def set_once(pname, value, how):
+        key = aliases.get(pname, pname)
+        if key in given_as:
+            raise CLIError(f"the parameter {key!r} of {name!r} is set twice ({given_as[key]} and {how}); "
+                           "give it once")
+        given_as[key], params[pname] = how, value
     for flag, pname in MODEL_FLAGS.items():
         value = getattr(args, flag, None)
         if value is None:
@@ -122,21 +130,18 @@ def build_model(name, args):
         if pname not in accepted:
             raise CLIError(f"model {name!r} has no parameter {pname!r} (--{flag.replace('_', '-')}); "
                            f"its parameters are: {', '.join(accepted) or 'none'}")
-        params[pname] = value
+        set_once(pname, value, f"--{flag.replace('_', '-')}")
     for item in getattr(args, "param", None) or []:
         if "=" not in item:
             raise CLIError(f"--param takes KEY=VALUE; got {item!r}")
         key, value = item.split("=", 1)
-        aliases = cls._aliases()
         if key in aliases:  # an old name: the model takes it and warns; say it here in one line
             print(f"mfcore: note: the parameter {key!r} of {name!r} is now called {aliases[key]!r}",
                   file=sys.stderr)
-            params[key] = _parse_value(value)
-            continue
-        if key not in accepted:
+        elif key not in accepted:
             raise CLIError(f"model {name!r} has no parameter {key!r}; its parameters are: "
                            f"{', '.join(accepted) or 'none'}")
-        params[key] = _parse_value(value)
+        set_once(key, _parse_value(value), f"--param {item}")
     if "rng" in accepted and "rng" not in params:
         params["rng"] = args.seed
     if "verbose" in accepted and "verbose" not in params:

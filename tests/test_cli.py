@@ -113,6 +113,11 @@ def test_split_and_seed_on_bundled_data(tmp_path):
     (["train", "biases", "--split", "random:1"], "a fraction in (0, 1), written with a decimal point"),
     (["train", "biases", "--split", "kfold:0:0"], "k-fold needs N >= 2 folds"),
     (["train", "biases", "--split", "kfold:5:1.5"], "kfold:N:I takes two whole numbers"),
+    (["train", "biased-mf", "--epochs", "1", "--param", "n_epochs=3"],
+     "the parameter 'n_epochs' of 'biased-mf' is set twice (--epochs and --param n_epochs=3); give it once"),
+    (["train", "biased-mf", "--param", "lr=0.1", "--param", "lr=0.2"], "'lr' of 'biased-mf' is set twice"),
+    (["train", "i-autorec", "--param", "n_hidden=10", "--param", "hidden_units=20"],
+     "'hidden_units' of 'i-autorec' is set twice (--param n_hidden=10 and --param hidden_units=20)"),
 ])
 def test_errors_are_one_line_and_exit_2(argv, message, capsys):
     assert main(argv) == 2
