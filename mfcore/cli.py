@@ -79,6 +79,9 @@ def load_data(spec, args=None):
     return load_dataset(spec, **opts)
 
 
+DEFAULT_DATA = "ml-latest-small"  # bundled: no download
+
+
 def make_split(args):
     """``(train, test, data_name, split_name)`` from --data/--split or --train/--test."""
     from .data.split import predefined_split, split_from_spec
@@ -86,21 +89,26 @@ def make_split(args):
     if args.train or args.test:
         if not (args.train and args.test):
             raise CLIError("--train and --test go together: give both files, or use --split")
+        given = [f"--{flag}" for flag in ("data", "split") if getattr(args, flag) is not None]
+        if given:
+            raise CLIError(f"--train and --test are the split already: drop {' and '.join(given)}")
         tt = predefined_split(args.train, args.test, **read_options(args))
         return tt.train, tt.test, f"{args.train} + {args.test}", "files"
-    split = args.split or "random:0.2"
+    split, data = args.split or "random:0.2", args.data or DEFAULT_DATA
     if split in ("u1", "u2", "u3", "u4", "u5", "ua", "ub"):
         from .data.datasets import find_dataset
         from .data.movielens import load_ml100k_split
 
-        if args.data not in ("ml-100k",) and not os.path.isdir(args.data or ""):
+        if data not in ("ml-100k",) and not os.path.isdir(data):
             raise CLIError(f"--split {split} is one of ML-100k's canonical splits; use it with --data ml-100k")
-        folder = args.data if os.path.isdir(args.data) else find_dataset("ml-100k")
+        if read_options(args):
+            raise CLIError(f"--sep and --duplicates apply to ratings files, not to ML-100k's split {split}")
+        folder = data if os.path.isdir(data) else find_dataset("ml-100k")
         if folder is None:
             raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
         train, test = load_ml100k_split(folder, split)
         return train, test, "ml-100k", split
-    ratings = load_data(args.data, args)
+    ratings = load_data(data, args)
     tt = split_from_spec(ratings, split, rng=args.seed)
     return tt.train, tt.test, ratings.name, split
 
@@ -290,6 +298,8 @@ def cmd_cv(args):
         if args.data != "ml-100k" and not os.path.isdir(args.data):
             raise CLIError(f"--folds {args.folds} names ML-100k's canonical folds; use it with "
                            "--data ml-100k (or an ml-100k folder), or give a number of folds")
+        if read_options(args):
+            raise CLIError(f"--sep and --duplicates apply to ratings files, not to ML-100k's folds {args.folds}")
         folder = args.data if os.path.isdir(args.data) else find_dataset("ml-100k")
         if folder is None:
             raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
@@ -484,7 +494,7 @@ def build_parser():
     s = sub.add_parser("train", help="train a model and report test RMSE/MAE")
     s.add_argument("model", help=f"model name, one of: {', '.join(_MODULES)} (mfcore models "
                    "describes them)")
-    s.add_argument("--data", default="ml-latest-small", help="dataset name or ratings file/folder "
+    s.add_argument("--data", help="dataset name or ratings file/folder "
                    "(default: the bundled ml-latest-small)")
     s.add_argument("--split", help="random:0.2 (default), user:0.2, user:5, warm:0.2, temporal:0.2, "
                    "temporal-user:0.2, kfold:5:1, or u1..u5/ua/ub with --data ml-100k")
@@ -552,6 +562,9 @@ def main(argv=None):
         _check_outputs(args)
         with _warnings_as_lines(args.command):  # one `mfcore CMD: warning: ...` line each
             return args.func(args)
+    except BrokenPipeError:  # `mfcore ... | head`: the reader left; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except (CLIError, DataError, ModelFileError, ChecksumError, OSError, MemoryError, ModuleNotFoundError,
             NotebookError, KeyError, ValueError, TypeError, FloatingPointError) as exc:
         if os.environ.get("MFCORE_DEBUG"):

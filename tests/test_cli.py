@@ -113,6 +113,12 @@ def test_split_and_seed_on_bundled_data(tmp_path):
     (["train", "biases", "--split", "random:1"], "a fraction in (0, 1), written with a decimal point"),
     (["train", "biases", "--split", "kfold:0:0"], "k-fold needs N >= 2 folds"),
     (["train", "biases", "--split", "kfold:5:1.5"], "kfold:N:I takes two whole numbers"),
+    (["train", "biases", "--split", "random:1.5"], "the test fraction F must be in (0, 1); got 1.5"),
+    (["train", "biases", "--split", "user:0"], "K, the test ratings per user, must be a whole number >= 1"),
+    (["train", "biases", "--split", "user:-5"], "must be a whole number >= 1; got -5"),
+    (["train", "biases", "--train", "a.csv", "--test", "b.csv", "--split", "random:0.2"],
+     "--train and --test are the split already: drop --split"),
+    (["train", "biases", "--train", "a.csv", "--test", "b.csv", "--data", "ml-100k"], "drop --data"),
     (["train", "biased-mf", "--epochs", "1", "--param", "n_epochs=3"],
      "the parameter 'n_epochs' of 'biased-mf' is set twice (--epochs and --param n_epochs=3); give it once"),
     (["train", "biased-mf", "--param", "lr=0.1", "--param", "lr=0.2"], "'lr' of 'biased-mf' is set twice"),
@@ -171,6 +177,15 @@ def test_outputs_that_cannot_be_created_or_would_replace_an_input_fail_before_an
     out, err = capsys.readouterr()
     assert "--out: cannot write the plots or notebooks to /proc/tour" in err and "mean" not in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.npz", "test.csv", "train.csv"]  # no probe left
+
+
+def test_a_reader_that_stops_early_is_no_error():
+    """`mfcore models | head -1`: the pipe closes; mfcore stops quietly (exit 141, as Unix tools do)."""
+    proc = subprocess.Popen([sys.executable, "-m", "mfcore", "models", "--defaults"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == ""
 
 
 def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):

@@ -114,3 +114,12 @@ def test_registry_and_parameter_errors(tiny_ratings):
         TruncatedSVD(n_factors=2.5).fit(tiny_ratings)
     with pytest.raises(ValueError, match="'center' parameter of TruncatedSVD"):
         TruncatedSVD(center="median").fit(tiny_ratings)
+
+
+def test_one_user_is_a_data_error_that_says_what_the_model_needs():
+    from mfcore.exceptions import DataError
+
+    one_user = Ratings.from_arrays(np.zeros(4, int), np.arange(4), np.array([4.0, 3.0, 5.0, 2.0]))
+    with pytest.raises(DataError, match=r"TruncatedSVD needs at least 2 users and 2 items with ratings; .* has "
+                                        r"1 user\(s\) and 4 item\(s\)"):
+        TruncatedSVD(n_factors=1).fit(one_user)

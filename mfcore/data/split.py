@@ -329,6 +329,12 @@ def split_from_spec(ratings, spec, rng=None):
         raise ValueError(f"split spec {spec!r}: the test fraction F must be a fraction in (0, 1), written "
                          f"with a decimal point, e.g. {kind}:0.2")
     frac = float(x) if isinstance(x, float) else None
+    if kind in ("random", "warm", "temporal", "temporal-user", "user") and frac is not None and not 0 < frac < 1:
+        raise ValueError(f"split spec {spec!r}: the test fraction F must be in (0, 1); got {frac:g}, "
+                         f"e.g. {kind}:0.2")
+    if kind == "user" and frac is None and x < 1:
+        raise ValueError(f"split spec {spec!r}: K, the test ratings per user, must be a whole number >= 1; "
+                         f"got {x}, e.g. user:5 (or a fraction: user:0.2)")
     if kind == "random" and frac is not None:
         return random_split(ratings, frac, rng=rng)
     if kind == "user":

@@ -4,6 +4,7 @@ from scipy import sparse
 from scipy.sparse.linalg import svds
 
 from .._validation import check_choice, check_number
+from ..exceptions import DataError
 from ..ranking import fill_unknown
 from .base import Recommender
 from .baseline import Biases
@@ -95,6 +96,9 @@ class TruncatedSVD(Recommender):
         center = check_choice(self.center, "center", self, ("biases", "user", "global"))
         limit = min(train.n_users, train.n_items) - 1
         K = check_number(self.n_factors, "n_factors", self, kind="int", low=1, low_inclusive=True)
+        if limit < 1:
+            raise DataError(f"TruncatedSVD needs at least 2 users and 2 items with ratings; "
+                            f"{train.name} has {train.n_users} user(s) and {train.n_items} item(s)")
         if K > limit:
             raise ValueError(f"The 'n_factors' parameter of TruncatedSVD must be an int <= {limit} "
                              f"(min(n_users, n_items) - 1 for this data). Got {K} instead.")
