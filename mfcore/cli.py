@@ -270,8 +270,9 @@ def cmd_train(args):
         print(f"validation: {record['n_valid']:,} ratings carved from the training set "
               f"(early stopping; best epoch {record['best_epoch']})")
     if record["test_rmse_unclipped"] > record["test_rmse_global_mean"]:
-        print(f"note: this is worse than predicting the global mean (test RMSE "
-              f"{record['test_rmse_global_mean']:.4f}); see `mfcore models` and the model's docstring")
+        print(f"note: its predictions before clipping (RMSE {record['test_rmse_unclipped']:.4f}) are worse "
+              f"than predicting the global mean (test RMSE {record['test_rmse_global_mean']:.4f}); see "
+              "`mfcore models` and the model's docstring")
     if record["n_test_unknown"]:
         print(f"{record['n_test_unknown']} test ratings had a user or item with no training rating "
               "(predicted by the fallback)")

@@ -193,7 +193,8 @@ class DivergenceGuard:
     * the training loss is NaN or infinite;
     * ``loss_bound`` is set and the loss exceeds it (models whose loss is a mean
       squared error of ratings set it to ``BOUND_FACTOR`` times the variance of
-      their target: the global mean already reaches 1x);
+      their target, which the global mean already reaches, and at least 10 times
+      its mean square, where a model that predicts from 0 starts);
     * ``error_bound`` is set and the epoch's ``train_mse`` log (the mean squared
       error part of a loss that also carries a large penalty, as AutoRec's
       does) exceeds it (``BOUND_FACTOR`` times the variance of the ratings);
@@ -235,8 +236,8 @@ class DivergenceGuard:
         if not np.isfinite(loss):
             return f"the training loss became {loss}"
         if self.loss_bound is not None and loss > self.loss_bound:
-            return (f"the training loss {loss:.4g} exceeds {self.loss_bound:.4g} "
-                    f"({self.BOUND_FACTOR:g} x the variance of the training target)")
+            return (f"the training loss {loss:.4g} exceeds {self.loss_bound:.4g} ({self.BOUND_FACTOR:g} x "
+                    "the variance of the training target, and at least 10 x its mean square)")
         mse = logs.get("train_mse")
         if self.error_bound is not None and mse is not None and not mse <= self.error_bound:
             return (f"the training error (mean squared) {mse:.4g} exceeds {self.error_bound:.4g} "

@@ -153,6 +153,7 @@ class Recommender:
         self._valid_data = None if valid is None else self._aligned(valid)
         self._monitor_data = None if monitor is None else self._aligned(monitor)
         self._target_var = float(np.var(train.values))
+        self._target_mean_square = float(np.mean(np.square(train.values, dtype=np.float64)))
         _NESTING.fits = getattr(_NESTING, "fits", 0) + 1  # fits inside this one (fallbacks, bases) are deeper
         try:
             self._fit(train, self._valid_data, callbacks)
@@ -275,8 +276,11 @@ class Recommender:
                           "beyond that value (for clicks or other implicit feedback, use an "
                           "implicit-feedback model: popularity, implicit-als, bpr)", UserWarning, stacklevel=3)
         span = max(self.scale_.high - self.scale_.low, 1.0)  # the rating scale's range (see the docstring)
-        loss_var, error_var = (None if v is None else max(self._target_var if v == "ratings" else v,
-                                                          (span / 10) ** 2) for v in (loss_var, error_var))
+        # a model that predicts the ratings from 0 (mf, the neural models) starts at their mean square,
+        # which on near-constant ratings is far above 100 x their variance: the bound stays 10x above it
+        ratings = max(self._target_var, self._target_mean_square / (DivergenceGuard.BOUND_FACTOR / 10))
+        loss_var, error_var = (None if v is None else max(ratings if v == "ratings" else v, (span / 10) ** 2)
+                               for v in (loss_var, error_var))
         bound = None if loss_var is None else DivergenceGuard.BOUND_FACTOR * loss_var
         fix = fix or (f"lower lr (now {lr:g})" if isinstance(lr, (int, float)) else "lower the learning rate")
         guard = DivergenceGuard(loss_bound=bound, baseline_val_rmse=baseline, action=action, fix=fix,
