@@ -194,3 +194,22 @@ def test_evaluate_names_what_it_takes():
     model = mfcore.Biases().fit(make_ratings(30, 20, 200, rng=0))
     with pytest.raises(TypeError, match="evaluate takes mfcore Ratings"):
         model.evaluate([(1, 2, 3.0)])
+
+
+@pytest.mark.parametrize("name, param", [("biased-mf", "n_factors"), ("mf", "n_factors"), ("svdpp", "n_factors"),
+                                         ("i-autorec", "hidden_units"), ("rbm", "hidden_units")])
+def test_tables_larger_than_the_available_memory_stop_before_anything_is_allocated(name, param, tiny_ratings,
+                                                                                   monkeypatch):
+    """A MemoryError naming the parameter and the sizes, instead of the system ending the process."""
+    import mfcore.models.base as base
+
+    monkeypatch.setattr(base, "_available_memory", lambda: 2 ** 20)  # 1 MiB available
+    n = tiny_ratings.n_users + tiny_ratings.n_items
+    model = mfcore.make_model(name, **{param: 2 ** 20 // (8 * n) + 1, "n_epochs": 1})
+    with pytest.raises(MemoryError, match=rf"{type(model).__name__} with {param} = \d+ needs 1\.\d MiB for its "
+                                          rf"tables of {tiny_ratings.n_users} users and .* alone; this machine has "
+                                          r"1\.0 MiB available"):
+        model.fit(tiny_ratings)
+    assert not hasattr(model, "user_map_")  # stopped before fit set anything
+    monkeypatch.setattr(base, "_available_memory", lambda: 2 ** 30)
+    mfcore.make_model(name, **{param: 4, "n_epochs": 1}).fit(tiny_ratings)  # the same model, small: fits

@@ -114,6 +114,8 @@ class _AutoRecBase(Recommender):
 
 
 class _ShallowAutoRec(_AutoRecBase):
+    _row_width_params = ("hidden_units",)  # encoder and decoder rows per user, codes per item (or swapped)
+
     def __init__(self, hidden_units=500, activation="sigmoid", output_activation="identity", reg=300.0,
                  optimizer="lbfgs", n_epochs=12, lr=1e-3, batch_size=32, lbfgs_iter=25, lbfgs_memory=20,
                  early_stopping=False, patience=3, validation_fraction=0.1, engine="jit", rng=None, verbose=0,

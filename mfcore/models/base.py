@@ -135,6 +135,7 @@ class Recommender:
                 raise TypeError(f"{type(self).__name__}.fit: {what} must be mfcore Ratings or None; "
                                 f"got {type(arg).__name__}")
         self._check_training_params()
+        self._check_memory(train)
         if valid is None and self._wants_validation():
             train, valid = self._carve_validation(train)
         self.user_map_ = train.user_map
@@ -164,6 +165,32 @@ class Recommender:
 
     def _fit(self, train, valid, callbacks):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    #: Parameters that give a number of columns of a table with a row per user and per item
+    #: (factors, AutoRec codes, RBM hidden units): what _check_memory counts.
+    _row_width_params = ("n_factors",)
+
+    def _check_memory(self, train):
+        """MemoryError, before anything is allocated, when the tables with a row per user and per
+        item alone (``_row_width_params`` columns, in the model's dtype) exceed the memory this
+        machine has available: the system would otherwise end the process without a message."""
+        widths = [getattr(self, n, None) for n in self._row_width_params]
+        width = max((int(w) for w in widths if isinstance(w, (int, np.integer)) and not isinstance(w, bool)),
+                    default=0)
+        try:
+            itemsize = np.dtype(getattr(self, "dtype", None) or np.float64).itemsize
+        except TypeError:  # an invalid dtype: the model's own checks say so
+            return
+        need = (train.n_users + train.n_items) * width * itemsize
+        available = _available_memory()
+        if available is not None and need > available:
+            names = " or ".join(self._row_width_params)
+
+            def size(n_bytes):
+                return f"{n_bytes / 2 ** 30:,.1f} GiB" if n_bytes >= 2 ** 30 else f"{n_bytes / 2 ** 20:,.1f} MiB"
+            raise MemoryError(f"{type(self).__name__} with {names} = {width} needs {size(need)} for its tables "
+                              f"of {train.n_users:,} users and {train.n_items:,} items alone; this machine has "
+                              f"{size(available)} available")
 
     def _check_training_params(self):
         """Check the parameters every epoch-trained model shares (where it has them)."""
@@ -584,6 +611,18 @@ class Recommender:
                                            f"({type(exc).__name__}: {exc})") from None
         _check_predicts(path, name, model)
         return model
+
+
+def _available_memory():
+    """Bytes of memory available to a new allocation (Linux's MemAvailable), or None elsewhere."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _damaged(path, name, what):

@@ -96,6 +96,7 @@ class _CFRBM(Recommender):
     """Training loop, prediction and state shared by the two RBMs."""
 
     iterative = True
+    _row_width_params = ("hidden_units",)  # weights per visible unit, hidden codes per case
 
     def __init__(self, hidden_units=100, n_epochs=50, lr=0.1, momentum=0.5, reg=0.01,
                  batch_size=20, cd_k=1, cd_k_max=5, cd_k_every=20, init_std=0.01,
