@@ -67,6 +67,9 @@ def tutorial_title(path):
 def cmd_tutorials(args):
     folder = tutorials_dir(args.from_dir)
     files = tutorial_files(folder)
+    if args.notebook is None and (args.execute or args.fast):
+        raise ValueError("--execute and --fast run a notebook: name the tutorial, e.g. "
+                         "mfcore tutorials --notebook 03 --execute")
     if args.notebook is None:
         from .exercises import MODULES
 

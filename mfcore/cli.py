@@ -73,6 +73,8 @@ def load_data(spec, args=None):
     """A dataset name or a path -> Ratings."""
     from .data.datasets import DATASETS, load_dataset
 
+    if not str(spec).strip():
+        raise CLIError("--data is empty: give a dataset name (mfcore datasets lists them) or a ratings file")
     opts = read_options(args) if args is not None else {}
     if opts and (spec in DATASETS or os.path.isdir(spec)):
         raise CLIError(f"--sep and --duplicates apply to ratings files, not to the dataset {spec!r}")
@@ -94,12 +96,12 @@ def make_split(args):
             raise CLIError(f"--train and --test are the split already: drop {' and '.join(given)}")
         tt = predefined_split(args.train, args.test, **read_options(args))
         return tt.train, tt.test, f"{args.train} + {args.test}", "files"
-    split, data = args.split or "random:0.2", args.data or DEFAULT_DATA
+    split, data = args.split or "random:0.2", DEFAULT_DATA if args.data is None else args.data
     if split in ("u1", "u2", "u3", "u4", "u5", "ua", "ub"):
         from .data.datasets import find_dataset
         from .data.movielens import load_ml100k_split
 
-        if data not in ("ml-100k",) and not os.path.isdir(data):
+        if data not in ("ml-100k",) and not (data.strip() and os.path.isdir(data)):
             raise CLIError(f"--split {split} is one of ML-100k's canonical splits; use it with --data ml-100k")
         if read_options(args):
             raise CLIError(f"--sep and --duplicates apply to ratings files, not to ML-100k's split {split}")
@@ -416,6 +418,8 @@ def cmd_models(args):
 def cmd_tour(args):
     from .tour import run_tour
 
+    if not args.data.strip():
+        raise CLIError("--data is empty: give a dataset name (mfcore datasets lists them) or a ratings file")
     run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
              seed=args.seed, full=args.full)
     return 0

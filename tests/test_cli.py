@@ -119,6 +119,15 @@ def test_split_and_seed_on_bundled_data(tmp_path):
     (["train", "biases", "--train", "a.csv", "--test", "b.csv", "--split", "random:0.2"],
      "--train and --test are the split already: drop --split"),
     (["train", "biases", "--train", "a.csv", "--test", "b.csv", "--data", "ml-100k"], "drop --data"),
+    (["train", "biases", "--data", ""], "--data is empty: give a dataset name"),
+    (["cv", "biases", "--data", " "], "--data is empty"),
+    (["tour", "--data", ""], "--data is empty"),
+    (["train", "item-knn", "--param", "min_neighbors=50"], "'min_neighbors' parameter of ItemKNN must be an int >= 1 "
+                                                           "and <= 40. Got 50"),
+    (["train", "rbm", "--param", "cd_k=5", "--param", "cd_k_max=2"], "'cd_k_max' parameter of SoftmaxRBM must be an "
+                                                                     "int >= 5. Got 2"),
+    (["tutorials", "--execute"], "--execute and --fast run a notebook: name the tutorial"),
+    (["exercises", "template", "t03", "-o", ""], "-o needs a file name"),
     (["train", "biased-mf", "--epochs", "1", "--param", "n_epochs=3"],
      "the parameter 'n_epochs' of 'biased-mf' is set twice (--epochs and --param n_epochs=3); give it once"),
     (["train", "biased-mf", "--param", "lr=0.1", "--param", "lr=0.2"], "'lr' of 'biased-mf' is set twice"),

@@ -96,6 +96,8 @@ def cmd_template(target, output, force, out):
     if output is None:
         print(text, file=out, end="")
         return 0
+    if not str(output).strip():
+        raise UsageError("-o needs a file name, e.g. -o my_t03.py (or leave -o out to print the template)")
     path = Path(output)
     if path.exists() and not force:
         raise UsageError(f"{path} exists; choose another name or pass --force to overwrite it")

@@ -117,7 +117,8 @@ class ItemKNN(Recommender):
     # ---------------------------------------------------------------- fit
     def _check_params(self):
         check_number(self.n_neighbors, "n_neighbors", self, kind="int", low=1, low_inclusive=True)
-        check_number(self.min_neighbors, "min_neighbors", self, kind="int", low=1, low_inclusive=True)
+        check_number(self.min_neighbors, "min_neighbors", self, kind="int", low=1, low_inclusive=True,
+                     high=self.n_neighbors, high_inclusive=True)  # else no prediction uses a neighbour
         check_choice(self.similarity, "similarity", self, ("pearson_baseline", "cosine"))
         check_number(self.shrinkage, "shrinkage", self, low=0, low_inclusive=True)
         check_number(self.reg_user, "reg_user", self, low=0, low_inclusive=True)

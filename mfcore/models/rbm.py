@@ -111,6 +111,7 @@ class _CFRBM(Recommender):
         check_params(self)
         for name in ("cd_k", "cd_k_max", "cd_k_every"):
             check_number(getattr(self, name), name, self, **pos_int)
+        check_number(self.cd_k_max, "cd_k_max", self, kind="int", low=self.cd_k, low_inclusive=True)  # the cap
         check_number(self.init_std, "init_std", self, low=0)  # W ~ N(0, init_std^2) must break symmetry
         check_choice(self.engine, "engine", self, ("jit", "numpy"))
         for name in ("item_based", "shared_weights"):
