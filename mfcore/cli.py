@@ -416,13 +416,14 @@ def cmd_models(args):
 
 
 def cmd_tour(args):
+    from .models.registry import model_names
     from .tour import run_tour
 
     if not args.data.strip():
         raise CLIError("--data is empty: give a dataset name (mfcore datasets lists them) or a ratings file")
-    run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
-             seed=args.seed, full=args.full)
-    return 0
+    rows = run_tour(data=args.data, out=args.out, fast=args.fast, models=args.models, json_path=args.json,
+                    seed=args.seed, full=args.full)
+    return 0 if len(rows) == len(args.models or model_names()) else 1  # 1: some model failed
 
 
 class _warnings_as_lines:

@@ -77,7 +77,7 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
           f"({split}, seed {seed}), {ratings.n_users:,} users x {ratings.n_items:,} items, "
           f"scale {ratings.scale}", file=stream)
     names = models or model_names()
-    rows, curves = [], {}  # curves: each model's per-epoch test RMSE (the models are not kept)
+    rows, curves, failed = [], {}, []  # curves: each model's per-epoch test RMSE (the models are not kept)
     for name in names:
         cls = get_model_class(name)
         params = _tour_params(cls, fast, full)
@@ -88,7 +88,12 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
         t0 = time.perf_counter()
         # the test curve, recorded only; not for ranking models (their curve is not an RMSE, and
         # bpr's per-epoch AUC over every item costs more than its training)
-        model.fit(train, monitor=test if cls.iterative and not cls.implicit else None)
+        try:
+            model.fit(train, monitor=test if cls.iterative and not cls.implicit else None)
+        except (ValueError, FloatingPointError, MemoryError) as exc:  # bad data for it, a divergence:
+            failed.append({"model": name, "error": str(exc)})            # the other models still run
+            print(f"  {name:<17} failed: {exc}", file=stream, flush=True)
+            continue
         seconds = time.perf_counter() - t0
         rep = model.evaluate(test)
         notebook = getattr(cls, "NOTEBOOK_SETTINGS", {})  # the Keras run used these settings
@@ -111,6 +116,11 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
         else:
             print(f"  {name:<17} RMSE {rep['rmse']:.4f}  ({seconds:.1f}s)", file=stream, flush=True)
 
+    if not rows:
+        from .exceptions import DataError
+
+        raise DataError(f"every model failed on {ratings.name} (the lines above say why); try one "
+                        "model with `mfcore train MODEL --data ...` and its flags")
     print("", file=stream)
     print(format_table(rows), file=stream)
     shortened = [f"{r['model']} ({', '.join(f'{k}={v}' for k, v in r['changed_params'].items())})"
@@ -124,6 +134,9 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
         print("notebook: the seed notebook whose model the defaults reproduce as it was built "
               "(toy, Netflix, ML-1M, residual); its accuracy is that design's, not tuned "
               "(`mfcore models` says how each compares).", file=stream)
+    if failed:
+        print(f"\nfailed on this data: {', '.join(f['model'] for f in failed)} (the lines above say why; "
+              "`mfcore train MODEL --data ...` takes the flags that fix it)", file=stream)
     if out:
         paths = write_plots(ratings, curves, rows, out)
         print(f"\nplots written to {os.path.abspath(out)}: {', '.join(os.path.basename(p) for p in paths)}",
@@ -132,7 +145,7 @@ def run_tour(data="ml-latest-small", out="mfcore-output", fast=False, models=Non
         from ._json import write_json
 
         write_json(json_path, {"data": ratings.name, "split": split, "seed": seed,
-                               "n_train": len(train), "n_test": len(test), "rows": rows})
+                               "n_train": len(train), "n_test": len(test), "rows": rows, "failed": failed})
     return rows
 
 

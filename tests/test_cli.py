@@ -266,6 +266,21 @@ def test_tour_fast_prints_table_and_writes_plots(tmp_path, capsys):
     assert (out / "rating_distribution.png").is_file()
 
 
+def test_a_model_that_fails_on_the_data_is_listed_and_the_tour_goes_on(tmp_path, capsys):
+    one_item = _ratings_file(tmp_path / "one_item.csv", [(u, 1, 1 + u % 5) for u in range(40)])  # svd: 2 items
+    js = tmp_path / "tour.json"
+    assert main(["tour", "--fast", "--out", str(tmp_path / "p"), "--data", str(one_item), "--json", str(js),
+                 "--models", "mean", "svd", "biases"]) == 1
+    out, err = capsys.readouterr()
+    assert "svd               failed: TruncatedSVD needs at least 2 users and 2 items" in out
+    assert "failed on this data: svd" in out and "Traceback" not in err
+    record = json.loads(js.read_text())
+    assert [r["model"] for r in record["rows"]] == ["mean", "biases"]
+    assert record["failed"][0]["model"] == "svd" and "2 items" in record["failed"][0]["error"]
+    assert main(["tour", "--fast", "--out", str(tmp_path / "p"), "--data", str(one_item), "--models", "svd"]) == 2
+    assert "every model failed on one_item.csv" in capsys.readouterr().err
+
+
 def test_datasets_lists_the_bundled_one_as_available(tmp_path, capsys):
     js = tmp_path / "ds.json"
     assert main(["datasets", "--json", str(js)]) == 0
