@@ -66,6 +66,16 @@ def read_options(args):
                            "e.g. ',' '\\t' '::'") from None
     if getattr(args, "duplicates", None):
         opts["duplicates"] = args.duplicates
+    if getattr(args, "header", None):
+        opts["header"] = args.header == "yes"
+    if getattr(args, "encoding", None):
+        import codecs
+
+        try:
+            opts["encoding"] = codecs.lookup(args.encoding).name
+        except LookupError:
+            raise CLIError(f"--encoding {args.encoding}: not an encoding Python knows; e.g. utf-8, "
+                           "latin-1, cp1252") from None
     return opts
 
 
@@ -77,7 +87,8 @@ def load_data(spec, args=None):
         raise CLIError("--data is empty: give a dataset name (mfcore datasets lists them) or a ratings file")
     opts = read_options(args) if args is not None else {}
     if opts and (spec in DATASETS or os.path.isdir(spec)):
-        raise CLIError(f"--sep and --duplicates apply to ratings files, not to the dataset {spec!r}")
+        raise CLIError(f"--sep, --duplicates, --header and --encoding apply to ratings files, not to the "
+                       f"dataset {spec!r}")
     return load_dataset(spec, **opts)
 
 
@@ -104,7 +115,8 @@ def make_split(args):
         if data not in ("ml-100k",) and not (data.strip() and os.path.isdir(data)):
             raise CLIError(f"--split {split} is one of ML-100k's canonical splits; use it with --data ml-100k")
         if read_options(args):
-            raise CLIError(f"--sep and --duplicates apply to ratings files, not to ML-100k's split {split}")
+            raise CLIError(f"--sep, --duplicates, --header and --encoding apply to ratings files, not to "
+                           f"ML-100k's split {split}")
         folder = data if os.path.isdir(data) else find_dataset("ml-100k")
         if folder is None:
             raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
@@ -302,7 +314,8 @@ def cmd_cv(args):
             raise CLIError(f"--folds {args.folds} names ML-100k's canonical folds; use it with "
                            "--data ml-100k (or an ml-100k folder), or give a number of folds")
         if read_options(args):
-            raise CLIError(f"--sep and --duplicates apply to ratings files, not to ML-100k's folds {args.folds}")
+            raise CLIError(f"--sep, --duplicates, --header and --encoding apply to ratings files, not to "
+                           f"ML-100k's folds {args.folds}")
         folder = args.data if os.path.isdir(args.data) else find_dataset("ml-100k")
         if folder is None:
             raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
@@ -454,6 +467,9 @@ def _reader_flags(s):
     s.add_argument("--duplicates", choices=["raise", "last", "first", "mean"],
                    help="what to do with a repeated (user, item) pair in a ratings file "
                    "(default raise)")
+    s.add_argument("--header", choices=["yes", "no"], help="whether a ratings file's first line is a "
+                   "header (default: detected)")
+    s.add_argument("--encoding", help="text encoding of ratings files (default utf-8; e.g. latin-1)")
 
 
 def _model_flags(s):

@@ -306,6 +306,23 @@ def test_reader_flags_reach_the_file_reader(tmp_path, capsys):
     assert "apply to ratings files" in capsys.readouterr().err
 
 
+def test_header_and_encoding_flags_reach_the_file_reader(tmp_path, capsys):
+    rows = [(u, i, 1 + (u * i) % 5) for u in range(1, 11) for i in range(1, 9)]
+    path = tmp_path / "r.csv"
+    path.write_bytes(("u,i,r\n" + "".join(f"{u},{i}\xe9,{r}\n" for u, i, r in rows)).encode("latin-1"))
+    assert main(["train", "mean", "--data", str(path), "--quiet"]) == 2
+    assert "(on the command line: --encoding latin-1)" in capsys.readouterr().err
+    assert main(["train", "mean", "--data", str(path), "--quiet", "--encoding", "latin-1", "--header", "no"]) == 2
+    assert "the rating 'r' is not a number" in capsys.readouterr().err  # the header read as data
+    js = tmp_path / "r.json"
+    assert main(["train", "mean", "--data", str(path), "--quiet", "--encoding", "latin-1", "--header", "yes",
+                 "--json", str(js)]) == 0
+    rec = json.loads(js.read_text())
+    assert rec["n_train"] + rec["n_test"] == len(rows)
+    assert main(["train", "mean", "--data", str(path), "--encoding", "banana"]) == 2
+    assert "--encoding banana: not an encoding Python knows" in capsys.readouterr().err
+
+
 def test_models_lists_every_model_with_its_defaults(tmp_path, capsys):
     from mfcore import model_names
 

@@ -248,3 +248,26 @@ def test_bad_reader_options_are_named(tmp_path):
         read_ratings(path, scale=(1, 5))
     with pytest.raises(ValueError, match="'encoding' parameter of read_ratings .* Got 'bogus'"):
         read_ratings(path, encoding="bogus")
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zip", "npz", "utf-16"])
+def test_a_file_that_is_not_text_says_so(kind, tmp_path):
+    import gzip
+    import zipfile
+
+    text = "1,1,4\n1,2,3\n2,1,5\n"
+    path = tmp_path / f"r.{kind}"
+    if kind == "gzip":
+        path.write_bytes(gzip.compress(text.encode()))
+    elif kind == "zip":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("r.csv", text)
+    elif kind == "npz":
+        np.savez(path, a=np.arange(3))  # r.npz: a model file is one too
+    else:
+        path.write_text(text, encoding="utf-16")
+    with pytest.raises(DataError, match=r"is not a text file \(compressed, an archive, a model file, or text in "
+                                        r"UTF-16\?\): give the ratings as text"):
+        read_ratings(path)
+    if kind == "utf-16":
+        assert len(read_ratings(path, encoding="utf-16")) == 3

@@ -48,6 +48,13 @@ def check_readable(path, what="ratings file"):
 
 def _sample_lines(path, encoding, n=20):
     """The first ``n`` non-blank lines and their 1-based line numbers."""
+    with open(path, "rb") as f:
+        start = f.read(4096)
+    if start[:2] == b"\x1f\x8b" or start[:4] == b"PK\x03\x04" or (
+            b"\x00" in start and not encoding.lower().replace("_", "-").startswith("utf-16")):
+        raise DataError(f"{path} is not a text file (compressed, an archive, a model file, or text in "
+                        "UTF-16?): give the ratings as text, one per line (unpack a .gz or .zip first; "
+                        "for UTF-16 text pass encoding='utf-16', on the command line --encoding utf-16)")
     lines, numbers = [], []
     try:
         with open(path, encoding=encoding, errors="strict", newline=None) as f:
@@ -59,7 +66,8 @@ def _sample_lines(path, encoding, n=20):
                         break
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: cannot be decoded as {encoding} ({exc.reason} at byte "
-                        f"{exc.start}); pass the right encoding, e.g. encoding='latin-1'") from exc
+                        f"{exc.start}); pass the right encoding, e.g. encoding='latin-1' (on the command "
+                        "line: --encoding latin-1)") from exc
     if not lines:
         raise DataError(f"{path} is empty: it holds no ratings. Expected lines such as "
                         "'user,item,rating[,timestamp]'")
@@ -125,7 +133,8 @@ def _resolve_columns(columns, header_fields, path):
             positions.append(int(col))
         elif header_fields is None:
             raise DataError(f"{path}: columns={columns!r} names columns but the file has no header "
-                            "line; give column positions (0-based) instead, or header=True")
+                            "line; give column positions (0-based) instead, or header=True (on the "
+                            "command line: --header yes)")
         elif col not in header_fields:
             raise DataError(f"{path}: no column named {col!r}; the header has {header_fields}. "
                             "Pass the right names (or 0-based positions) as columns=")
@@ -171,8 +180,9 @@ def _ratings(col, path, lines_of):
             problem, fix = "the rating is NaN", "drop or impute the missing ratings first"
         else:
             problem = f"the rating {plain_repr(raw)} is not a number"
-            fix = ("check that the rating is the 3rd column or pass columns=, "
-                   "and that a header line is not mistaken for data (pass header=True)")
+            fix = ("check that the rating is the 3rd column (from Python, columns= picks others), "
+                   "and that a header line is not mistaken for data (pass header=True; on the command "
+                   "line: --header yes)")
         n_bad = int(bad.sum())
         _fail_at(path, lines_of(row), f"{problem} ({n_bad} bad rating{'s' if n_bad > 1 else ''} in all)", fix)
     return values
