@@ -124,6 +124,10 @@ def make_split(args):
         return train, test, "ml-100k", split
     ratings = load_data(data, args)
     tt = split_from_spec(ratings, split, rng=args.seed)
+    if len(tt.test) > len(tt.train):
+        warnings.warn(f"--split {split} puts {len(tt.test) / len(ratings):.0%} of the ratings in the test part "
+                      "and trains on the rest; a smaller K or F (e.g. user:5, user:0.2) keeps most for training",
+                      UserWarning, stacklevel=2)
     return tt.train, tt.test, ratings.name, split
 
 
@@ -640,7 +644,8 @@ def _check_outputs(args):
 
 
 # what to do about an operating-system error on a path the user gave
-_OS_FIXES = {IsADirectoryError: "it is a folder: give a file path",
+_OS_FIXES = {FileNotFoundError: "check the spelling and the folders on the way, or give an absolute path",
+             IsADirectoryError: "it is a folder: give a file path",
              NotADirectoryError: "a part of the path is a file, not a folder: give another path",
              FileExistsError: "it exists and is not a folder: give a folder path, or remove it",
              PermissionError: "no permission: choose a path you can write to (or read)"}

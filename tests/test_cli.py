@@ -197,6 +197,17 @@ def test_a_reader_that_stops_early_is_no_error():
     assert proc.wait(timeout=120) == 141 and err == ""
 
 
+def test_a_split_that_tests_on_most_ratings_warns_and_a_missing_file_says_what_to_check(tmp_path, capsys):
+    assert main(["train", "mean", "--split", "user:1000", "--quiet"]) == 0
+    assert "mfcore train: warning: --split user:1000 puts 94% of the ratings in the test part" in \
+        capsys.readouterr().err
+    assert main(["train", "mean", "--split", "user:5", "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "none.npz"), "--test", "x.csv"]) == 2
+    assert "none.npz: No such file or directory (check the spelling and the folders on the way" in \
+        capsys.readouterr().err
+
+
 def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys):
     import mfcore.cli as cli
 

@@ -100,8 +100,24 @@ def test_cached_copy_is_not_downloaded_again(tmp_path, served):
 def test_cut_download_leaves_nothing(tmp_path, served):
     web, payload = served
     web.fail_after = len(payload) // 2
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(ConnectionError, match=r"cannot download .*ml-100k\.zip \(connection reset by peer\); "
+                                              r"check the network connection and retry, or download"):
         fetch("ml-100k", cache_dir=tmp_path, quiet=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_network_is_one_line_saying_what_to_do(tmp_path, served, monkeypatch, capsys):
+    import urllib.error
+
+    from mfcore.cli import main
+
+    def offline(url, timeout=None):
+        raise urllib.error.URLError(OSError(-2, "Name or service not known"))
+    monkeypatch.setattr(download, "_urlopen", offline)
+    assert main(["fetch", "ml-100k", "--cache-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "mfcore fetch: error: cannot download" in err and "Name or service not known" in err
+    assert "download the archive by hand" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 

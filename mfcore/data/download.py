@@ -90,12 +90,30 @@ def _download(archive, dest, quiet):
     if not quiet:
         size = f" ({archive.size / 2**20:.1f} MB)" if archive.size else ""
         print(f"downloading {archive.url}{size}", file=sys.stderr)
-    with _urlopen(archive.url, timeout=60) as response:
-        while block := response.read(_BLOCK):
+    try:
+        response = _urlopen(archive.url, timeout=60)
+    except OSError as exc:  # urllib's URLError, a timeout, a refused connection
+        raise _network_error(archive, exc) from exc
+    with response:
+        while True:
+            try:
+                block = response.read(_BLOCK)
+            except OSError as exc:  # the connection dropped part-way
+                raise _network_error(archive, exc) from exc
+            if not block:
+                break
             sha.update(block)
             md5.update(block)
-            dest.write(block)
+            dest.write(block)  # (a full disk is the system's OSError, naming the file)
     return sha.hexdigest(), md5.hexdigest()
+
+
+def _network_error(archive, exc):
+    """A ConnectionError saying what failed and the two ways on."""
+    reason = getattr(exc, "reason", None) or exc.strerror or exc
+    return ConnectionError(f"cannot download {archive.url} ({reason}); check the network connection and "
+                           "retry, or download the archive by hand, unpack it and give its folder (--data "
+                           "FOLDER, or put it under $MFCORE_DATA_DIR)")
 
 
 def _verify(archive, sha, md5, part):
