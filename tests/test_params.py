@@ -93,3 +93,11 @@ def test_a_model_file_saved_with_an_old_name_loads_without_a_warning(tmp_path):
         back = load_model(old)
     assert back.hidden_units == 3 and back.reg == model.reg
     np.testing.assert_array_equal(back.predict_ratings(train), model.predict_ratings(train))
+
+
+@pytest.mark.parametrize("name", [n for n in model_names() if "verbose" in get_model_class(n)._param_names()])
+def test_verbose_takes_a_level_or_a_bool_and_nothing_else(name):
+    train, _ = planted_split()
+    for bad in ("abc", -1, 0.5):
+        with pytest.raises(TypeError, match=r"The 'verbose' parameter of \w+ must be 0 \(silent\), 1"):
+            get_model_class(name)(verbose=bad).fit(train)

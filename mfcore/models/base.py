@@ -196,7 +196,7 @@ class Recommender:
         """Check the parameters every epoch-trained model shares (where it has them)."""
         from .params import check_params
 
-        check_params(self, *(n for n in ("early_stopping", "patience", "validation_fraction")
+        check_params(self, *(n for n in ("early_stopping", "patience", "validation_fraction", "verbose")
                              if hasattr(self, n)))
 
     def _wants_validation(self):

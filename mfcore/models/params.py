@@ -125,6 +125,11 @@ def check_params(model, *names):
                 raise TypeError(f"The 'early_stopping' parameter of {type(model).__name__} must be "
                                 f"True or False. Got {value!r} instead.")
             out[name] = bool(value)
+        elif name == "verbose":
+            if not isinstance(value, (bool, np.bool_, int, np.integer)) or value < 0:
+                raise TypeError(f"The 'verbose' parameter of {type(model).__name__} must be 0 (silent), 1 "
+                                f"(a line per epoch), True or False. Got {value!r} instead.")
+            out[name] = int(value)
         else:  # pragma: no cover - a programming error
             raise KeyError(f"no shared check for parameter {name!r}")
     return out
