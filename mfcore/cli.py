@@ -357,7 +357,11 @@ def cmd_evaluate(args):
     from .data.readers import read_ratings
 
     model = load_model(args.file)
-    test = read_ratings(args.test, scale=model.scale_, **read_options(args))
+    test = read_ratings(args.test, **read_options(args))  # on its own scale, checked against the model's:
+    low, high = float(test.values.min()), float(test.values.max())
+    if low < model.scale_.low or high > model.scale_.high:
+        raise CLIError(f"{args.test} holds ratings from {low:g} to {high:g}, outside the scale {model.scale_} "
+                       f"that {args.file} was trained on; evaluate it on ratings of that scale")
     rep = model.evaluate(test)
     if rep["n"] and rep["n_unknown"] == rep["n"]:
         raise CLIError(f"none of the {rep['n']:,} ratings in {args.test} has a user and an item that "

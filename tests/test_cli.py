@@ -235,6 +235,18 @@ def test_a_model_too_large_for_memory_is_one_line(tmp_path, two_files, capsys):
     assert "not enough memory" in err and "fewer factors" in err and "Traceback" not in err
 
 
+def test_evaluate_refuses_ratings_outside_the_models_scale_in_its_terms(tmp_path, two_files, capsys):
+    train, test, _, _ = two_files
+    model = tmp_path / "m.npz"
+    assert main(["train", "biases", "--train", str(train), "--test", str(test), "--save", str(model)]) == 0
+    capsys.readouterr()
+    tenfold = _ratings_file(tmp_path / "tenfold.csv", [(1, 1, 40), (2, 2, 10)])
+    assert main(["evaluate", str(model), "--test", str(tenfold)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tenfold} holds ratings from 10 to 40, outside the scale 1..5 step 1 that {model} was trained on" in err
+    assert "scale=None" not in err
+
+
 def test_evaluate_refuses_a_file_whose_ids_the_model_never_saw(tmp_path, two_files, capsys):
     train, test, _, test_rows = two_files
     model_path = tmp_path / "m.npz"

@@ -172,13 +172,15 @@ def load_dataset(name_or_path=DEFAULT_DATASET, path=None, download=False, **kw):
         if folder is None and name == "netflix":
             raise DataError("the Netflix Prize data is not on this machine and mfcore cannot "
                             "download it: get 'Netflix Prize data' from Kaggle, unzip it and "
-                            "pass the folder: load_dataset('netflix', path=FOLDER)")
+                            "pass the folder: load_dataset('netflix', path=FOLDER), or on the command "
+                            "line --data FOLDER")
         if folder is None and download:
             folder = fetch(name)
         if folder is None:
             raise DataError(f"{name} was not found in $MFCORE_DATA_DIR/{name} or "
                             f"{default_cache_dir() / name}; run `mfcore fetch {name}` (or "
-                            f"load_dataset({name!r}, download=True)), or pass path=FOLDER")
+                            f"load_dataset({name!r}, download=True)), or pass path=FOLDER (on the command "
+                            "line: --data FOLDER)")
         return info.loader(folder, **kw)
     if path is not None:
         raise ValueError("path= goes with a dataset name; got a path as the first argument too")
