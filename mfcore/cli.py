@@ -79,17 +79,21 @@ def read_options(args):
     return opts
 
 
+def _refuse_reader_flags(args, what):
+    """The reader flags describe a ratings file: a CLIError when they come with ``what`` instead."""
+    if args is not None and read_options(args):
+        raise CLIError(f"--sep, --duplicates, --header and --encoding apply to ratings files, not to {what}")
+
+
 def load_data(spec, args=None):
     """A dataset name or a path -> Ratings."""
     from .data.datasets import DATASETS, load_dataset
 
     if not str(spec).strip():
         raise CLIError("--data is empty: give a dataset name (mfcore datasets lists them) or a ratings file")
-    opts = read_options(args) if args is not None else {}
-    if opts and (spec in DATASETS or os.path.isdir(spec)):
-        raise CLIError(f"--sep, --duplicates, --header and --encoding apply to ratings files, not to the "
-                       f"dataset {spec!r}")
-    return load_dataset(spec, **opts)
+    if spec in DATASETS or os.path.isdir(spec):
+        _refuse_reader_flags(args, f"the dataset {spec!r}")
+    return load_dataset(spec, **(read_options(args) if args is not None else {}))
 
 
 DEFAULT_DATA = "ml-latest-small"  # bundled: no download
@@ -114,9 +118,7 @@ def make_split(args):
 
         if data not in ("ml-100k",) and not (data.strip() and os.path.isdir(data)):
             raise CLIError(f"--split {split} is one of ML-100k's canonical splits; use it with --data ml-100k")
-        if read_options(args):
-            raise CLIError(f"--sep, --duplicates, --header and --encoding apply to ratings files, not to "
-                           f"ML-100k's split {split}")
+        _refuse_reader_flags(args, f"ML-100k's split {split}")
         folder = data if os.path.isdir(data) else find_dataset("ml-100k")
         if folder is None:
             raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
@@ -317,9 +319,7 @@ def cmd_cv(args):
         if args.data != "ml-100k" and not os.path.isdir(args.data):
             raise CLIError(f"--folds {args.folds} names ML-100k's canonical folds; use it with "
                            "--data ml-100k (or an ml-100k folder), or give a number of folds")
-        if read_options(args):
-            raise CLIError(f"--sep, --duplicates, --header and --encoding apply to ratings files, not to "
-                           f"ML-100k's folds {args.folds}")
+        _refuse_reader_flags(args, f"ML-100k's folds {args.folds}")
         folder = args.data if os.path.isdir(args.data) else find_dataset("ml-100k")
         if folder is None:
             raise CLIError("ML-100k was not found; run `mfcore fetch ml-100k` or set MFCORE_DATA_DIR")
