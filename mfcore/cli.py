@@ -143,14 +143,17 @@ def build_model(name, args):
         raise CLIError(str(exc.args[0])) from None
     accepted = cls._param_names()
     aliases = cls._aliases()
-    params, given_as = {}, {}  # parameter -> how the command line set it (each at most once)
+    params, given_as = {}, {}  # name as given -> how the command line set it (each at most once)
 
     def set_once(pname, value, how):
-        key = aliases.get(pname, pname)
-        if key in given_as:
-            raise CLIError(f"the parameter {key!r} of {name!r} is set twice ({given_as[key]} and {how}); "
-                           "give it once")
-        given_as[key], params[pname] = how, value
+        # the same name twice, or an old name and its new one (two old names may be two parts of
+        # one new parameter: deep-autorec's n_hidden1 and n_hidden2 make hidden_units)
+        clash = next((given_as[p] for p in given_as if p == pname or aliases.get(p) == pname
+                      or aliases.get(pname) == p), None)
+        if clash is not None:
+            raise CLIError(f"the parameter {aliases.get(pname, pname)!r} of {name!r} is set twice ({clash} and "
+                           f"{how}); give it once")
+        given_as[pname], params[pname] = how, value
     for flag, pname in MODEL_FLAGS.items():
         value = getattr(args, flag, None)
         if value is None:
@@ -593,7 +596,10 @@ def main(argv=None):
         with _warnings_as_lines(args.command):  # one `mfcore CMD: warning: ...` line each
             return args.func(args)
     except BrokenPipeError:  # `mfcore ... | head`: the reader left; stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        except (OSError, ValueError, AttributeError):  # stdout is not a file (an in-process caller)
+            pass
         return 141
     except (CLIError, DataError, ModelFileError, ChecksumError, OSError, MemoryError, ModuleNotFoundError,
             NotebookError, KeyError, ValueError, TypeError, FloatingPointError) as exc:
@@ -626,7 +632,7 @@ def _check_outputs(args):
             outputs[f"--{flag}"] = path
     inputs = {"--data": getattr(args, "data", None), "--train": getattr(args, "train", None),
               "--test": getattr(args, "test", None), "the model file": getattr(args, "file", None)}
-    earlier = [(k, os.path.realpath(v)) for k, v in inputs.items() if isinstance(v, str) and v]
+    earlier = [(k, os.path.realpath(v)) for k, v in inputs.items() if isinstance(v, str) and os.path.isfile(v)]
     for flag, path in outputs.items():  # each output against the inputs and the outputs before it
         other = next((k for k, v in earlier if v == os.path.realpath(path)), None)
         if other is not None:
@@ -635,7 +641,8 @@ def _check_outputs(args):
                            f"{flag} another file name")
         earlier.append((flag, os.path.realpath(path)))
     out = getattr(args, "out", None)
-    if out is not None:
+    writes_out = args.command == "tour" or getattr(args, "notebook", None) is not None  # (a listing does not)
+    if out is not None and writes_out:
         nearest = os.path.abspath(out)
         while not os.path.exists(nearest) and os.path.dirname(nearest) != nearest:
             nearest = os.path.dirname(nearest)

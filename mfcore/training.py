@@ -237,7 +237,7 @@ class DivergenceGuard:
             return f"the training loss became {loss}"
         if self.loss_bound is not None and loss > self.loss_bound:
             return (f"the training loss {loss:.4g} exceeds {self.loss_bound:.4g} ({self.BOUND_FACTOR:g} x "
-                    "the variance of the training target, and at least 10 x its mean square)")
+                    "the variance of the training target, or more: see DivergenceGuard)")
         mse = logs.get("train_mse")
         if self.error_bound is not None and mse is not None and not mse <= self.error_bound:
             return (f"the training error (mean squared) {mse:.4g} exceeds {self.error_bound:.4g} "

@@ -197,6 +197,22 @@ def test_a_reader_that_stops_early_is_no_error():
     assert proc.wait(timeout=120) == 141 and err == ""
 
 
+def test_valid_commands_the_new_checks_must_not_refuse(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    # a dataset name is not a file: --json may be called like it
+    assert main(["tour", "--fast", "--models", "mean", "--out", "plots", "--json", "ml-latest-small"]) == 0
+    assert (tmp_path / "ml-latest-small").is_file()
+    # two old names that make one new parameter (deep-autorec's hidden_units = (n_hidden1, n_hidden2))
+    assert main(["train", "deep-autorec", "--epochs", "1", "--quiet", "--param", "n_hidden1=8",
+                 "--param", "n_hidden2=4"]) == 0
+    assert main(["train", "deep-autorec", "--epochs", "1", "--quiet", "--param", "n_hidden1=8",
+                 "--param", "hidden_units=[8,4]"]) == 2
+    assert "set twice (--param n_hidden1=8 and --param hidden_units=[8,4])" in capsys.readouterr().err
+    # listing the tutorials writes nothing, so a folder no file can be made in is fine
+    monkeypatch.chdir("/proc")
+    assert main(["tutorials"]) == 0
+
+
 def test_a_split_that_tests_on_most_ratings_warns_and_a_missing_file_says_what_to_check(tmp_path, capsys):
     assert main(["train", "mean", "--split", "user:1000", "--quiet"]) == 0
     assert "mfcore train: warning: --split user:1000 puts 94% of the ratings in the test part" in \

@@ -218,6 +218,23 @@ def test_every_array_one_slice_off_or_of_another_dtype_is_refused(name, train, t
         assert named in message or "do not fit" in message or "does not match" in message, (key, what, message)
 
 
+def test_a_blend_not_refitted_keeps_its_base_models_own_training_ratings(train, tmp_path):
+    """refit=False: the base models learned on the fit part, so k-NN's residuals follow that part's
+    ratings. The file keeps them (before, a loaded model paired them with the blend's own training
+    ratings and predicted NaN), and a truncated one is still refused."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = make_model("blend", models="biases,item-knn", refit=False, rng=0).fit(train)
+    path = model.save(tmp_path / "b.npz")
+    users = np.repeat(np.arange(train.n_users), train.n_items)
+    items = np.tile(np.arange(train.n_items), train.n_users)
+    np.testing.assert_array_equal(load_model(path).predict(users, items), model.predict(users, items))
+    bad = _edited(path, tmp_path / "bad.npz", _set("state__base1__residuals_", lambda a: a[:-1]))
+    with pytest.raises(ModelFileError, match=rf"state__base1__residuals_ has shape .* needs shape "
+                                             rf"\({model.n_fit_part_},\)"):  # the fit part's ratings
+        load_model(bad)
+
+
 def test_a_file_saved_before_the_dtypes_were_kept_loads_and_is_still_checked(saved, tmp_path):
     old = _edited(saved[1], tmp_path / "old.npz", lambda a, h: h.pop("dtypes"))
     np.testing.assert_array_equal(load_model(old).predict(np.arange(5), np.arange(5)),

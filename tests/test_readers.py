@@ -270,4 +270,11 @@ def test_a_file_that_is_not_text_says_so(kind, tmp_path):
                                         r"UTF-16\?\): give the ratings as text"):
         read_ratings(path)
     if kind == "utf-16":
-        assert len(read_ratings(path, encoding="utf-16")) == 3
+        for name in ("utf-16", "utf16", "UTF_16"):  # any name Python gives the codec
+            assert len(read_ratings(path, encoding=name)) == 3
+
+
+def test_utf_32_text_is_text(tmp_path):
+    path = tmp_path / "r32.csv"
+    path.write_text("1,1,4\n1,2,3\n2,1,5\n", encoding="utf-32")
+    assert len(read_ratings(path, encoding="utf-32")) == 3

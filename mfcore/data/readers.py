@@ -50,8 +50,8 @@ def _sample_lines(path, encoding, n=20):
     """The first ``n`` non-blank lines and their 1-based line numbers."""
     with open(path, "rb") as f:
         start = f.read(4096)
-    if start[:2] == b"\x1f\x8b" or start[:4] == b"PK\x03\x04" or (
-            b"\x00" in start and not encoding.lower().replace("_", "-").startswith("utf-16")):
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))  # these hold NUL bytes
+    if start[:2] == b"\x1f\x8b" or start[:4] == b"PK\x03\x04" or (b"\x00" in start and not wide):
         raise DataError(f"{path} is not a text file (compressed, an archive, a model file, or text in "
                         "UTF-16?): give the ratings as text, one per line (unpack a .gz or .zip first; "
                         "for UTF-16 text pass encoding='utf-16', on the command line --encoding utf-16)")

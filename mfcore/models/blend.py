@@ -291,10 +291,10 @@ class Blend(Recommender):
     def _state_shapes(self):
         M, F = len(self.specs_), 0 if self.features is None else 2  # (B4): F meta-features
         shapes = {"weights": (M,), "coef": ((M + 1) * (F + 1),), "feature_mean": (F,), "feature_std": (F,)}
-        shared = ("users", "items", "ratings")
-        for k, m in enumerate(self.models_):  # a base model's own words, apart from the others'
-            shapes.update({f"base{k}__{key}": tuple(f"base{k}:{d}" if isinstance(d, str) and d not in shared
-                                                    else d for d in dims)
+        for k, m in enumerate(self.models_):  # a base model's own words, apart from the others'; its
+            own = {"ratings": m.rated_indices_.size}  # training ratings (fewer than the blend's if not refit)
+            shapes.update({f"base{k}__{key}": tuple(own.get(d, d if d in ("users", "items") else f"base{k}:{d}")
+                                                    if isinstance(d, str) else d for d in dims)
                            for key, dims in m._state_shapes().items()})
         return shapes
 
@@ -310,6 +310,9 @@ class Blend(Recommender):
             state[f"base{k}__user_counts_"] = m.user_counts_
             state[f"base{k}__item_counts_"] = m.item_counts_
             state[f"base{k}__global_mean_"] = np.float64(m.global_mean_)
+            if not self.refit:  # trained on the fit part only: their own training ratings
+                state[f"base{k}__rated_indptr_"] = m.rated_indptr_
+                state[f"base{k}__rated_indices_"] = m.rated_indices_
         return state
 
     def _set_state(self, state):
@@ -329,7 +332,8 @@ class Blend(Recommender):
             m.user_counts_ = sub.pop("user_counts_")
             m.item_counts_ = sub.pop("item_counts_")
             m.global_mean_ = float(sub.pop("global_mean_"))
-            m.rated_indptr_, m.rated_indices_ = self.rated_indptr_, self.rated_indices_
+            m.rated_indptr_ = sub.pop("rated_indptr_", self.rated_indptr_)  # its own when not refitted
+            m.rated_indices_ = sub.pop("rated_indices_", self.rated_indices_)
             m.item_titles_, m.history_ = None, None
             m._set_state(sub)
             self.models_.append(m)
