@@ -48,9 +48,7 @@ def check_writable(path, what="file", example="out", probe=False):
         err.errno = errno.EISDIR
         raise err
     directory = os.path.dirname(os.path.abspath(path))
-    nearest = directory
-    while not os.path.exists(nearest) and os.path.dirname(nearest) != nearest:
-        nearest = os.path.dirname(nearest)
+    nearest = nearest_existing(directory)
     if not os.path.isdir(nearest):
         err = NotADirectoryError(f"cannot write the {what} to {path}: {nearest} is a file, not a folder; "
                                  "pass another path")
@@ -64,6 +62,14 @@ def check_writable(path, what="file", example="out", probe=False):
     if probe:
         probe_folder(nearest, path, what)
     return path, directory
+
+
+def nearest_existing(path):
+    """``path`` itself if it exists, else the nearest folder above it that does (absolute)."""
+    nearest = os.path.abspath(path)
+    while not os.path.exists(nearest) and os.path.dirname(nearest) != nearest:
+        nearest = os.path.dirname(nearest)
+    return nearest
 
 
 def probe_folder(folder, path, what):

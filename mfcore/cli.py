@@ -619,7 +619,7 @@ def _check_outputs(args):
     checks the writer makes and a file created and removed in their folder
     (:func:`mfcore._json.check_writable`), ``--out`` must be a folder that files can be made in,
     and no output may be an input or the other output (it would replace it)."""
-    from ._json import check_writable, probe_folder
+    from ._json import check_writable, nearest_existing, probe_folder
 
     outputs = {}
     for flag, what, example in (("save", "model", "model.npz"), ("json", "JSON record", "run.json")):
@@ -643,9 +643,7 @@ def _check_outputs(args):
     out = getattr(args, "out", None)
     writes_out = args.command == "tour" or getattr(args, "notebook", None) is not None  # (a listing does not)
     if out is not None and writes_out:
-        nearest = os.path.abspath(out)
-        while not os.path.exists(nearest) and os.path.dirname(nearest) != nearest:
-            nearest = os.path.dirname(nearest)
+        nearest = nearest_existing(out)
         if not str(out).strip() or not os.path.isdir(nearest):
             raise CLIError(f"--out {out!r}: give a folder path (for the plots or notebooks)")
         try:
